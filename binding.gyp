@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "npzguard",
+      "sources": [
+        "native/core/errors.cc",
+        "native/core/source.cc",
+        "native/core/npy_header.cc",
+        "native/core/zip_index.cc",
+        "native/core/inflate.cc",
+        "native/core/member_stream.cc",
+        "native/core/scan.cc",
+        "native/core/pickle_walker.cc",
+        "native/core/archive.cc",
+        "native/binding/addon.cc"
+      ],
+      "include_dirs": ["native/core"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra"],
+      "libraries": ["-lz"]
+    }
+  ]
+}

@@ -1,0 +1,103 @@
+// High-level view of one .npz or .npy file: the member list with parsed NPY headers (header-only
+// cost: deflated members inflate just their header bytes), whole-array reads (zero-copy mapping
+// or one copy, byte-swapped to native order, CRC-verified), object-string extraction (pickle
+// walker / 0-d U,S) and streaming value scans (pread-based, bounded memory, CRC in the same pass).
+//
+// Ownership: an Archive owns its FileSource (one fd held open for its lifetime, fstat at open).
+// Thread-safety: after open(), members() is immutable; read_array/read_strings/scan are const
+// and may run concurrently from several threads (each call uses its own buffers and inflater).
+// Errors: every method throws npz::Error with a code from errors.h; member-level header
+// problems found at open time are recorded in Member::error instead (so listing still works).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "npy_header.h"
+#include "pickle_walker.h"
+#include "scan.h"
+#include "source.h"
+#include "zip_index.h"
+
+namespace npz {
+
+struct OpenOptions {
+  NpyLimits npy;
+  ZipLimits zip;
+  PickleLimits pickle;
+  uint64_t max_object_member = 64u << 20;  // cap for inflating/reading a pickled member
+};
+
+struct Member {
+  ZipEntry entry;                 // for .npy files: synthetic (method 0, data_offset 0, usize = file size)
+  std::string key;                // name minus one ".npy"; file stem for .npy files
+  bool npy_magic = false;         // member starts with \x93NUMPY
+  std::optional<NpyHeader> header;
+  std::optional<Error> error;     // member-level problem found at open (bad header, truncated, ...)
+  uint64_t array_offset = 0;      // absolute file offset of the array data (STORED only)
+  int64_t trailing_bytes = 0;     // usize - data_offset - byte_length (object arrays: 0)
+};
+
+enum class CopyMode { Auto, ForceCopy, RequireZeroCopy };
+
+struct ArrayBytes {
+  // Exactly one of mapping / owned is set.
+  std::shared_ptr<Mapping> mapping;  // zero-copy: data() .. data()+byte_length
+  std::vector<uint8_t> owned;        // copy: native byte order
+  const uint8_t* data = nullptr;
+  uint64_t byte_length = 0;
+  bool zero_copy = false;
+  bool crc_verified = false;
+};
+
+struct ScanOptions {
+  bool verify_crc = true;
+  bool stats = true;               // false: CRC/integrity pass only
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct ScanResult {
+  bool crc_checked = false;
+  bool crc_ok = false;
+  uint64_t bytes_read = 0;         // uncompressed bytes processed
+  std::optional<ScanStats> stats;  // absent for unsupported/object dtypes or stats=false
+};
+
+class Archive {
+ public:
+  enum class Kind { Npz, Npy };
+  static std::unique_ptr<Archive> open(const std::string& path, const OpenOptions& opts);
+  // For fuzzers/tests: same logic over an in-memory source (no zero-copy mapping).
+  static std::unique_ptr<Archive> open_source(std::unique_ptr<Source> src, const std::string& name,
+                                              const OpenOptions& opts);
+
+  Kind kind() const { return kind_; }
+  const std::vector<Member>& members() const { return members_; }
+  uint64_t file_size() const { return src_->size(); }
+  const Source& source() const { return *src_; }
+
+  // Whole array data. ForceCopy always copies; RequireZeroCopy throws ERR_NPZ_COMPRESSED_MEMBER,
+  // ERR_NPY_NON_NATIVE_ENDIAN, ERR_NPY_MISALIGNED or ERR_NPZ_LIMIT (> 4 GiB) instead of copying.
+  // Unsupported/object dtypes: ERR_NPY_UNSUPPORTED_DTYPE. Copies verify the CRC (full read).
+  ArrayBytes read_array(size_t index, CopyMode mode) const;
+  // Object ('|O', via the pickle walker) or 0-d/any U/S member decoded to strings.
+  ObjectStrings read_strings(size_t index) const;
+  // Streaming pass over the member: CRC + stats. Never maps; bounded memory.
+  ScanResult scan(size_t index, const ScanOptions& opts) const;
+
+ private:
+  Archive() = default;
+  void load_members();
+  Kind kind_ = Kind::Npz;
+  std::unique_ptr<Source> src_;
+  const FileSource* file_ = nullptr;  // non-null when opened from a path
+  std::string name_;
+  OpenOptions opts_;
+  std::vector<Member> members_;
+};
+
+}  // namespace npz

@@ -1,0 +1,47 @@
+// Shared CLI plumbing: exit codes, argument parsing (node:util parseArgs, strict: unknown flags
+// are usage errors), error printing (one line per error, stack only with --debug).
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { isNpzError } from "../errors.js";
+
+export const EXIT = { OK: 0, VIOLATIONS: 1, USAGE: 2, UNREADABLE: 3 } as const;
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export function printUsageError(err: UsageError, help?: string): void {
+  process.stderr.write(`npzguard: ${err.message}\n`);
+  if (help) process.stderr.write(`\n${help}\n`);
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** parseArgs with strict checking; throws UsageError with a readable message. */
+export function parseCommandArgs<T extends Options>(argv: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message.replace(/^TypeError \[[A-Z_]+\]: /, "") : String(e));
+  }
+}
+
+/** Parses a positive integer flag value or throws UsageError naming the flag. */
+export function intOption(name: string, value: string | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value) || Number(value) < min) {
+    throw new UsageError(`Expected an integer >= ${min} for --${name}, got '${value}'`);
+  }
+  return Number(value);
+}
+
+/** Formats any error as the CLI's one-line form. */
+export function errorLine(err: unknown, debug = false): string {
+  if (isNpzError(err)) return err.toLine() + (debug && err.stack ? `\n${err.stack}` : "");
+  if (err instanceof Error) return (debug && err.stack) ? err.stack : `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/** Whether to draw progress bars / colours on stderr. */
+export function stderrIsInteractive(): boolean {
+  return Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && !process.env.CI;
+}

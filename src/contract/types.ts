@@ -1,0 +1,68 @@
+// Report types of the DATA-001 contract engine (data-001.md). Contract violations are data,
+// never exceptions.
+import type { ArrayStats } from "../types.js";
+
+export type Profile = "reference" | "study" | "tensorflow" | "pytorch";
+export type Severity = "error" | "warning" | "info";
+export type Role = "phase-c" | "phase-d" | "generic";
+export type ScanMode = "header" | "full";
+
+export interface CheckOptions {
+  profile?: Profile; // default "study"
+  gridsize?: number; // default 1
+  neighborCount?: number; // default undefined: OVERSAMPLING check skipped (as the Python gate)
+  nGroups?: number; // default 512
+  enableOversampling?: boolean;
+  view?: string; // accepted and ignored, like the reference
+  role?: Role; // default "generic"; --phase-c => "phase-c"
+  dose?: number; // for _metadata cross-checks (nphotons)
+  supervised?: boolean;
+  mode?: ScanMode; // default "full"
+  strict?: boolean;
+  signal?: AbortSignal;
+  /** Max files/members scanned in parallel (default: core count). */
+  concurrency?: number;
+}
+
+export interface Violation {
+  rule: string; // stable id, e.g. "data001/required-keys"
+  severity: Severity;
+  key: string | null; // member key concerned, if any
+  message: string;
+  finding: string | null; // e.g. "DATA-001"
+  hint?: string;
+}
+
+export interface MemberReport {
+  key: string;
+  descr: string | null;
+  shape: number[] | null;
+  compression: "stored" | "deflated";
+  crcVerified: boolean;
+  stats: ArrayStats | null;
+}
+
+export interface ReferenceVerdict {
+  status: "pass" | "fail";
+  error?: string; // "Dataset validation failed: <Type>: <msg>"
+}
+
+export interface Report {
+  path: string;
+  ok: boolean; // no error-severity violation
+  profile: Profile;
+  mode: ScanMode;
+  referenceVerdict: ReferenceVerdict;
+  violations: Violation[]; // errors first
+  notEvaluated: string[]; // value rules skipped (header mode)
+  members: MemberReport[];
+  /** Per-member stats keyed by member key (also in members[]). */
+  stats: Record<string, ArrayStats | null>;
+  /** Parsed `_metadata` JSON when present and valid. */
+  metadata?: unknown;
+  /** Set when the file could not be read at all (exit code 3 in the CLI). */
+  readError?: { code: string; message: string; member?: string };
+  /** Digest for caches: file size, mtime, inode and per-member CRC/sizes. */
+  digest: { size: number; mtimeMs: number; inode: number; members: { key: string; crc32: number; usize: number }[] };
+  durationMs: number;
+}

@@ -1,0 +1,127 @@
+// Loads the compiled addon and declares its raw shape: the one untyped seam of the package.
+// Every other module uses the friendly wrappers in npz.ts / scan.ts, never these objects directly.
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+export interface RawError {
+  code: string;
+  message: string;
+  member?: string;
+}
+
+export interface RawHeader {
+  version: string; // "1.0" | "2.0" | "3.0"
+  headerLength: number; // HEADER_LEN field
+  dataOffset: number; // prefix + HEADER_LEN, relative to the member start
+  descr: string; // exactly as stored (numpy dtype.str)
+  numpyName: string; // str(dtype) on a little-endian host: "float32", ">f4", "<U8", "object"
+  kind: string; // 'b','i','u','f','c','U','S','O','V','M','m' or "" for structured
+  itemsize: number;
+  componentSize: number;
+  bigEndian: boolean;
+  supported: boolean; // values readable (numeric, bool, U, S)
+  isObject: boolean;
+  unsupportedReason: string;
+  shape: number[];
+  fortranOrder: boolean;
+  count: number;
+  byteLength: number;
+}
+
+export interface RawMember {
+  name: string; // archive member name, e.g. "diffraction.npy"
+  key: string; // name minus one ".npy"
+  compression: "stored" | "deflated";
+  method: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  lfhOffset: number;
+  memberOffset: number; // file offset of the first byte of the .npy
+  arrayOffset: number | null; // file offset of the array data (stored members with a header)
+  hasDataDescriptor: boolean;
+  npyMagic: boolean;
+  trailingBytes: number;
+  header: RawHeader | null;
+  error: RawError | null; // member-level problem found at open
+}
+
+export interface RawComponentStats {
+  count: number;
+  nan: number;
+  posInf: number;
+  negInf: number;
+  negative: number;
+  zero: number;
+  finite: number;
+  min: number | null; // null when no finite value
+  max: number | null;
+  sum: number;
+  sumSq: number;
+}
+
+export interface RawStats {
+  elements: number;
+  components: RawComponentStats[]; // 1, or 2 (re, im) for complex
+  sumAbs2: number;
+  badBool: number;
+}
+
+export interface RawScanResult {
+  crcChecked: boolean;
+  crcOk: boolean;
+  bytesRead: number;
+  stats: RawStats | null;
+}
+
+export interface RawObjectStrings {
+  shape: number[];
+  fortranOrder: boolean;
+  items: (string | null)[];
+}
+
+export interface RawArchive {
+  readonly kind: "npz" | "npy";
+  readonly fileSize: number;
+  readonly inode: number;
+  readonly mtimeMs: number;
+  members(): RawMember[];
+  /** mode 0 = auto, 1 = force copy, 2 = require zero-copy. Data in native byte order. */
+  readArray(index: number, mode: 0 | 1 | 2): { buffer: ArrayBuffer; zeroCopy: boolean; crcVerified: boolean };
+  readStrings(index: number): RawObjectStrings;
+  /** Runs on the libuv pool; rejects with a coded error. */
+  scan(index: number, options: { crc: boolean; stats: boolean }): Promise<RawScanResult>;
+  /** Aborts running scans of this archive (they reject with ERR_NPZ_ABORTED). */
+  cancel(): void;
+  /** Idempotent. Detaches every ArrayBuffer handed out and releases the file. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface RawOpenOptions {
+  maxHeaderSize?: number;
+  maxEntries?: number;
+}
+
+export interface NativeAddon {
+  open(path: string, options: RawOpenOptions): RawArchive;
+  errorCodes(): string[];
+  buildInfo(): { inflate: string; crc32: string; compiler: string; sanitizers: boolean };
+  liveMappings(): number;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const candidates = [
+  process.env.NPZGUARD_ADDON,
+  path.join(root, "build", "Release", "npzguard.node"),
+  path.join(root, "build", "Debug", "npzguard.node"),
+].filter((p): p is string => !!p);
+
+const require = createRequire(import.meta.url);
+const found = candidates.find((p) => existsSync(p));
+if (!found) {
+  throw new Error(`npzguard: native addon not built; tried ${candidates.join(", ")} (run: npm run build:native)`);
+}
+export const native: NativeAddon = require(found) as NativeAddon;

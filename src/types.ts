@@ -1,0 +1,138 @@
+// Public types of the reader API (openNpz / loadNpy). Dtypes are string-literal unions mapped to
+// TypedArray types at the type level.
+
+/** Numeric/bool/string kinds npzguard can expose as values. */
+export type DtypeKind = "b" | "i" | "u" | "f" | "c" | "U" | "S" | "O" | "V" | "M" | "m" | "";
+
+export type Compression = "stored" | "deflated";
+
+/** What `array()` returns in `data`, by kind and itemsize (see README "Array data"). */
+export type ArrayData =
+  | Uint8Array // b1 (0/1), u1
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint16Array // u2, and f2 as raw half-precision bits
+  | Uint32Array
+  | BigUint64Array
+  | Float32Array // f4, c8 (interleaved re, im)
+  | Float64Array // f8, c16 (interleaved re, im)
+  | string[]; // U, S
+
+export interface NpyHeaderInfo {
+  /** Member key (name without ".npy"); file stem for .npy files. */
+  key: string;
+  /** Descriptor exactly as stored (numpy dtype.str): "<f4", ">i4", "|b1", "<U5", "|S3", "|O". */
+  descr: string;
+  /** numpy's str(dtype) on a little-endian host: "float32", "complex64", ">f4", "<U5", "object". */
+  dtypeName: string;
+  kind: DtypeKind;
+  itemsize: number;
+  shape: number[];
+  fortranOrder: boolean;
+  compression: Compression;
+  /** Bytes of array data (count x itemsize; 0 for object arrays). */
+  byteLength: number;
+  /** Element count (1 for 0-d). */
+  count: number;
+  /** Member sizes in the archive (for .npy files both equal the file size). */
+  compressedSize: number;
+  uncompressedSize: number;
+  crc32: number;
+  version: string;
+  /** Whether values can be read (numeric, bool, U, S). */
+  supported: boolean;
+  unsupportedReason?: string;
+  bigEndian: boolean;
+  /** Absolute file offset of the array data (stored members only). */
+  arrayOffset: number | null;
+  /** arrayOffset mod 64, or null. */
+  alignment: number | null;
+  /** Bytes after the declared data inside the member (numpy ignores them). */
+  trailingBytes: number;
+}
+
+export interface NpyArray<D extends ArrayData = ArrayData> {
+  data: D;
+  shape: number[];
+  descr: string;
+  fortranOrder: boolean;
+  /** True when `data` is a view over the mapped file (no copy was made). */
+  zeroCopy: boolean;
+}
+
+export interface ArrayOptions {
+  /** undefined/"auto": zero-copy when possible, else one copy. true: always copy. false: throw instead of copying. */
+  copy?: boolean;
+}
+
+export interface OpenOptions {
+  /** Cap on an NPY header's HEADER_LEN (default 10,000 like numpy; at most 1 MiB). */
+  maxHeaderSize?: number;
+  /** Cap on the number of archive entries (default 10,000). */
+  maxEntries?: number;
+}
+
+/** Per-component value statistics (finite values only for min/max/sum). */
+export interface ComponentStats {
+  count: number;
+  nan: number;
+  posInf: number;
+  negInf: number;
+  negative: number;
+  zero: number;
+  finite: number;
+  min: number | null;
+  max: number | null;
+  sum: number;
+  sumSq: number;
+}
+
+export interface ArrayStats {
+  elements: number;
+  /** One entry; two (real, imaginary) for complex arrays. */
+  components: ComponentStats[];
+  /** Complex: sum of |z|^2 over finite elements. */
+  sumAbs2: number;
+  /** b1 bytes other than 0/1. */
+  badBool: number;
+}
+
+export interface ScanOptions {
+  /** Verify the member's CRC-32 in the same pass (default true). */
+  crc?: boolean;
+  /** Compute value statistics (default true; ignored for non-numeric members). */
+  stats?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ScanResult {
+  key: string;
+  crcChecked: boolean;
+  crcOk: boolean;
+  bytesRead: number;
+  stats: ArrayStats | null;
+}
+
+/** Result of reading `_metadata` (or any object/str member) as strings. */
+export interface ObjectStrings {
+  shape: number[];
+  fortranOrder: boolean;
+  items: (string | null)[];
+  /** "pickled-str" for |O, "unicode" for <U, "bytes" for |S. */
+  encoding: "pickled-str" | "unicode" | "bytes";
+}
+
+/** One archive entry as listed by members(): header info, or the member-level error. */
+export interface MemberInfo {
+  name: string;
+  key: string;
+  compression: Compression;
+  compressedSize: number;
+  uncompressedSize: number;
+  crc32: number;
+  npyMagic: boolean;
+  header: NpyHeaderInfo | null;
+  error: { code: string; message: string } | null;
+}
