@@ -92,11 +92,11 @@ export interface RawArchive {
   readArray(index: number, mode: 0 | 1 | 2): { buffer: ArrayBuffer; zeroCopy: boolean; crcVerified: boolean };
   readStrings(index: number): RawObjectStrings;
   /** Runs on the libuv pool; rejects with a coded error. */
-  scan(index: number, options: { crc: boolean; stats: boolean }): Promise<RawScanResult>;
-  /** Aborts running scans of this archive (they reject with ERR_NPZ_ABORTED). */
-  cancel(): void;
-  /** Idempotent. Detaches every ArrayBuffer handed out and releases the file. */
-  close(): void;
+  scan(index: number, options: { crc: boolean; stats: boolean; id?: number }): Promise<RawScanResult>;
+  /** Aborts running scans of this archive (they reject with ERR_NPZ_ABORTED); with an id, only the scan started with that id. */
+  cancel(id?: number): void;
+  /** Idempotent. Detaches every ArrayBuffer handed out (unless detach is false) and releases the file. */
+  close(detach?: boolean): void;
   readonly closed: boolean;
 }
 

@@ -1,0 +1,445 @@
+// Archive: sniffing, member loading (header-only), array reads, string extraction and streaming
+// scans. Member-level failures at open are recorded in Member::error; container-level ones throw.
+#include "archive.h"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <thread>
+#include <zlib.h>
+
+#include "member_stream.h"
+
+namespace npz {
+
+namespace {
+
+constexpr uint8_t kNpyMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+constexpr uint64_t kZeroCopyMax = uint64_t{1} << 32;        // Node's external-buffer cap
+constexpr uint64_t kParallelScanMin = uint64_t{64} << 20;   // split STORED scans above this
+constexpr size_t kScanChunk = 1u << 20;
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+std::string base_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string file_stem(const std::string& path) {
+  std::string b = base_name(path);
+  const size_t dot = b.find_last_of('.');
+  if (dot != std::string::npos && dot > 0) b.resize(dot);
+  return b;
+}
+
+void merge_component(ComponentStats& a, const ComponentStats& b) {
+  if (b.finite) {
+    if (a.finite == 0) {
+      a.min = b.min;
+      a.max = b.max;
+    } else {
+      a.min = std::min(a.min, b.min);
+      a.max = std::max(a.max, b.max);
+    }
+  }
+  a.count += b.count;
+  a.nan += b.nan;
+  a.pos_inf += b.pos_inf;
+  a.neg_inf += b.neg_inf;
+  a.negative += b.negative;
+  a.zero += b.zero;
+  a.finite += b.finite;
+  a.sum += b.sum;
+  a.sum_sq += b.sum_sq;
+}
+
+void merge_stats(ScanStats& a, const ScanStats& b) {
+  for (size_t c = 0; c < a.components.size() && c < b.components.size(); ++c)
+    merge_component(a.components[c], b.components[c]);
+  a.sum_abs2 += b.sum_abs2;
+  a.bad_bool += b.bad_bool;
+  a.elements += b.elements;
+}
+
+bool stats_dtype(const DType& d) {
+  if (!d.supported || d.is_object) return false;
+  switch (d.kind) {
+    case 'b': case 'i': case 'u': case 'f': case 'c': return true;
+    default: return false;
+  }
+}
+
+void check_cancel(const std::atomic<bool>* c, const std::string& key) {
+  if (c && c->load(std::memory_order_relaxed))
+    throw Error(Code::NpzAborted, "operation aborted", key);
+}
+
+void swap_units(uint8_t* p, uint64_t n, uint32_t unit) {
+  if (unit == 2) {
+    for (uint64_t i = 0; i + 2 <= n; i += 2) std::swap(p[i], p[i + 1]);
+  } else if (unit == 4) {
+    for (uint64_t i = 0; i + 4 <= n; i += 4) {
+      uint32_t v;
+      std::memcpy(&v, p + i, 4);
+      v = __builtin_bswap32(v);
+      std::memcpy(p + i, &v, 4);
+    }
+  } else if (unit == 8) {
+    for (uint64_t i = 0; i + 8 <= n; i += 8) {
+      uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      v = __builtin_bswap64(v);
+      std::memcpy(p + i, &v, 8);
+    }
+  }
+}
+
+struct RangeResult {
+  uint32_t crc = 0;
+  std::optional<ScanStats> stats;
+};
+
+// pread-based pass over member bytes [from, to) of a STORED member: CRC over all of it, stats
+// over the part inside the array [arr_begin, arr_end). Boundaries inside the array are
+// element-aligned by the caller.
+RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t from, uint64_t to,
+                              uint64_t arr_begin, uint64_t arr_end, const DType* dt, bool crc,
+                              const std::atomic<bool>* cancel, const std::string& key) {
+  RangeResult r;
+  std::optional<Scanner> sc;
+  if (dt) sc.emplace(*dt);
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanChunk, to - from)));
+  uint64_t pos = from;
+  while (pos < to) {
+    check_cancel(cancel, key);
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
+    src.read(e.data_offset + pos, buf.data(), k);
+    if (crc) r.crc = crc32_update(r.crc, buf.data(), k);
+    if (sc) {
+      const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
+      if (a < b) sc->feed(buf.data() + (a - pos), static_cast<size_t>(b - a));
+    }
+    pos += k;
+  }
+  if (sc) r.stats = sc->finish();
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<Archive> Archive::open(const std::string& path, const OpenOptions& opts) {
+  auto fs = std::make_unique<FileSource>(path);
+  const FileSource* f = fs.get();
+  std::unique_ptr<Archive> a = open_source(std::move(fs), path, opts);
+  a->file_ = f;
+  return a;
+}
+
+std::unique_ptr<Archive> Archive::open_source(std::unique_ptr<Source> src, const std::string& name,
+                                              const OpenOptions& opts) {
+  std::unique_ptr<Archive> a(new Archive());
+  a->src_ = std::move(src);
+  a->name_ = name;
+  a->opts_ = opts;
+  uint8_t head[6] = {};
+  const size_t got = a->src_->read_some(0, head, sizeof head);
+  if (got >= 4 && head[0] == 'P' && head[1] == 'K' &&
+      ((head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6))) {
+    a->kind_ = Kind::Npz;
+  } else if (got == 6 && std::memcmp(head, kNpyMagic, 6) == 0) {
+    a->kind_ = Kind::Npy;
+  } else if (ends_with(name, ".npy")) {
+    throw Error(Code::NpyBadMagic, "'" + name + "' does not start with the NPY magic \\x93NUMPY");
+  } else {
+    throw Error(Code::NpzNotZip, "'" + name + "' is neither a ZIP (.npz) nor an NPY file");
+  }
+  a->load_members();
+  return a;
+}
+
+void Archive::load_members() {
+  std::vector<ZipEntry> entries;
+  if (kind_ == Kind::Npz) {
+    entries = read_zip_index(*src_, opts_.zip);
+  } else {
+    ZipEntry z;
+    z.name = base_name(name_);
+    z.method = 0;
+    z.csize = z.usize = src_->size();
+    z.lfh_offset = 0;
+    z.data_offset = 0;
+    entries.push_back(std::move(z));
+  }
+  members_.clear();
+  members_.reserve(entries.size());
+  for (auto& e : entries) {
+    Member m;
+    m.entry = std::move(e);
+    m.key = kind_ == Kind::Npy ? file_stem(name_) : member_key(m.entry.name);
+    try {
+      const ZipEntry& z = m.entry;
+      std::vector<uint8_t> head(static_cast<size_t>(std::min<uint64_t>(12, z.usize)));
+      MemberStream ms(*src_, z, 64u << 10);
+      ms.set_verify_crc(false);
+      if (!head.empty()) ms.read_exact(head.data(), head.size());
+      if (head.size() < 10 || std::memcmp(head.data(), kNpyMagic, 6) != 0) {
+        m.npy_magic = false;
+        throw Error(Code::NpyBadMagic, "member '" + m.key + "' is not an NPY array (" +
+                                           (head.size() < 10 ? "only " + std::to_string(z.usize) +
+                                                                   " bytes"
+                                                             : std::string("no \\x93NUMPY magic")) +
+                                           ")");
+      }
+      m.npy_magic = true;
+      const uint64_t total = npy_header_total_length(head.data(), head.size(), opts_.npy);
+      if (total > z.usize)
+        throw Error(Code::NpyTruncated, "member '" + m.key + "': NPY header needs " +
+                                            std::to_string(total) + " bytes but the member has " +
+                                            std::to_string(z.usize));
+      std::vector<uint8_t> hdr(static_cast<size_t>(total));
+      std::memcpy(hdr.data(), head.data(), std::min<size_t>(head.size(), hdr.size()));
+      if (hdr.size() > head.size()) ms.read_exact(hdr.data() + head.size(), hdr.size() - head.size());
+      NpyHeader h = parse_npy_header(hdr.data(), hdr.size(), opts_.npy);
+      if (z.method == 0) m.array_offset = z.data_offset + h.data_offset;
+      const uint64_t avail = z.usize - h.data_offset;
+      const bool object = h.dtype.is_object;
+      const uint64_t need = h.byte_length;
+      m.header = std::move(h);
+      if (!object) {
+        if (need > avail)
+          throw Error(Code::NpyTruncated,
+                      "member '" + m.key + "': header declares " + std::to_string(need) +
+                          " data bytes but only " + std::to_string(avail) + " follow");
+        m.trailing_bytes = static_cast<int64_t>(avail - need);
+      }
+    } catch (Error& err) {
+      err.set_member(m.key);
+      m.error = err;
+    }
+    members_.push_back(std::move(m));
+  }
+}
+
+ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
+  if (index >= members_.size())
+    throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
+  const Member& m = members_[index];
+  if (m.error) throw *m.error;
+  if (!m.header) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
+  const NpyHeader& h = *m.header;
+  const DType& dt = h.dtype;
+  if (!dt.supported || dt.is_object)
+    throw Error(Code::NpyUnsupportedDtype,
+                "member '" + m.key + "' has dtype '" + dt.descr + "'" +
+                    (dt.reason.empty() ? std::string() : " (" + dt.reason + ")") +
+                    ", which cannot be read as an array",
+                m.key);
+  const ZipEntry& z = m.entry;
+  const uint32_t cs = dt.component_size ? dt.component_size : 1;
+  ArrayBytes out;
+  out.byte_length = h.byte_length;
+  if (mode != CopyMode::ForceCopy) {
+    const char* why = nullptr;
+    Code code = Code::NpzLimit;
+    if (z.method != 0) {
+      code = Code::NpzCompressedMember;
+      why = "is DEFLATE-compressed and cannot be mapped (save with np.savez, not "
+            "np.savez_compressed)";
+    } else if (dt.big_endian) {
+      code = Code::NpyNonNativeEndian;
+      why = "is stored big-endian; a view needs native (little-endian) order";
+    } else if (m.array_offset % cs != 0) {
+      code = Code::NpyMisaligned;
+      why = "has its data at a file offset that is not a multiple of the element size";
+    } else if (h.byte_length > kZeroCopyMax) {
+      code = Code::NpzLimit;
+      why = "is larger than 4 GiB, the cap for one external buffer";
+    } else if (!file_) {
+      code = Code::NpzLimit;
+      why = "comes from an in-memory source, which cannot be mapped";
+    }
+    if (!why) {
+      if (file_->current_size() < m.array_offset + h.byte_length)
+        throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
+      out.mapping = std::make_shared<Mapping>(file_->fd(), m.array_offset,
+                                              static_cast<size_t>(h.byte_length));
+      out.data = out.mapping->data();
+      out.zero_copy = true;
+      return out;
+    }
+    if (mode == CopyMode::RequireZeroCopy) {
+      std::string msg = "member '" + m.key + "' " + why;
+      if (code == Code::NpyMisaligned)
+        msg += " (offset " + std::to_string(m.array_offset) + ", element " + std::to_string(cs) +
+               " bytes)";
+      throw Error(code, msg, m.key);
+    }
+  }
+  if (h.byte_length > SIZE_MAX) throw Error(Code::NpzLimit, "array too large to copy", m.key);
+  out.owned.resize(static_cast<size_t>(h.byte_length));
+  MemberStream ms(*src_, z);
+  ms.set_verify_crc(kind_ == Kind::Npz);
+  ms.skip(h.data_offset);
+  ms.read_exact(out.owned.data(), out.owned.size());
+  uint8_t scratch[4096];
+  while (ms.read(scratch, sizeof scratch) != 0) {
+  }
+  if (dt.big_endian) swap_units(out.owned.data(), out.owned.size(), cs);
+  out.data = out.owned.data();
+  out.crc_verified = kind_ == Kind::Npz;
+  return out;
+}
+
+ObjectStrings Archive::read_strings(size_t index) const {
+  if (index >= members_.size())
+    throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
+  const Member& m = members_[index];
+  if (m.error) throw *m.error;
+  if (!m.header) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
+  const NpyHeader& h = *m.header;
+  const DType& dt = h.dtype;
+  try {
+    if (dt.is_object) {
+      const ZipEntry& z = m.entry;
+      if (z.usize > opts_.max_object_member)
+        throw Error(Code::NpzLimit, "object member '" + m.key + "' is " +
+                                        std::to_string(z.usize) + " bytes, over the limit of " +
+                                        std::to_string(opts_.max_object_member));
+      std::vector<uint8_t> all(static_cast<size_t>(z.usize));
+      MemberStream ms(*src_, z);
+      ms.set_verify_crc(kind_ == Kind::Npz);
+      ms.read_exact(all.data(), all.size());
+      uint8_t probe[1];
+      while (ms.read(probe, sizeof probe) != 0) {
+      }
+      const size_t off = static_cast<size_t>(h.data_offset);
+      return walk_object_pickle(all.data() + off, all.size() - off, h.shape, opts_.pickle);
+    }
+    if (dt.supported && (dt.kind == 'U' || dt.kind == 'S')) {
+      if (h.byte_length > opts_.max_object_member)
+        throw Error(Code::NpzLimit, "string member '" + m.key + "' is " +
+                                        std::to_string(h.byte_length) +
+                                        " bytes, over the limit of " +
+                                        std::to_string(opts_.max_object_member));
+      ArrayBytes bytes = read_array(index, CopyMode::ForceCopy);
+      ObjectStrings out;
+      out.shape = h.shape;
+      out.fortran_order = h.fortran_order;
+      const size_t isz = dt.itemsize;
+      out.items.reserve(static_cast<size_t>(h.count));
+      for (uint64_t i = 0; i < h.count; ++i) {
+        std::string s;
+        const uint8_t* p = bytes.data + i * isz;
+        if (dt.kind == 'U') {
+          if (!ucs4_to_utf8(p, isz, false, &s))
+            throw Error(Code::NpyUnsupportedDtype, "member '" + m.key + "' element " +
+                                                       std::to_string(i) +
+                                                       " holds an invalid code point");
+        } else {
+          bytes_to_utf8(p, isz, &s);
+        }
+        out.items.emplace_back(std::move(s));
+      }
+      return out;
+    }
+  } catch (Error& e) {
+    e.set_member(m.key);
+    throw;
+  }
+  throw Error(Code::NpyUnsupportedDtype,
+              "member '" + m.key + "' has dtype '" + dt.descr + "', not strings or objects", m.key);
+}
+
+ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
+  if (index >= members_.size())
+    throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
+  const Member& m = members_[index];
+  if (m.error) throw *m.error;
+  if (!m.header) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
+  const NpyHeader& h = *m.header;
+  const ZipEntry& z = m.entry;
+  const bool want_stats = opts.stats && stats_dtype(h.dtype);
+  const bool want_crc = opts.verify_crc && kind_ == Kind::Npz;
+  const uint64_t arr_begin = h.data_offset;
+  const uint64_t arr_end = h.dtype.is_object ? arr_begin : arr_begin + h.byte_length;
+  ScanResult res;
+  try {
+    if (file_ && file_->current_size() < file_->size())
+      throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened");
+    if (z.method == 0) {
+      const DType* dt = want_stats ? &h.dtype : nullptr;
+      unsigned hc = std::thread::hardware_concurrency();
+      const unsigned threads = std::min(2u, hc == 0 ? 1u : hc);
+      const uint64_t isz = h.dtype.itemsize ? h.dtype.itemsize : 1;
+      const uint64_t nelem = (arr_end - arr_begin) / isz;
+      if (threads >= 2 && z.usize > kParallelScanMin && nelem >= 2) {
+        const uint64_t split = arr_begin + (nelem / 2) * isz;
+        RangeResult r1;
+        std::exception_ptr err;
+        std::thread t([&] {
+          try {
+            r1 = scan_stored_range(*src_, z, split, z.usize, arr_begin, arr_end, dt, want_crc,
+                                   opts.cancel, m.key);
+          } catch (...) {
+            err = std::current_exception();
+          }
+        });
+        RangeResult r0;
+        try {
+          r0 = scan_stored_range(*src_, z, 0, split, arr_begin, arr_end, dt, want_crc,
+                                 opts.cancel, m.key);
+        } catch (...) {
+          t.join();
+          throw;
+        }
+        t.join();
+        if (err) std::rethrow_exception(err);
+        if (want_crc)
+          res.crc_ok = static_cast<uint32_t>(crc32_combine(
+                           r0.crc, r1.crc, static_cast<z_off_t>(z.usize - split))) == z.crc32;
+        if (r0.stats) {
+          merge_stats(*r0.stats, *r1.stats);
+          res.stats = std::move(r0.stats);
+        }
+      } else {
+        RangeResult r = scan_stored_range(*src_, z, 0, z.usize, arr_begin, arr_end, dt, want_crc,
+                                          opts.cancel, m.key);
+        if (want_crc) res.crc_ok = r.crc == z.crc32;
+        res.stats = std::move(r.stats);
+      }
+      res.bytes_read = z.usize;
+    } else {
+      MemberStream ms(*src_, z);
+      ms.set_verify_crc(false);  // compared below: a mismatch is a result, not an exception
+      ms.set_cancel(opts.cancel);
+      std::optional<Scanner> sc;
+      if (want_stats) sc.emplace(h.dtype);
+      std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanChunk, z.usize)));
+      for (;;) {
+        const uint64_t pos = ms.position();
+        const size_t k = buf.empty() ? ms.read(nullptr, 0) : ms.read(buf.data(), buf.size());
+        if (k == 0) break;
+        if (sc) {
+          const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
+          if (a < b) sc->feed(buf.data() + (a - pos), static_cast<size_t>(b - a));
+        }
+      }
+      if (!ms.finished()) throw Error(Code::NpzSizeMismatch, "member stream did not finish");
+      if (want_crc) res.crc_ok = ms.crc() == z.crc32;
+      if (sc) res.stats = sc->finish();
+      res.bytes_read = ms.position();
+    }
+  } catch (Error& e) {
+    e.set_member(m.key);
+    throw;
+  }
+  res.crc_checked = want_crc;
+  return res;
+}
+
+}  // namespace npz

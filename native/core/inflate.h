@@ -1,0 +1,33 @@
+// Internal to the core (not part of the public API): the raw-DEFLATE decoder behind
+// MemberStream, with its own bounded input buffer. ISA-L when NPZ_HAVE_ISAL, else zlib.
+// Not thread-safe: one per stream. RAII over the decoder state. Raises ERR_NPZ_CORRUPT on an
+// invalid DEFLATE stream.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace npz {
+
+class Inflater {
+ public:
+  struct Step {
+    size_t consumed = 0;
+    size_t produced = 0;
+    bool end = false;  // final block decoded and flushed
+  };
+  virtual ~Inflater() = default;
+  // Decodes from in[0, in_len) into out[0, out_len). Throws ERR_NPZ_CORRUPT on bad data.
+  virtual Step step(const uint8_t* in, size_t in_len, uint8_t* out, size_t out_len) = 0;
+
+  // Input staging owned by the stream's decoder: buf[off, len) not yet consumed.
+  std::vector<uint8_t> buf;
+  size_t off = 0, len = 0;
+  bool ended = false;
+};
+
+std::unique_ptr<Inflater> make_inflater();       // the fastest compiled in
+std::unique_ptr<Inflater> make_zlib_inflater();  // always zlib (differential tests)
+
+}  // namespace npz

@@ -1,0 +1,200 @@
+// `npzguard plan`: enumerate the study's Phase E jobs (study-fly64-dose-overlap.md §5-§6) and verify
+// every dataset they read (§10.3). Exit 0 when every selected job verified, 1 when a job is
+// blocked or (--strict) a Phase D view is missing, 2 usage, 3 unreadable root or design file.
+import { statSync } from "node:fs";
+import { EXIT, UsageError, errorLine, printUsageError, stderrIsInteractive } from "./common.js";
+import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, type StudyCliOptions } from "./study-options.js";
+import { StudyError, isStudyError, loadStudyDesign } from "../study/design.js";
+import { doseDirName, requireDirectory } from "../study/matrix.js";
+import { planStudy, type PlanStudyResult } from "../study/preflight.js";
+import { pyExp0, pyFloat, pyFloatStr, pyJsonDump, type PyJsonValue } from "../study/pyformat.js";
+import { pyJoin } from "../study/pypath.js";
+import type { Violation } from "../contract/types.js";
+
+const HELP = `Usage: npzguard plan --phase-c-root C --phase-d-root D --artifact-root A [options]
+
+Enumerates the training jobs of STUDY-SYNTH-FLY64-DOSE-OVERLAP-001 and checks every dataset a
+job will read against DATA-001 (the backend's profile, gridsize of the job, K = 4, n_groups = 512).
+
+${STUDY_OPTIONS_HELP}
+
+Exit codes: 0 every selected job verified, 1 blocked jobs (or --strict and a missing Phase D
+view), 2 usage error, 3 unreadable root or design file.`;
+
+function violationJson(v: Violation): PyJsonValue {
+  return { rule: v.rule, severity: v.severity, key: v.key, message: v.message, finding: v.finding, hint: v.hint };
+}
+
+function checkArtifactRoot(root: string): void {
+  try {
+    if (!statSync(root).isDirectory()) {
+      throw new StudyError("ERR_STUDY_ROOT", `artifact root is not a directory: ${root}`, "RuntimeError", root);
+    }
+  } catch (e) {
+    if (isStudyError(e)) throw e;
+    // Missing is fine: the trainer creates it (and so does the cache on save).
+  }
+}
+
+function strictMessages(o: StudyCliOptions, r: PlanStudyResult): string[] {
+  return r.skipped.map(
+    (s) =>
+      `ERR_STUDY_FILE_NOT_FOUND: missing Phase D view ${s.view} for dose=${pyExp0(s.dose)}: ${pyJoin(o.phaseDRoot, doseDirName(s.dose), s.view)} (${s.reason})`,
+  );
+}
+
+function renderJson(r: PlanStudyResult, strictErrors: string[]): string {
+  const doc: { [k: string]: PyJsonValue } = {
+    jobs: r.jobs.map((j) => ({
+      dose: pyFloat(j.dose),
+      view: j.view,
+      gridsize: j.gridsize,
+      train_data_path: j.trainDataPath,
+      test_data_path: j.testDataPath,
+      artifact_dir: j.artifactDir,
+      log_path: j.logPath,
+      verified: r.verifiedRun ? j.verified : null,
+      violations: j.violations.map(violationJson),
+    })),
+    skipped_views: r.skipped.map((s) => ({ dose: pyFloat(s.dose), view: s.view, reason: s.reason })),
+    blocked: r.blocked.map((b) => ({
+      dose: pyFloat(b.dose),
+      view: b.view,
+      gridsize: b.gridsize,
+      path: b.path,
+      violations: b.violations.map(violationJson),
+    })),
+    warnings: r.warnings.map((w) => ({ kind: w.kind, level: w.level ?? "warning", message: w.message, path: w.path ?? null })),
+    errors: strictErrors,
+    verified: r.verifiedRun,
+    cache: r.stats ? { hits: r.stats.hits, misses: r.stats.misses, checked: r.stats.checked, files: r.stats.files } : null,
+  };
+  return pyJsonDump(doc) + "\n";
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s + " " : s.padEnd(n);
+}
+
+function renderHuman(o: StudyCliOptions, r: PlanStudyResult): string {
+  const out: string[] = [];
+  out.push(`Enumerating training jobs from Phase C (${o.phaseCRoot}) and Phase D (${o.phaseDRoot})...`);
+  out.push(`  → Selected backend: ${o.backend}`);
+  out.push(`  → ${r.enumerated.length} total jobs enumerated`);
+  if (r.skipped.length > 0) {
+    out.push(`  ⚠ ${r.skipped.length} view(s) skipped due to missing Phase D data:`);
+    for (const s of r.skipped) out.push(`    - ${s.view} (dose=${pyExp0(s.dose)}): ${s.reason}`);
+  }
+  for (const st of r.steps) {
+    const value = st.filter === "dose" ? pyFloatStr(st.value as number) : String(st.value);
+    out.push(`  → Filtered by ${st.filter}=${value}: ${st.remaining} jobs remain`);
+  }
+  out.push("");
+  if (r.jobs.length === 0) {
+    out.push("⚠ No jobs match the specified filters.");
+    return out.join("\n") + "\n";
+  }
+  const failing = new Set(r.blocked.map((b) => `${b.dose}|${b.view}|${b.gridsize}|${b.path}`));
+  const verdict = (j: PlanStudyResult["jobs"][number], path: string): string => {
+    if (!r.verifiedRun) return "exists";
+    return failing.has(`${j.dose}|${j.view}|${j.gridsize}|${path}`) ? "FAIL" : "ok";
+  };
+  out.push(`${pad("dose", 8)}${pad("view", 10)}${pad("gs", 4)}${pad("train", 8)}${pad("test", 8)}status`);
+  for (const j of r.jobs) {
+    const status = !r.verifiedRun ? "planned (not verified)" : j.verified ? "verified" : "BLOCKED";
+    out.push(
+      `${pad(pyExp0(j.dose), 8)}${pad(j.view, 10)}${pad(String(j.gridsize), 4)}${pad(verdict(j, j.trainDataPath), 8)}${pad(verdict(j, j.testDataPath), 8)}${status}`,
+    );
+  }
+  if (r.blocked.length > 0) {
+    out.push("", "Blocked:");
+    for (const b of r.blocked) {
+      out.push(`  ${b.view} (dose=${pyExp0(b.dose)}, gridsize=${b.gridsize}): ${b.path}`);
+      for (const v of b.violations) {
+        out.push(`    ${v.severity} ${v.rule}${v.key ? ` [${v.key}]` : ""}: ${v.message}`);
+        if (v.hint) out.push(`      hint: ${v.hint}`);
+      }
+    }
+  }
+  const notes = r.warnings.filter((w) => (w.level ?? "warning") === "warning");
+  if (notes.length > 0) {
+    out.push("", "Warnings:");
+    for (const w of notes) out.push(`  ⚠ ${w.message}`);
+  }
+  const nVerified = r.jobs.filter((j) => j.verified).length;
+  const cache = r.stats ? ` (files: ${r.stats.files}, checked: ${r.stats.checked}, cached: ${r.stats.hits})` : "";
+  out.push(
+    "",
+    r.verifiedRun
+      ? `${r.jobs.length} job(s): ${nVerified} verified, ${r.jobs.length - nVerified} blocked, ${r.skipped.length} view(s) skipped${cache}`
+      : `${r.jobs.length} job(s) planned (existence only, --no-verify), ${r.skipped.length} view(s) skipped`,
+  );
+  return out.join("\n") + "\n";
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let o: StudyCliOptions;
+  try {
+    o = parseStudyArgs(argv).options;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      printUsageError(e, "Run `npzguard plan --help` for the options.");
+      return EXIT.USAGE;
+    }
+    throw e;
+  }
+  if (o.help) {
+    process.stdout.write(HELP + "\n");
+    return EXIT.OK;
+  }
+
+  let result: PlanStudyResult;
+  try {
+    requireDirectory(o.phaseCRoot, "Phase C");
+    requireDirectory(o.phaseDRoot, "Phase D");
+    checkArtifactRoot(o.artifactRoot);
+    const design = o.design !== undefined ? loadStudyDesign(o.design) : undefined;
+    const interactive = stderrIsInteractive() && !o.json;
+    let done = 0;
+    const verify = studyVerifyOptions(o);
+    result = await planStudy({
+      phaseCRoot: o.phaseCRoot,
+      phaseDRoot: o.phaseDRoot,
+      artifactRoot: o.artifactRoot,
+      design,
+      filters: studyFilters(o),
+      allowMissingPhaseD: true,
+      verify:
+        verify === false
+          ? false
+          : {
+              ...verify,
+              onFile: interactive
+                ? (ev) => {
+                    if (ev.done && !ev.cached) process.stderr.write(`\r\x1b[Kchecked ${++done} file(s): ${ev.path}`);
+                  }
+                : undefined,
+            },
+    });
+    if (interactive && done > 0) process.stderr.write("\r\x1b[K");
+  } catch (e) {
+    if (isStudyError(e)) {
+      process.stderr.write(`npzguard: ${e.toLine()}\n`);
+      if (o.debug && e.stack) process.stderr.write(e.stack + "\n");
+      if (e.code === "ERR_STUDY_ROOT" || e.code === "ERR_STUDY_DESIGN") return EXIT.UNREADABLE;
+      return EXIT.VIOLATIONS; // a strict input (Phase C baseline) is missing
+    }
+    process.stderr.write(`npzguard: ${errorLine(e, o.debug)}\n`);
+    return EXIT.UNREADABLE;
+  }
+
+  const strictErrors = o.strict ? strictMessages(o, result) : [];
+  if (o.json) {
+    process.stdout.write(renderJson(result, strictErrors));
+  } else {
+    process.stdout.write(renderHuman(o, result));
+  }
+  for (const line of strictErrors) process.stderr.write(`npzguard: ${line}\n`);
+  if (result.blocked.length > 0 || strictErrors.length > 0) return EXIT.VIOLATIONS;
+  return EXIT.OK;
+}

@@ -1,0 +1,122 @@
+// `npzguard status`: prints the hand-off record of an artifact root (A/npzguard_runs.json),
+// refreshed for display: "running" entries whose npzguard process is gone read "interrupted", and
+// succeeded entries whose bundle is missing or changed size are flagged. Read-only.
+import { statSync } from "node:fs";
+import { EXIT, UsageError, parseCommandArgs, printUsageError } from "./common.js";
+import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../study/run-record.js";
+import { joinPath } from "../study/trainer-command.js";
+
+export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local]
+
+Prints the hand-off record A/npzguard_runs.json written by \`npzguard run\`: per job its status
+(success, failed, blocked, running, interrupted), executor, GPU, exit status, trainer result,
+bundle size and SHA-256, times and log path.
+
+Options:
+  --artifact-root DIR   Phase E artifact root (required; a positional path also works)
+  --executor local      only "local" for now
+  --json                the refreshed record as JSON
+  --debug               stack traces on errors
+
+Exit status: 0 every recorded job succeeded, 1 some job is not (yet) successful, 2 usage
+error, 3 no record or an unreadable one.`;
+
+/** Adds a note to succeeded entries whose bundle is gone or changed size since the run. */
+function checkBundles(record: RunRecord): RunRecord {
+  return {
+    ...record,
+    jobs: record.jobs.map((j): RunRecordEntry => {
+      if (j.status !== "success") return j;
+      const path = j.bundle_path ?? joinPath(j.artifact_dir, "wts.h5.zip");
+      try {
+        const st = statSync(path);
+        if (st.size === j.bundle_size_bytes) return j;
+        return { ...j, reasons: [...j.reasons, `bundle size is now ${st.size} bytes (recorded ${j.bundle_size_bytes})`] };
+      } catch {
+        return { ...j, reasons: [...j.reasons, `bundle ${path} is missing`] };
+      }
+    }),
+  };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join("  ").trimEnd()).join("\n");
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  let positionals: string[];
+  try {
+    const parsed = parseCommandArgs(argv, {
+      "artifact-root": { type: "string" },
+      executor: { type: "string" },
+      json: { type: "boolean" },
+      debug: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    values = parsed.values;
+    positionals = parsed.positionals;
+    if (values.help) {
+      process.stdout.write(STATUS_HELP + "\n");
+      return EXIT.OK;
+    }
+    if (values.executor !== undefined && values.executor !== "local") {
+      throw new UsageError(
+        values.executor === "slurm" ? "--executor slurm is not available yet" : `Expected local for --executor, got '${values.executor}'`,
+      );
+    }
+    if (positionals.length > 1 || (positionals.length === 1 && values["artifact-root"] !== undefined)) {
+      throw new UsageError("expected one artifact root");
+    }
+    if (values["artifact-root"] === undefined && positionals.length === 0) throw new UsageError("missing required option --artifact-root");
+  } catch (e) {
+    if (e instanceof UsageError) {
+      printUsageError(e, "Run `npzguard status --help` for the options.");
+      return EXIT.USAGE;
+    }
+    throw e;
+  }
+  const root = values["artifact-root"] ?? (positionals[0] as string);
+  let record: RunRecord | null;
+  try {
+    record = await readRunRecord(root);
+  } catch (e) {
+    const msg = e instanceof Error ? (values.debug && e.stack ? e.stack : e.message) : String(e);
+    process.stderr.write(`npzguard status: unreadable record ${runRecordPath(root)}: ${msg}\n`);
+    return EXIT.UNREADABLE;
+  }
+  if (record === null) {
+    process.stderr.write(`npzguard status: no hand-off record at ${runRecordPath(root)} (run \`npzguard run\` first)\n`);
+    return EXIT.UNREADABLE;
+  }
+  const view = checkBundles(refreshStatuses(record));
+  const allGood = view.jobs.length > 0 && view.jobs.every((j) => j.status === "success" && j.reasons.length === 0);
+
+  if (values.json) {
+    process.stdout.write(JSON.stringify(view, null, 2) + "\n");
+    return allGood ? EXIT.OK : EXIT.VIOLATIONS;
+  }
+  const rows: string[][] = [["JOB", "STATUS", "EXEC", "GPU", "EXIT", "RESULT", "BUNDLE", "SHA256", "START", "END", "NOTES"]];
+  for (const j of view.jobs) {
+    rows.push([
+      j.id,
+      j.status,
+      j.executor,
+      j.gpu ?? "-",
+      j.exit_status === null ? (j.signal ?? "-") : String(j.exit_status),
+      j.result_status ?? "-",
+      j.bundle_size_bytes === null ? "-" : `${j.bundle_size_bytes} B`,
+      j.bundle_sha256 === null ? "-" : j.bundle_sha256.slice(0, 12),
+      j.start ?? "-",
+      j.end ?? "-",
+      j.reasons.join("; "),
+    ]);
+  }
+  const counts = new Map<string, number>();
+  for (const j of view.jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
+  process.stdout.write(
+    `${runRecordPath(root)} (updated ${view.updated})\n\n${table(rows)}\n\n${[...counts.entries()].map(([k, n]) => `${n} ${k}`).join(", ") || "no jobs"}\n`,
+  );
+  return allGood ? EXIT.OK : EXIT.VIOLATIONS;
+}

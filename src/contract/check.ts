@@ -1,0 +1,251 @@
+// checkFile / checkPaths: open each file, gather facts (headers, member errors, one streaming
+// scan per member for CRC + stats, `_metadata` strings) and hand them to the engine. Scans of
+// all members of all files share one bound (`concurrency`, default os.availableParallelism()).
+import { promises as fsp, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { isNpzError } from "../errors.js";
+import { openNpz, type NpzFile } from "../npz.js";
+import type { MemberInfo } from "../types.js";
+import { containerErrorResult, evaluate, type CodedError, type MemberFacts } from "./engine.js";
+import { VALUE_RULE_IDS } from "./rules.js";
+import type { CheckOptions, MemberReport, Profile, Report } from "./types.js";
+
+/** CheckOptions plus run-time hooks that do not belong in a serialisable options object. */
+export interface CheckRunOptions extends CheckOptions {
+  /** Called as member bytes are scanned (uncompressed bytes done / total planned). */
+  onProgress?: (event: { path: string; key: string; bytesDone: number; bytesTotal: number }) => void;
+  /** @internal shared scan limiter (checkPaths passes one to every file). */
+  limiter?: Limiter;
+}
+
+const PROFILES: readonly Profile[] = ["reference", "study", "tensorflow", "pytorch"];
+
+/** Members whose values a rule reads (§6.6). */
+const STATS_KEYS = new Set(["diffraction", "probeGuess", "objectGuess", "xcoords", "ycoords"]);
+
+/** Counting semaphore. */
+export class Limiter {
+  #free: number;
+  #queue: (() => void)[] = [];
+  constructor(readonly size: number) {
+    this.#free = Math.max(1, Math.floor(size));
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#queue.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+function defaultConcurrency(): number {
+  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length || 1;
+}
+
+function validateOptions(options: CheckOptions): void {
+  if (options.profile !== undefined && !PROFILES.includes(options.profile)) {
+    throw new RangeError(`Expected one of ${PROFILES.join(", ")} for options.profile, got '${String(options.profile)}'`);
+  }
+  for (const name of ["gridsize", "neighborCount", "nGroups", "concurrency"] as const) {
+    const v = options[name];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
+      throw new RangeError(`Expected a non-negative integer for options.${name}, got ${String(v)}`);
+    }
+  }
+  if (options.mode !== undefined && options.mode !== "header" && options.mode !== "full") {
+    throw new RangeError(`Expected 'header' or 'full' for options.mode, got '${String(options.mode)}'`);
+  }
+  if (options.role !== undefined && !["phase-c", "phase-d", "generic"].includes(options.role)) {
+    throw new RangeError(`Expected 'phase-c', 'phase-d' or 'generic' for options.role, got '${String(options.role)}'`);
+  }
+}
+
+function coded(err: unknown): CodedError {
+  if (isNpzError(err)) return { code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  if (e && typeof e.code === "string" && typeof e.message === "string") return { code: e.code, message: e.message };
+  throw err;
+}
+
+function isAbort(err: unknown): boolean {
+  return isNpzError(err, "ERR_NPZ_ABORTED") || (err instanceof Error && err.name === "AbortError");
+}
+
+function needsStats(info: MemberInfo): boolean {
+  const h = info.header;
+  if (!h || !h.supported || h.kind === "O" || h.kind === "U" || h.kind === "S") return false;
+  return STATS_KEYS.has(info.key) || h.kind === "b";
+}
+
+async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOptions, limiter: Limiter): Promise<MemberFacts[]> {
+  const infos = file.members();
+  const seen = new Set<string>();
+  const facts: MemberFacts[] = infos.map((info) => ({ info, scanned: false, crcVerified: false, stats: null }));
+  const full = (options.mode ?? "full") === "full";
+  const total = full ? infos.reduce((a, m) => a + (m.header && !m.error ? m.uncompressedSize : 0), 0) : 0;
+  let done = 0;
+  const jobs: Promise<void>[] = [];
+  for (const f of facts) {
+    const { info } = f;
+    const first = !seen.has(info.key);
+    seen.add(info.key);
+    const h = info.header;
+    if (!h || info.error || !info.npyMagic) continue;
+    // Object members and _metadata: strings via the whitelisting walker (cheap, also in header mode).
+    if (first && (h.kind === "O" || (info.key === "_metadata" && (h.kind === "U" || h.kind === "S")))) {
+      try {
+        f.strings = file.strings(info.key);
+      } catch (err) {
+        f.stringsError = coded(err);
+      }
+    }
+    if (!full || !first) continue;
+    jobs.push(
+      limiter.run(async () => {
+        options.signal?.throwIfAborted();
+        try {
+          const r = await file.scan(info.key, { crc: true, stats: needsStats(info), ...(options.signal ? { signal: options.signal } : {}) });
+          f.scanned = true;
+          f.crcVerified = r.crcChecked && r.crcOk;
+          f.stats = r.stats;
+          if (r.crcChecked && !r.crcOk) {
+            f.scanError = { code: "ERR_NPZ_CRC_MISMATCH", message: `Bad CRC-32 for member '${info.name}' (central directory 0x${info.crc32.toString(16).padStart(8, "0")})` };
+          }
+        } catch (err) {
+          if (isAbort(err)) throw err;
+          f.scanError = coded(err);
+        }
+        done += info.uncompressedSize;
+        options.onProgress?.({ path: filePath, key: info.key, bytesDone: done, bytesTotal: total });
+      }),
+    );
+  }
+  const settled = await Promise.allSettled(jobs);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (rejected) throw rejected.reason;
+  return facts;
+}
+
+/** Checks one .npz/.npy file against DATA-001. Contract violations are data; only misuse and aborts throw. */
+export async function checkFile(filePath: string, options: CheckRunOptions = {}): Promise<Report> {
+  validateOptions(options);
+  const started = performance.now();
+  const profile = options.profile ?? "study";
+  const mode = options.mode ?? "full";
+  const limiter = options.limiter ?? new Limiter(options.concurrency || defaultConcurrency());
+  options.signal?.throwIfAborted();
+
+  let file: NpzFile;
+  try {
+    file = openNpz(filePath);
+  } catch (err) {
+    const e = coded(err);
+    let st = { size: 0, mtimeMs: 0, ino: 0 };
+    try {
+      st = statSync(filePath);
+    } catch {
+      /* missing file: digest stays zero */
+    }
+    const res = containerErrorResult(e, filePath, options);
+    const member = isNpzError(err) ? err.member : undefined;
+    return {
+      path: filePath,
+      ok: !res.violations.some((v) => v.severity === "error"),
+      profile,
+      mode,
+      referenceVerdict: res.referenceVerdict,
+      violations: res.violations,
+      notEvaluated: [...VALUE_RULE_IDS],
+      members: [],
+      stats: {},
+      readError: { code: e.code, message: e.message, ...(member ? { member } : {}) },
+      digest: { size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, members: [] },
+      durationMs: performance.now() - started,
+    };
+  }
+  try {
+    const facts = await gatherFacts(file, filePath, options, limiter);
+    const res = evaluate({ path: filePath, members: facts }, options);
+    const notEvaluated = new Set(res.notEvaluated);
+    const members: MemberReport[] = [];
+    const stats: Record<string, Report["stats"][string]> = {};
+    for (const f of facts) {
+      const h = f.info.header;
+      members.push({
+        key: f.info.key,
+        descr: h?.descr ?? null,
+        shape: h ? [...h.shape] : null,
+        compression: f.info.compression,
+        crcVerified: f.crcVerified,
+        stats: f.stats,
+      });
+      if (!(f.info.key in stats)) stats[f.info.key] = f.stats;
+    }
+    if (mode === "header") for (const id of VALUE_RULE_IDS) notEvaluated.add(id);
+    return {
+      path: filePath,
+      ok: !res.violations.some((v) => v.severity === "error"),
+      profile,
+      mode,
+      referenceVerdict: res.referenceVerdict,
+      violations: res.violations,
+      notEvaluated: VALUE_RULE_IDS.filter((id) => notEvaluated.has(id)),
+      members,
+      stats,
+      ...(res.metadata !== undefined ? { metadata: res.metadata } : {}),
+      digest: {
+        size: file.fileSize,
+        mtimeMs: file.mtimeMs,
+        inode: file.inode,
+        members: facts.map((f) => ({ key: f.info.key, crc32: f.info.crc32, usize: f.info.uncompressedSize })),
+      },
+      durationMs: performance.now() - started,
+    };
+  } finally {
+    file.close();
+  }
+}
+
+async function expand(p: string): Promise<string[]> {
+  let st;
+  try {
+    st = await fsp.stat(p);
+  } catch {
+    return [p]; // reported as unreadable by checkFile
+  }
+  if (!st.isDirectory()) return [p];
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (/\.(npz|npy)$/i.test(e.name)) out.push(full);
+    }
+  };
+  await walk(p);
+  return out.sort();
+}
+
+/** The files checkPaths would check: files as given, directories expanded to their .npz/.npy files, sorted. */
+export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) out.push(...(await expand(p)));
+  return out;
+}
+
+/** Checks files and directories (every .npz/.npy below, sorted); reports in that order. */
+export async function checkPaths(paths: readonly string[], options: CheckRunOptions = {}): Promise<Report[]> {
+  validateOptions(options);
+  const files = await expandPaths(paths);
+  const n = options.concurrency || defaultConcurrency();
+  const limiter = options.limiter ?? new Limiter(n);
+  const fileLimiter = new Limiter(n);
+  return Promise.all(files.map((f) => fileLimiter.run(() => checkFile(f, { ...options, limiter }))));
+}

@@ -1,0 +1,62 @@
+// Public exports of the study layer (design, job matrix, pre-flight verification, formatting).
+export * from "./types.js";
+export {
+  StudyDesign,
+  StudyError,
+  isStudyError,
+  getStudyDesign,
+  designFromDict,
+  loadStudyDesign,
+  type StudyDesignInit,
+  type StudyErrorCode,
+  type MetricsConfig,
+} from "./design.js";
+export {
+  pyExp0,
+  pyFloatStr,
+  pyFloat,
+  PyFloat,
+  pyBool,
+  pyStrRepr,
+  pyJsonDump,
+  pyJsonParse,
+  parsePyFloat,
+  PyJsonSyntaxError,
+  type PyJsonValue,
+  type JsonValue,
+} from "./pyformat.js";
+export { pyPath, pyJoin, pyParent, pyName } from "./pypath.js";
+export {
+  VIEWS,
+  OVERLAP_VIEWS,
+  doseDirName,
+  makeTrainingJob,
+  skipReason,
+  buildTrainingJobs,
+  planJobs,
+  filterJobs,
+  selectJobs,
+  requireDirectory,
+  type SplitResolution,
+  type PlannedJob,
+  type PlanWarning,
+  type BuildJobsOptions,
+  type BuildJobsResult,
+  type JobFilters,
+  type FilterStep,
+  type SelectJobsOptions,
+  type SelectJobsResult,
+} from "./matrix.js";
+export { VerifyCache, CACHE_FILE, optionsHash, stampOf, type FileStamp, type CacheStats } from "./cache.js";
+export {
+  verifyJobs,
+  planStudy,
+  checkOptionsFor,
+  type CheckFileFn,
+  type VerifyOptions,
+  type VerifyResult,
+  type VerifyStats,
+  type BlockedEntry,
+  type PlanStudyOptions,
+  type PlanStudyResult,
+} from "./preflight.js";

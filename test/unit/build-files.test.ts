@@ -1,0 +1,38 @@
+// The two build descriptions (CMakeLists.txt primary, binding.gyp fallback) compile the same
+// sources, and the native error-code table agrees with src/errors.ts.
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ERROR_CODES } from "../../src/errors.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+function cmakeList(text: string, name: string): string[] {
+  const m = new RegExp(`set\\(\\s*${name}\\s+([^)]*)\\)`).exec(text);
+  if (!m) throw new Error(`no set(${name} ...) in CMakeLists.txt`);
+  return m[1]!
+    .split(/\s+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0 && !s.startsWith("#"));
+}
+
+describe("build files", () => {
+  it("CMakeLists.txt NPZ_CORE_SOURCES + NPZ_BINDING_SOURCES equal binding.gyp sources", () => {
+    const cmake = readFileSync(path.join(root, "CMakeLists.txt"), "utf8");
+    const fromCmake = [...cmakeList(cmake, "NPZ_CORE_SOURCES"), ...cmakeList(cmake, "NPZ_BINDING_SOURCES")];
+    const gyp = JSON.parse(readFileSync(path.join(root, "binding.gyp"), "utf8")) as {
+      targets: { target_name: string; sources: string[] }[];
+    };
+    const target = gyp.targets.find((t) => t.target_name === "npzguard");
+    expect(target).toBeDefined();
+    expect([...target!.sources].sort()).toEqual([...fromCmake].sort());
+    expect(new Set(fromCmake).size).toBe(fromCmake.length);
+    expect(fromCmake).toContain("native/binding/addon.cc");
+  });
+
+  it("native errorCodes() equals ERROR_CODES in order", async () => {
+    const { native } = await import("../../src/native.js");
+    expect(native.errorCodes()).toEqual([...ERROR_CODES]);
+  });
+});
