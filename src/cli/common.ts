@@ -16,8 +16,17 @@ export function printUsageError(err: UsageError, help?: string): void {
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** What parseCommandArgs returns for a given options table (values typed per option). */
+export type ParsedCommandArgs<T extends Options> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>
+>;
+
 /** parseArgs with strict checking; throws UsageError with a readable message. */
-export function parseCommandArgs<T extends Options>(argv: string[], options: T, allowPositionals = true) {
+export function parseCommandArgs<T extends Options>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+): ParsedCommandArgs<T> {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {

@@ -155,6 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   steps.push(await step("4/4 run --dry-run: the trainer commands that would be launched", () => import("./run.js"), runArgv, debug));
 
   header("summary");
+  process.stdout.write(`  ${"1/4 synth: a small synthetic study".padEnd(66)} ok (${study.files.length} files)\n`);
   for (const s of steps) {
     const status = s.code === null ? "skipped (not available)" : s.code === 0 ? "ok (exit 0)" : `exit ${s.code}${s.note ? ` (${s.note})` : ""}`;
     process.stdout.write(`  ${s.title.padEnd(66)} ${status}\n`);

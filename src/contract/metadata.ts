@@ -36,10 +36,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function num(v: number): string {
-  return Number.isInteger(v) ? String(v) : pyFloatRepr(v);
-}
-
 export function evaluateMetadata(input: MetadataInput): MetadataResult {
   const drafts: Draft[] = [];
   const K = "_metadata";
@@ -125,9 +121,9 @@ export function evaluateMetadata(input: MetadataInput): MetadataResult {
       if (input.dose !== undefined) {
         const nph = phys.nphotons === undefined ? 1e9 : phys.nphotons;
         if (typeof nph === "number" && Math.abs(nph - input.dose) > 1e-9) {
-          drafts.push({ rule: "data001/metadata-physics", key: K, message: `nphotons mismatch: dataset=${num(nph)}, config=${num(input.dose)}` });
+          drafts.push({ rule: "data001/metadata-physics", key: K, message: `nphotons mismatch: dataset=${pyFloatRepr(nph)}, config=${pyFloatRepr(input.dose)}` });
         } else if (typeof nph !== "number") {
-          drafts.push({ rule: "data001/metadata-physics", key: K, message: `nphotons mismatch: dataset=${pyRepr(nph)}, config=${num(input.dose)}` });
+          drafts.push({ rule: "data001/metadata-physics", key: K, message: `nphotons mismatch: dataset=${pyRepr(nph)}, config=${pyFloatRepr(input.dose)}` });
         }
       }
       if (input.frame != null && phys.N !== undefined && phys.N !== input.frame) {

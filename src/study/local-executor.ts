@@ -118,7 +118,9 @@ export class LocalExecutor implements Executor {
       let settled = false;
       child.once("spawn", () => {
         launch.pid = child.pid ?? null;
-        started = ctx.onStart(job, { ...launch });
+        // Attach the handler now: a failing onStart must not become an unhandled rejection
+        // while the trainer is still running; onExit rewrites the record anyway.
+        started = ctx.onStart(job, { ...launch }).catch(() => undefined);
       });
       child.once("error", (err) => {
         if (settled) return;

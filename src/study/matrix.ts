@@ -4,7 +4,7 @@
 // Phase C layout warnings) and the CLI filters. Existence checks only; no file is opened.
 import { existsSync, statSync } from "node:fs";
 import { StudyDesign, StudyError, getStudyDesign } from "./design.js";
-import { pyBool, pyExp0 } from "./pyformat.js";
+import { pyBool, pyExp0, pyFloatStr } from "./pyformat.js";
 import { pyJoin } from "./pypath.js";
 import type { SkippedView, TrainingJob, View } from "./types.js";
 
@@ -248,7 +248,7 @@ export function selectJobs(opts: SelectJobsOptions): SelectJobsResult {
       extra.push({
         kind: "dose-outside-design",
         dose: filters.dose,
-        message: `dose ${filters.dose} is not in the design's dose_list [${design.doseList.join(", ")}]`,
+        message: `dose ${pyFloatStr(filters.dose)} is not in the design's dose_list [${design.doseList.map(pyFloatStr).join(", ")}]; accepted (the study CLI accepts it too)`,
       });
     }
     design = design.withDoses([filters.dose]);

@@ -370,8 +370,8 @@ describe("npzguard status", () => {
 describe("resume after SIGKILL of npzguard", () => {
   let dist: string;
   beforeAll(() => {
-    // One level below the repo root, like dist/, so version.ts finds ../package.json.
-    dist = mkdtempSync(join(REPO, ".test-dist-"));
+    // One level below the repo root, like dist/, so version.ts finds ../package.json (build-*/ is git-ignored).
+    dist = mkdtempSync(join(REPO, "build-test-dist-"));
     try {
       execFileSync(process.execPath, [join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", join(REPO, "tsconfig.build.json"), "--outDir", dist], {
         cwd: REPO,

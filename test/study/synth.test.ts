@@ -10,6 +10,7 @@ import { picklePayloadForString } from "../../src/writer/pickle.js";
 import { NpzWriter, writeNpz } from "../../src/writer/npz.js";
 import { doseDirName, mulberry32, poisson, synthesizeStudy, type SynthResult } from "../../src/study/synth.js";
 import { run as runSynthCli } from "../../src/cli/synth.js";
+import { run as runDemoCli } from "../../src/cli/demo.js";
 
 const HAS_NUMPY = spawnSync("python3", ["-c", "import numpy"], { encoding: "utf8" }).status === 0;
 if (!HAS_NUMPY) {
@@ -400,8 +401,7 @@ print(sorted({i.compress_type for i in zipfile.ZipFile(sys.argv[1]).infolist()})
   });
 });
 
-describe("npzguard synth", () => {
-  function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
     const ow = process.stdout.write.bind(process.stdout);
@@ -420,8 +420,9 @@ describe("npzguard synth", () => {
         throw e;
       },
     );
-  }
+}
 
+describe("npzguard synth", () => {
   it("prints the tree as JSON with --json", async () => {
     const dir = join(tmp, "cli");
     const r = await capture(() => runSynthCli(["--out", dir, "--doses", "1e3,2e3", "--positions", "12", "--seed", "9", "--json"]));
@@ -444,6 +445,27 @@ describe("npzguard synth", () => {
     for (const argv of [[], ["--out", tmp, "--size", "96"], ["--out", tmp, "--doses", "1e3,abc"], ["--out", tmp, "--bogus"], ["--out", tmp, "--positions", "3"]]) {
       const r = await capture(() => runSynthCli(argv));
       expect(r.code, argv.join(" ")).toBe(2);
+    }
+  });
+});
+
+describe("npzguard demo", () => {
+  it("synthesizes a study and runs check, plan and run --dry-run on it", async () => {
+    const dir = join(tmp, "demo");
+    const r = await capture(() => runDemoCli(["--out", dir, "--positions", "16", "--seed", "5"]));
+    expect(existsSync(join(dir, "phase_c", "dose_1000", "patched_train.npz"))).toBe(true);
+    expect(existsSync(join(dir, "phase_d", "dose_100000", "sparse", "test.npz"))).toBe(true);
+    const order = ["== 1/4 synth", "== 2/4 check", "== 3/4 plan", "== 4/4 run --dry-run", "== summary"].map((h) => r.out.indexOf(h));
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // Every step succeeds on a valid synthetic tree once the native addon is built.
+    if (existsSync(join(process.cwd(), "build", "Release", "npzguard.node"))) expect(r.code, r.err).toBe(0);
+    else expect([0, 1, 3]).toContain(r.code);
+  });
+
+  it("exits 2 on usage errors", async () => {
+    for (const argv of [["--size", "32"], ["--nope"], ["--positions", "x"]]) {
+      expect((await capture(() => runDemoCli(argv))).code, argv.join(" ")).toBe(2);
     }
   });
 });

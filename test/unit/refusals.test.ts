@@ -77,7 +77,10 @@ describe("refusals", () => {
         expect(m, `${c.file}: member ${key} missing; keys ${f.keys().join(",")}`).toBeDefined();
         for (const stage of later) {
           if (stage === "array") expectNpzError(() => f.array(key, { copy: true }), c.codes);
-          else if (stage === "strings") expectNpzError(() => f.strings(key), c.codes);
+          else if (stage === "strings") {
+            expectNpzError(() => f.strings(key), c.codes);
+            if (key === "_metadata") expectNpzError(() => f.metadata(), c.codes);
+          }
           else if (stage === "scan") await expectScanRefusal(f, key, c.codes);
         }
       } finally {

@@ -25,7 +25,9 @@ export function formatReportText(r: Report): string {
   }
   lines.push(`  reference gate: ${r.referenceVerdict.status === "pass" ? "pass" : `fail (${oneLine(r.referenceVerdict.error ?? "")})`}`);
   if (r.notEvaluated.length) lines.push(`  not evaluated: ${r.notEvaluated.join(", ")}`);
-  if (!r.readError && r.mode === "full") {
+  if (!r.readError && r.mode === "full" && /\.npy$/i.test(r.path)) {
+    lines.push("  CRC: none (plain .npy file)");
+  } else if (!r.readError && r.mode === "full") {
     const bad = r.members.filter((m) => !m.crcVerified).map((m) => m.key);
     lines.push(bad.length ? `  CRC verified: all but ${bad.join(", ")}` : `  CRC verified: all ${r.members.length} members`);
   }

@@ -1,0 +1,22 @@
+"""Fallback for /usr/bin/time -v: runs a command, then writes its peak RSS (getrusage of the
+children) to OUT in /usr/bin/time -v's wording. Exits with the command's exit code.
+
+    python3 bench/rusage.py OUT CMD [ARG...]
+"""
+
+import resource
+import subprocess
+import sys
+
+
+def main():
+    out, cmd = sys.argv[1], sys.argv[2:]
+    proc = subprocess.run(cmd)
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
+    with open(out, "w") as f:
+        f.write(f"\tMaximum resident set size (kbytes): {peak_kb}\n")
+    sys.exit(proc.returncode if proc.returncode >= 0 else 128 - proc.returncode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+// CRC-32, inflate back ends, MemberStream (rows 13, 14, 16) and the Scanner kernels.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "inflate.h"
+#include "member_stream.h"
+#include "npy_header.h"
+#include "scan.h"
+#include "source.h"
+#include "zip_builder.h"
+#include "zip_index.h"
+
+using npz::Code;
+using ztest::Bytes;
+
+namespace {
+
+Bytes pattern(size_t n, uint32_t seed = 1) {
+  Bytes b(n);
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>((i % 97 < 50) ? (rng() & 7) : i);
+  return b;
+}
+
+Bytes read_all(const npz::Source& src, const npz::ZipEntry& e, size_t chunk, size_t piece) {
+  npz::MemberStream ms(src, e, chunk);
+  Bytes out;
+  std::vector<uint8_t> buf(piece);
+  for (;;) {
+    const size_t k = ms.read(buf.data(), buf.size());
+    if (k == 0) break;
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(k));
+  }
+  return out;
+}
+
+npz::DType dt(const std::string& descr) { return npz::parse_descr(descr); }
+
+npz::ScanStats scan_bytes(const std::string& descr, const Bytes& b) {
+  npz::Scanner sc(dt(descr));
+  sc.feed(b.data(), b.size());
+  return sc.finish();
+}
+
+}  // namespace
+
+NPZ_TEST(crc32_check_value_and_chaining) {
+  const char* s = "123456789";
+  const auto* p = reinterpret_cast<const uint8_t*>(s);
+  NPZ_EXPECT(npz::crc32_update(0, p, 9) == 0xCBF43926u);
+  NPZ_EXPECT(npz::crc32_update(npz::crc32_update(0, p, 4), p + 4, 5) == 0xCBF43926u);
+  Bytes big = pattern(1 << 20);
+  uint32_t c = 0;
+  for (size_t i = 0; i < big.size(); i += 4093)
+    c = npz::crc32_update(c, big.data() + i, std::min<size_t>(4093, big.size() - i));
+  NPZ_EXPECT(c == ztest::crc(big));
+  NPZ_EXPECT(std::strlen(npz::crc32_impl_name()) > 0);
+  NPZ_EXPECT(std::strlen(npz::inflate_impl_name()) > 0);
+}
+
+NPZ_TEST(inflaters_agree_with_zlib) {
+  Bytes data = pattern(300000, 7);
+  Bytes z = ztest::deflate_raw(data);
+  for (int which = 0; which < 2; ++which) {
+    auto inf = which ? npz::make_zlib_inflater() : npz::make_inflater();
+    Bytes out(data.size() + 10);
+    size_t in = 0, o = 0;
+    bool end = false;
+    while (!end) {
+      const size_t il = std::min<size_t>(777, z.size() - in);
+      const size_t ol = std::min<size_t>(1000, out.size() - o);
+      auto s = inf->step(z.data() + in, il, out.data() + o, ol);
+      in += s.consumed;
+      o += s.produced;
+      end = s.end;
+      if (!s.consumed && !s.produced && !end) break;
+    }
+    NPZ_EXPECT(end);
+    NPZ_EXPECT(o == data.size());
+    out.resize(o);
+    NPZ_EXPECT(out == data);
+  }
+  Bytes junk = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  Bytes out(100);
+  auto inf = npz::make_inflater();
+  NPZ_EXPECT_CODE(inf->step(junk.data(), junk.size(), out.data(), out.size()), Code::NpzCorrupt);
+}
+
+NPZ_TEST(member_stream_stored_and_deflated_roundtrip) {
+  Bytes data = pattern(200000, 3);
+  ztest::Member a{"a.npy", data, 0};
+  ztest::Member b{"b.npy", data, 8};
+  auto built = ztest::build_zip({a, b});
+  npz::MemorySource src(built.bytes.data(), built.bytes.size());
+  auto es = npz::read_zip_index(src, {});
+  for (const auto& e : es) {
+    for (size_t chunk : {size_t{4096}, size_t{1} << 20}) {
+      for (size_t piece : {size_t{1}, size_t{13}, size_t{65536}}) {
+        if (piece == 1 && chunk != 4096) continue;
+        NPZ_EXPECT(read_all(src, e, chunk, piece) == data);
+      }
+    }
+    npz::MemberStream ms(src, e);
+    Bytes head(12);
+    ms.read_exact(head.data(), head.size());
+    NPZ_EXPECT(std::memcmp(head.data(), data.data(), 12) == 0);
+    ms.skip(1000);
+    NPZ_EXPECT(ms.position() == 1012);
+    NPZ_EXPECT(!ms.finished());
+  }
+}
+
+NPZ_TEST(member_stream_row16_crc_mismatch) {
+  Bytes data = pattern(5000);
+  for (uint16_t method : {0, 8}) {
+    ztest::Member m{"a.npy", data, method};
+    m.cd_crc = ztest::crc(data) ^ 1;
+    auto built = ztest::build_zip({m});
+    npz::MemorySource src(built.bytes.data(), built.bytes.size());
+    auto es = npz::read_zip_index(src, {});
+    NPZ_EXPECT_CODE(read_all(src, es[0], 4096, 1000), Code::NpzCrcMismatch);
+    npz::MemberStream ms(src, es[0]);
+    ms.set_verify_crc(false);
+    Bytes all(data.size());
+    ms.read_exact(all.data(), all.size());
+    uint8_t x;
+    NPZ_EXPECT(ms.read(&x, 1) == 0 && ms.finished());
+    NPZ_EXPECT(ms.crc() == ztest::crc(data));
+  }
+}
+
+NPZ_TEST(member_stream_row14_inflate_size_lies) {
+  Bytes data = pattern(20000);
+  ztest::Member longer{"a.npy", data, 8};
+  longer.cd_usize = data.size() - 1;  // inflates to more than declared
+  ztest::Member shorter{"b.npy", data, 8};
+  shorter.cd_usize = data.size() + 1;  // ends early
+  auto built = ztest::build_zip({longer, shorter});
+  npz::MemorySource src(built.bytes.data(), built.bytes.size());
+  auto es = npz::read_zip_index(src, {});
+  NPZ_EXPECT_CODE(read_all(src, es[0], 4096, 999), Code::NpzSizeMismatch);
+  NPZ_EXPECT_CODE(read_all(src, es[1], 4096, 999), Code::NpzSizeMismatch);
+  // compressed bytes cut short: the CD csize is smaller than the real stream
+  ztest::Member cut{"c.npy", data, 8};
+  const size_t real = ztest::deflate_raw(data).size();
+  cut.cd_csize = real / 2;
+  auto b2 = ztest::build_zip({cut});
+  npz::MemorySource s2(b2.bytes.data(), b2.bytes.size());
+  auto e2 = npz::read_zip_index(s2, {});
+  NPZ_EXPECT_CODE(read_all(s2, e2[0], 4096, 999), Code::NpzSizeMismatch);
+}
+
+NPZ_TEST(member_stream_corrupt_deflate_and_cancel) {
+  Bytes data = pattern(50000);
+  auto built = ztest::build_zip({ztest::Member{"a.npy", data, 8}});
+  Bytes b = built.bytes;
+  for (size_t i = 0; i < 64; ++i) b[built.data[0] + 5 + i] ^= 0xA5;
+  npz::MemorySource src(b.data(), b.size());
+  auto es = npz::read_zip_index(src, {});
+  bool coded = false;
+  try {
+    read_all(src, es[0], 4096, 4096);
+  } catch (const npz::Error& e) {
+    coded = e.code() == Code::NpzCorrupt || e.code() == Code::NpzSizeMismatch ||
+            e.code() == Code::NpzCrcMismatch;
+  }
+  NPZ_EXPECT(coded);
+  npz::MemorySource good(built.bytes.data(), built.bytes.size());
+  std::atomic<bool> cancel{true};
+  npz::MemberStream ms(good, es[0]);
+  ms.set_cancel(&cancel);
+  uint8_t x[16];
+  NPZ_EXPECT_CODE(ms.read(x, sizeof x), Code::NpzAborted);
+  ztest::Member stored{"a.npy", data, 0};
+  auto sb = ztest::build_zip({stored});
+  npz::MemorySource ss(sb.bytes.data(), sb.bytes.size());
+  auto se = npz::read_zip_index(ss, {});
+  npz::MemberStream ms2(ss, se[0]);
+  Bytes too(data.size() + 1);
+  NPZ_EXPECT_CODE(ms2.read_exact(too.data(), too.size()), Code::NpyTruncated);
+}
+
+NPZ_TEST(scanner_f4_special_values) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> v = {1.5f, -2.0f, 0.0f, -0.0f, std::nanf(""), inf, -inf, 3.0f};
+  auto s = scan_bytes("<f4", ztest::raw(v));
+  const auto& c = s.components[0];
+  NPZ_EXPECT(s.elements == 8 && c.count == 8);
+  NPZ_EXPECT(c.nan == 1 && c.pos_inf == 1 && c.neg_inf == 1);
+  NPZ_EXPECT(c.finite == 5);
+  NPZ_EXPECT(c.zero == 2);
+  NPZ_EXPECT(c.negative == 2);  // -2.0 and -Inf; -0.0 is not negative
+  NPZ_EXPECT(c.min == -2.0 && c.max == 3.0);
+  NPZ_EXPECT(c.sum == 2.5);
+  NPZ_EXPECT(c.sum_sq == 2.25 + 4.0 + 9.0);
+}
+
+NPZ_TEST(scanner_fast_and_exact_paths_agree) {
+  // Large non-negative array (fast path) with a few values that force the exact path.
+  const size_t n = 100003;
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 1000) * 0.25f;
+  v[5000] = std::nanf("");
+  v[77777] = -1.0f;
+  v[99999] = -0.0f;
+  Bytes b(1 + n * 4);
+  std::memcpy(b.data() + 1, v.data(), n * 4);  // misaligned on purpose
+  npz::Scanner sc(dt("<f4"));
+  sc.feed(b.data() + 1, n * 4);
+  auto s = sc.finish();
+  const auto& c = s.components[0];
+  uint64_t zeros = 0;
+  double sum = 0, mx = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(v[i])) continue;
+    if (v[i] == 0) ++zeros;
+    sum += v[i];
+    mx = std::max(mx, static_cast<double>(v[i]));
+  }
+  NPZ_EXPECT(c.nan == 1 && c.negative == 1 && c.zero == zeros);
+  NPZ_EXPECT(c.min == -1.0 && c.max == mx);
+  NPZ_EXPECT(std::fabs(c.sum - sum) <= 1e-6 * sum);
+  NPZ_EXPECT(c.finite == n - 1);
+}
+
+NPZ_TEST(scanner_split_feeds_and_big_endian) {
+  std::vector<double> v = {1.0, -3.5, 0.0, 1e300, -1e-300, 42.0, 7.0};
+  Bytes le = ztest::raw(v);
+  Bytes be = le;
+  for (size_t i = 0; i < be.size(); i += 8) std::reverse(be.begin() + static_cast<long>(i), be.begin() + static_cast<long>(i) + 8);
+  auto ref = scan_bytes("<f8", le);
+  for (size_t cut = 0; cut <= le.size(); ++cut) {
+    npz::Scanner a(dt("<f8")), b(dt(">f8"));
+    a.feed(le.data(), cut);
+    a.feed(le.data() + cut, le.size() - cut);
+    for (size_t i = 0; i < be.size(); ++i) b.feed(be.data() + i, 1);
+    auto sa = a.finish(), sb = b.finish();
+    NPZ_EXPECT(sa.components[0].min == ref.components[0].min);
+    NPZ_EXPECT(sb.components[0].max == ref.components[0].max);
+    NPZ_EXPECT(sb.components[0].negative == 2 && sa.components[0].zero == 1);
+    NPZ_EXPECT(sb.components[0].sum == ref.components[0].sum);
+  }
+  npz::Scanner part(dt("<f8"));
+  part.feed(le.data(), 5);
+  NPZ_EXPECT_CODE(part.finish(), Code::NpyTruncated);
+}
+
+NPZ_TEST(scanner_integers_bool_half_complex) {
+  auto s8 = scan_bytes("|i1", Bytes{0x80, 0x7f, 0x00, 0xff});
+  NPZ_EXPECT(s8.components[0].min == -128 && s8.components[0].max == 127);
+  NPZ_EXPECT(s8.components[0].negative == 2 && s8.components[0].zero == 1);
+  auto u8 = scan_bytes("|u1", Bytes{0x80, 0x7f, 0x00, 0xff});
+  NPZ_EXPECT(u8.components[0].max == 255 && u8.components[0].negative == 0);
+  std::vector<int64_t> i64 = {-5, 3, 0, 1000000000000LL};
+  auto s64 = scan_bytes("<i8", ztest::raw(i64));
+  NPZ_EXPECT(s64.components[0].min == -5 && s64.components[0].max == 1e12);
+  Bytes be16 = {0x01, 0x02, 0xff, 0xfe};  // >u2: 258, 65534
+  auto u16 = scan_bytes(">u2", be16);
+  NPZ_EXPECT(u16.components[0].min == 258 && u16.components[0].max == 65534);
+  std::vector<uint32_t> u32 = {7, 4000000000u};
+  NPZ_EXPECT(scan_bytes("<u4", ztest::raw(u32)).components[0].max == 4e9);
+  auto b1 = scan_bytes("|b1", Bytes{0, 1, 2, 1, 255});
+  NPZ_EXPECT(b1.bad_bool == 2 && b1.components[0].zero == 1);
+  // float16: 1.0 (0x3c00), -2.0 (0xc000), +inf (0x7c00), NaN (0x7e00), smallest subnormal (0x0001)
+  std::vector<uint16_t> h = {0x3c00, 0xc000, 0x7c00, 0x7e00, 0x0001, 0x8000};
+  auto f2 = scan_bytes("<f2", ztest::raw(h));
+  const auto& c2 = f2.components[0];
+  NPZ_EXPECT(c2.pos_inf == 1 && c2.nan == 1 && c2.negative == 1 && c2.zero == 1);
+  NPZ_EXPECT(c2.min == -2.0 && c2.max == 1.0);
+  NPZ_EXPECT(std::fabs(c2.sum - (-1.0 + std::ldexp(1.0, -24))) < 1e-12);
+  // complex64: (1, -2), (3, 4), (nan, 5)
+  std::vector<float> c = {1, -2, 3, 4, std::nanf(""), 5};
+  auto sc = scan_bytes("<c8", ztest::raw(c));
+  NPZ_EXPECT(sc.components.size() == 2 && sc.elements == 3);
+  NPZ_EXPECT(sc.components[0].nan == 1 && sc.components[0].max == 3);
+  NPZ_EXPECT(sc.components[1].min == -2 && sc.components[1].max == 5 && sc.components[1].negative == 1);
+  NPZ_EXPECT(sc.sum_abs2 == 1 + 4 + 9 + 16);
+  std::vector<double> cd = {1, 1, -1, 2};
+  Bytes cbe = ztest::raw(cd);
+  for (size_t i = 0; i < cbe.size(); i += 8) std::reverse(cbe.begin() + static_cast<long>(i), cbe.begin() + static_cast<long>(i) + 8);
+  auto scb = scan_bytes(">c16", cbe);
+  NPZ_EXPECT(scb.components[0].min == -1 && scb.components[1].max == 2 && scb.sum_abs2 == 7);
+  NPZ_EXPECT_CODE(npz::Scanner(dt("<U4")), Code::NpyUnsupportedDtype);
+  NPZ_EXPECT_CODE(npz::Scanner(dt("|O")), Code::NpyUnsupportedDtype);
+}
