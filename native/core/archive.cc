@@ -250,6 +250,9 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
       code = Code::NpzCompressedMember;
       why = "is DEFLATE-compressed and cannot be mapped (save with np.savez, not "
             "np.savez_compressed)";
+    } else if (!file_) {
+      code = Code::NpzLimit;
+      why = "comes from an in-memory source, which cannot be mapped";
     } else if (dt.big_endian) {
       code = Code::NpyNonNativeEndian;
       why = "is stored big-endian; a view needs native (little-endian) order";
@@ -259,9 +262,6 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     } else if (h.byte_length > kZeroCopyMax) {
       code = Code::NpzLimit;
       why = "is larger than 4 GiB, the cap for one external buffer";
-    } else if (!file_) {
-      code = Code::NpzLimit;
-      why = "comes from an in-memory source, which cannot be mapped";
     }
     if (!why) {
       if (file_->current_size() < m.array_offset + h.byte_length)

@@ -219,7 +219,9 @@ inline Built build_zip(const std::vector<Member>& ms, const Options& o = {}) {
 // NPY v1.0 bytes: magic, header dict padded with spaces + '\n' to a multiple of 64, data.
 inline Bytes npy(const std::string& descr, const std::string& shape, const Bytes& data,
                  bool fortran = false) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " +
+  // A structured descr is a list literal, written unquoted.
+  const std::string d = !descr.empty() && descr[0] == '[' ? descr : "'" + descr + "'";
+  std::string dict = "{'descr': " + d + ", 'fortran_order': " +
                      (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
   size_t total = 10 + dict.size() + 1;
   const size_t pad = (64 - total % 64) % 64;

@@ -3,6 +3,7 @@
 // src/study/preflight.ts (plan, verify) and src/study/handoff.ts (gate, resume, drift, executor,
 // evidence, record).
 import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { EXIT, UsageError, errorLine, printUsageError } from "./common.js";
 import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions } from "./study-options.js";
 import { isStudyError, loadStudyDesign } from "../study/design.js";
@@ -140,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
   const str = (k: string): string | undefined => (typeof x[k] === "string" ? (x[k] as string) : undefined);
   let executor: Executor;
   let trainerCmd: string | undefined;
-  const workdir = str("workdir") ?? process.cwd();
+  const workdir = resolve(str("workdir") ?? process.cwd());
   try {
     const name = str("executor") ?? "local";
     if (name !== "local") {

@@ -1,0 +1,382 @@
+// `npm run bench`: npzguard side by side with NumPy and with npyjs + jszip, in one run.
+// See bench/README.md for what each row measures. Usage:
+//   node bench/run.mjs [--quick] [--case A|B] [--runs N]
+//     --quick   small data (256 frames, 64 positions) to smoke-test the bench itself; the
+//               results are labelled quick and the targets are not judged
+//     --case    only case A (study-sized archive) or B (study pre-flight)
+//     --runs    best of N (default 3); a measurement stops early once it has used 60 s
+// Needs the built package (npm run build) and python3 with numpy. Data is generated under
+// bench/.data/ (git-ignored) and reused while its parameters and generator are unchanged.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH, "..");
+const DATA = path.join(BENCH, ".data");
+const CLI = path.join(ROOT, "dist", "cli", "main.js");
+const rel = (p) => path.relative(ROOT, p) || ".";
+
+const { values: args } = parseArgs({
+  options: { quick: { type: "boolean" }, case: { type: "string" }, runs: { type: "string" }, help: { type: "boolean", short: "h" } },
+});
+if (args.help) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 9).map((l) => l.slice(3)).join("\n") + "\n");
+  process.exit(0);
+}
+const QUICK = args.quick === true;
+const RUNS = args.runs === undefined ? 3 : Number(args.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) {
+  process.stderr.write(`bench: Expected an integer 1..20 for --runs, got '${args.runs}'\n`);
+  process.exit(2);
+}
+if (args.case !== undefined && args.case !== "A" && args.case !== "B") {
+  process.stderr.write(`bench: Expected A or B for --case, got '${args.case}'\n`);
+  process.exit(2);
+}
+const DO_A = args.case !== "B";
+const DO_B = args.case !== "A";
+const BUDGET_S = 60; // per measurement: stop repeating once this much time was spent
+
+const A_PARAMS = QUICK ? { m: 256, n: 128, object: 464, nphotons: 1e4, seed: 42 } : { m: 5088, n: 128, object: 464, nphotons: 1e4, seed: 42 };
+const B_PARAMS = QUICK ? { positions: 64, size: 128, seed: 42 } : { positions: 1024, size: 128, seed: 42 };
+
+const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+const MB = 1024 * 1024;
+
+function log(msg) {
+  process.stderr.write(msg + "\n");
+}
+
+function fail(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// process helpers
+
+/** Runs a command to completion (no timing); throws with its stderr on a bad exit code. */
+function runChecked(cmd, argv, okCodes = [0]) {
+  const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: "utf8", maxBuffer: 512 * MB });
+  if (r.error) throw r.error;
+  if (!okCodes.includes(r.status)) {
+    throw new Error(`${cmd} ${argv.join(" ")} exited with ${r.status ?? r.signal}:\n${(r.stderr || "").slice(-2000)}`);
+  }
+  return r;
+}
+
+/** Reads a file once so that every measurement runs on a warm page cache. */
+function warm(file) {
+  const fd = openSync(file, "r");
+  const buf = Buffer.allocUnsafe(16 * MB);
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Whole-process measurement: best wall time of up to RUNS runs (each wrapped in /usr/bin/time -v,
+ * or bench/rusage.py when absent) and the largest peak RSS seen. Exit codes outside okCodes fail
+ * the bench. Returns the stdout of the last run for validation.
+ */
+function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, before } = {}) {
+  const statFile = path.join(os.tmpdir(), `npzguard-bench-${process.pid}.time`);
+  let best = Infinity;
+  let peakKb = 0;
+  let spent = 0;
+  let done = 0;
+  let last = null;
+  for (let r = 0; r < runs; r++) {
+    before?.();
+    const wrapped = TIME ? [TIME, ["-v", "-o", statFile, cmd, ...argv]] : ["python3", [path.join(BENCH, "rusage.py"), statFile, cmd, ...argv]];
+    const t0 = process.hrtime.bigint();
+    const res = spawnSync(wrapped[0], wrapped[1], { cwd: ROOT, encoding: "utf8", maxBuffer: 512 * MB });
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (res.error) throw res.error;
+    if (!okCodes.includes(res.status)) {
+      throw new Error(`${label}: ${cmd} ${argv.join(" ")} exited with ${res.status ?? res.signal}:\n${(res.stderr || "").slice(-2000)}`);
+    }
+    const text = readFileSync(statFile, "utf8");
+    const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
+    if (!m) throw new Error(`${label}: no peak RSS in the time report:\n${text}`);
+    peakKb = Math.max(peakKb, Number(m[1]));
+    best = Math.min(best, dt);
+    spent += dt;
+    done++;
+    last = res;
+    if (spent > BUDGET_S) break;
+  }
+  rmSync(statFile, { force: true });
+  log(`  ${label}: best ${fmtSeconds(best)} of ${done}, peak RSS ${(peakKb / 1024).toFixed(0)} MB`);
+  return { seconds: best, peakRssMB: peakKb / 1024, runs: done, exitCode: last.status, stdout: last.stdout, stderr: last.stderr };
+}
+
+/** Runs a child that times itself and prints one JSON line. */
+function measureInProcess(label, cmd, argv) {
+  const r = runChecked(cmd, argv);
+  const line = r.stdout.trim().split("\n").pop();
+  const out = JSON.parse(line);
+  log(`  ${label}: ${line}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// data
+
+function sha256(file) {
+  return createHash("sha256").update(readFileSync(file)).digest("hex").slice(0, 16);
+}
+
+/** Case A archives: regenerated only when the parameters or the generator changed. */
+function ensureCaseAData() {
+  const dir = path.join(DATA, `A-m${A_PARAMS.m}`);
+  const stampFile = path.join(dir, "params.json");
+  const stamp = JSON.stringify({ ...A_PARAMS, generator: sha256(path.join(BENCH, "gen_data.py")) });
+  const files = { stored: path.join(dir, "study_stored.npz"), deflated: path.join(dir, "study_deflated.npz") };
+  const fresh = existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp && existsSync(files.stored) && existsSync(files.deflated);
+  if (!fresh) {
+    log(`generating case A data in ${rel(dir)} (python3 + numpy; about 2 minutes at full size)...`);
+    rmSync(stampFile, { force: true });
+    mkdirSync(dir, { recursive: true });
+    const p = A_PARAMS;
+    const r = runChecked("python3", [path.join(BENCH, "gen_data.py"), dir, String(p.m), String(p.n), String(p.object), String(p.nphotons), String(p.seed)]);
+    log(`  ${r.stdout.trim()}`);
+    writeFileSync(stampFile, stamp);
+  } else {
+    log(`reusing case A data in ${rel(dir)}`);
+  }
+  return files;
+}
+
+/** Case B study tree written by `npzguard synth` (reused while the parameters are unchanged). */
+function ensureCaseBData() {
+  const dir = path.join(DATA, `study-p${B_PARAMS.positions}`);
+  const stampFile = path.join(dir, "bench-params.json");
+  const stamp = JSON.stringify({ ...B_PARAMS, cli: sha256(path.join(ROOT, "dist", "study", "synth.js")) });
+  let synthSeconds = null;
+  if (!(existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp)) {
+    log(`generating case B study tree in ${rel(dir)} (npzguard synth)...`);
+    rmSync(dir, { recursive: true, force: true });
+    const t0 = process.hrtime.bigint();
+    runChecked("node", [CLI, "synth", "--out", dir, "--size", String(B_PARAMS.size), "--positions", String(B_PARAMS.positions), "--seed", String(B_PARAMS.seed), "--json"]);
+    synthSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    writeFileSync(stampFile, stamp);
+  } else {
+    log(`reusing case B study tree in ${rel(dir)}`);
+  }
+  const npz = [];
+  const walk = (d) => {
+    for (const e of readdirSorted(d)) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".npz")) npz.push(p);
+    }
+  };
+  walk(dir);
+  return { dir, phaseC: path.join(dir, "phase_c"), phaseD: path.join(dir, "phase_d"), artifacts: path.join(DATA, `study-p${B_PARAMS.positions}-artifacts`), npz, synthSeconds };
+}
+
+function readdirSorted(d) {
+  return readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// formatting
+
+function fmtSeconds(s) {
+  if (s == null) return "-";
+  if (s < 0.01) return `${(s * 1000).toFixed(2)} ms`;
+  if (s < 1) return `${(s * 1000).toFixed(0)} ms`;
+  return `${s.toFixed(2)} s`;
+}
+const fmtRss = (mb) => (mb == null ? "" : ` / ${mb.toFixed(0)} MB`);
+const fmtRatio = (x) => (x == null || !Number.isFinite(x) ? "-" : `${x >= 100 ? x.toFixed(0) : x.toFixed(1)}x`);
+
+// ---------------------------------------------------------------------------------------------
+// main
+
+if (!existsSync(CLI) || !existsSync(path.join(ROOT, "dist", "index.js"))) fail("dist/ is missing: run `npm run build` (or `npx tsc -p tsconfig.build.json`) first");
+const { native } = await import("../dist/native.js");
+const buildInfo = native.buildInfo();
+const numpyVersion = runChecked("python3", ["-c", "import numpy; print(numpy.__version__)"]).stdout.trim();
+
+const rows = []; // { id, label, ours, numpy, jszip, target, met, note }
+const results = {
+  date: new Date().toISOString(),
+  quick: QUICK,
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "", memGB: +(os.totalmem() / 2 ** 30).toFixed(1), platform: `${os.platform()} ${os.release()}` },
+  versions: { node: process.version, numpy: numpyVersion },
+  buildInfo,
+  rssMethod: TIME ? "/usr/bin/time -v (Maximum resident set size)" : "bench/rusage.py (getrusage RUSAGE_CHILDREN ru_maxrss)",
+  runsRequested: RUNS,
+  params: { A: DO_A ? A_PARAMS : null, B: DO_B ? B_PARAMS : null },
+  cases: {},
+  problems: [],
+};
+const judge = (cond) => (QUICK ? "n/a (quick)" : cond ? "met" : "MISSED");
+function problem(msg) {
+  results.problems.push(msg);
+  log(`  PROBLEM: ${msg}`);
+}
+
+if (DO_A) {
+  const files = ensureCaseAData();
+  const size = { stored: statSync(files.stored).size, deflated: statSync(files.deflated).size };
+  results.cases.A = { files: { stored: rel(files.stored), deflated: rel(files.deflated) }, fileBytes: size };
+  log(`case A: stored ${(size.stored / MB).toFixed(0)} MB, deflated ${(size.deflated / MB).toFixed(0)} MB`);
+  warm(files.stored);
+  warm(files.deflated);
+
+  // A1: openNpz + every header(), in process.
+  log("A1 open + headers (in-process)");
+  for (const kind of ["stored", "deflated"]) {
+    const r = measureInProcess(`ours ${kind}`, "node", [path.join(BENCH, "inproc.mjs"), "headers", files[kind], String(Math.max(RUNS, 5))]);
+    results.cases.A[`headers_${kind}`] = r;
+    rows.push({ id: `A1-${kind}`, label: `A1 openNpz + ${r.members} headers, ${kind} (in-process)`, ours: fmtSeconds(r.seconds), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "< 5 ms", met: judge(r.seconds < 0.005) });
+  }
+
+  // A2: array("diffraction") from the stored archive, in process.
+  log("A2 array('diffraction') from the stored archive (in-process, open included)");
+  const ours = measureInProcess("ours", "node", [path.join(BENCH, "inproc.mjs"), "array", files.stored, String(RUNS)]);
+  const np = measureInProcess("numpy", "python3", [path.join(BENCH, "ref_numpy.py"), "array", files.stored, String(RUNS)]);
+  const jz = measureInProcess("npyjs+jszip", "node", [path.join(BENCH, "ref_jszip.mjs"), "array", files.stored, String(RUNS)]);
+  const gbps = (r) => r.bytes / r.seconds / 1e9;
+  results.cases.A.array = {
+    ours: { ...ours, autoGBps: gbps(ours.auto), copyGBps: gbps(ours.copy) },
+    numpy: { ...np, GBps: gbps(np) },
+    jszip: { ...jz, GBps: gbps(jz) },
+  };
+  if (ours.auto.bytes !== np.bytes || ours.copy.bytes !== np.bytes) problem(`A2: byte counts differ (ours ${ours.auto.bytes}, numpy ${np.bytes})`);
+  const gb = (r) => `${fmtSeconds(r.seconds)} (${gbps(r).toFixed(2)} GB/s)`;
+  rows.push({
+    id: "A2-auto",
+    label: `A2 array("diffraction") stored, default (${ours.auto.zeroCopy ? "zero-copy view" : "copied: member not aligned"})`,
+    ours: gb(ours.auto), numpy: gb(np), jszip: gb(jz),
+    vsNumpy: fmtRatio(np.seconds / ours.auto.seconds), vsJszip: fmtRatio(jz.seconds / ours.auto.seconds), target: "-", met: "-",
+  });
+  rows.push({
+    id: "A2-copy",
+    label: `A2 array("diffraction", {copy:true}) stored`,
+    ours: gb(ours.copy), numpy: gb(np), jszip: gb(jz),
+    vsNumpy: fmtRatio(np.seconds / ours.copy.seconds), vsJszip: fmtRatio(jz.seconds / ours.copy.seconds), target: ">= 5 GB/s", met: judge(gbps(ours.copy) >= 5),
+  });
+
+  // A3: full check, whole process.
+  for (const kind of ["stored", "deflated"]) {
+    const f = files[kind];
+    log(`A3 full check, ${kind} (whole process)`);
+    const o = measureProcess("ours", "node", [CLI, "check", f, "--profile", "study", "--json"], { okCodes: [0, 1] });
+    const n = measureProcess("numpy", "python3", [path.join(BENCH, "ref_numpy.py"), "check", f]);
+    const j = measureProcess("npyjs+jszip", "node", [path.join(BENCH, "ref_jszip.mjs"), "check", f]);
+    // Validate that each side did the work its label claims.
+    const rep = JSON.parse(o.stdout).files[0];
+    const npOut = JSON.parse(n.stdout.trim());
+    const jzOut = JSON.parse(j.stdout.trim());
+    const crcAll = Object.values(rep.crcVerified).every(Boolean);
+    if (rep.mode !== "full") problem(`A3 ${kind}: ours ran mode ${rep.mode}, not full`);
+    if (!crcAll) problem(`A3 ${kind}: ours did not verify the CRC of every member`);
+    if (o.exitCode !== 0 || !rep.ok) problem(`A3 ${kind}: ours reported the archive as failing (exit ${o.exitCode})`);
+    const ds = rep.stats?.diffraction?.components?.[0];
+    if (!ds || ds.zero !== npOut.diffractionZero || ds.finite !== npOut.diffractionElements - npOut.diffractionNonFinite || ds.max !== npOut.diffractionMax) {
+      problem(`A3 ${kind}: ours' diffraction stats disagree with numpy (zero ${ds?.zero} vs ${npOut.diffractionZero}, max ${ds?.max} vs ${npOut.diffractionMax})`);
+    }
+    if (jzOut.diffractionZero !== npOut.diffractionZero) problem(`A3 ${kind}: npyjs+jszip zero count disagrees with numpy`);
+    if (!npOut.ok || !jzOut.ok) problem(`A3 ${kind}: a reference found the archive invalid`);
+    results.cases.A[`check_${kind}`] = {
+      ours: { seconds: o.seconds, peakRssMB: o.peakRssMB, runs: o.runs, crcVerifiedAll: crcAll, ok: rep.ok },
+      numpy: { seconds: n.seconds, peakRssMB: n.peakRssMB, runs: n.runs, result: npOut },
+      jszip: { seconds: j.seconds, peakRssMB: j.peakRssMB, runs: j.runs, result: jzOut },
+      speedupVsNumpy: n.seconds / o.seconds,
+      speedupVsJszip: j.seconds / o.seconds,
+    };
+    const speed = n.seconds / o.seconds;
+    const target = kind === "stored" ? ">= 10x vs numpy" : ">= 2x vs numpy, RSS <= 256 MB";
+    const met = kind === "stored" ? speed >= 10 : speed >= 2 && o.peakRssMB <= 256;
+    rows.push({
+      id: `A3-${kind}`,
+      label: `A3 check --profile study (values + every CRC), ${kind}`,
+      ours: fmtSeconds(o.seconds) + fmtRss(o.peakRssMB), numpy: fmtSeconds(n.seconds) + fmtRss(n.peakRssMB), jszip: fmtSeconds(j.seconds) + fmtRss(j.peakRssMB),
+      vsNumpy: fmtRatio(speed), vsJszip: fmtRatio(j.seconds / o.seconds), target, met: judge(met),
+    });
+  }
+
+  log("A3 check --headers-only, deflated (whole process)");
+  const h = measureProcess("ours", "node", [CLI, "check", files.deflated, "--profile", "study", "--headers-only", "--json"], { okCodes: [0, 1], runs: Math.max(RUNS, 5) });
+  const hrep = JSON.parse(h.stdout).files[0];
+  if (hrep.mode !== "header") problem(`A3 headers-only: ours ran mode ${hrep.mode}`);
+  results.cases.A.check_headers_only_deflated = { ours: { seconds: h.seconds, peakRssMB: h.peakRssMB, runs: h.runs, mode: hrep.mode } };
+  rows.push({ id: "A3-headers", label: "A3 check --headers-only, deflated", ours: fmtSeconds(h.seconds) + fmtRss(h.peakRssMB), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "<= 250 ms", met: judge(h.seconds <= 0.25) });
+}
+
+if (DO_B) {
+  const b = ensureCaseBData();
+  const bytes = b.npz.reduce((s, f) => s + statSync(f).size, 0);
+  log(`case B: ${b.npz.length} .npz files, ${(bytes / MB).toFixed(0)} MB${b.synthSeconds != null ? `, synth took ${b.synthSeconds.toFixed(1)} s` : ""}`);
+  for (const f of b.npz) warm(f);
+  const planArgs = [CLI, "plan", "--phase-c-root", b.phaseC, "--phase-d-root", b.phaseD, "--artifact-root", b.artifacts, "--json"];
+  const cacheFile = path.join(b.artifacts, ".npzguard-cache.json");
+  log("B plan, no verification cache (--no-cache), whole process");
+  const cold = measureProcess("ours", "node", [...planArgs, "--no-cache"], { okCodes: [0, 1] });
+  const coldDoc = JSON.parse(cold.stdout);
+  // Warm: rebuild the cache once (untimed), then time runs that should all be cache hits.
+  rmSync(cacheFile, { force: true });
+  runChecked("node", planArgs, [0, 1]);
+  log("B plan, warm verification cache, whole process");
+  const warmRun = measureProcess("ours", "node", planArgs, { okCodes: [0, 1], runs: Math.max(RUNS, 5) });
+  const warmDoc = JSON.parse(warmRun.stdout);
+  const jobs = coldDoc.jobs.length;
+  if (cold.exitCode !== 0 || !coldDoc.verified) problem(`B: plan did not verify every job (exit ${cold.exitCode}, blocked ${coldDoc.blocked.length})`);
+  if (jobs !== 9) problem(`B: plan enumerated ${jobs} jobs, expected 9`);
+  if (!warmDoc.cache || warmDoc.cache.hits !== warmDoc.cache.files || warmDoc.cache.checked !== 0) {
+    problem(`B: warm plan was not served from the cache (${JSON.stringify(warmDoc.cache)})`);
+  }
+  results.cases.B = {
+    dir: rel(b.dir),
+    files: b.npz.length,
+    bytes,
+    synthSeconds: b.synthSeconds,
+    jobs,
+    cold: { seconds: cold.seconds, peakRssMB: cold.peakRssMB, runs: cold.runs, verified: coldDoc.verified, exitCode: cold.exitCode },
+    warm: { seconds: warmRun.seconds, peakRssMB: warmRun.peakRssMB, runs: warmRun.runs, cache: warmDoc.cache, exitCode: warmRun.exitCode },
+  };
+  rows.push({ id: "B-cold", label: `B plan ${jobs} jobs / ${b.npz.length} files, --no-cache (full verify)`, ours: fmtSeconds(cold.seconds) + fmtRss(cold.peakRssMB), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "-", met: "-" });
+  rows.push({ id: "B-warm", label: `B plan ${jobs} jobs / ${b.npz.length} files, warm cache`, ours: fmtSeconds(warmRun.seconds) + fmtRss(warmRun.peakRssMB), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "<= 150 ms", met: judge(warmRun.seconds <= 0.15) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// report
+
+results.rows = rows;
+const head = { label: "case", ours: "npzguard", numpy: "numpy", jszip: "npyjs+jszip", vsNumpy: "numpy/ours", vsJszip: "jszip/ours", target: "target", met: "" };
+const cols = ["label", "ours", "numpy", "jszip", "vsNumpy", "vsJszip", "target", "met"];
+const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[head, ...rows].map((r) => String(r[c]).length))]));
+const line = (r) => cols.map((c) => String(r[c]).padEnd(width[c])).join("  ").trimEnd();
+const out = [];
+out.push("");
+out.push(`npzguard bench${QUICK ? " (QUICK: small data, targets not judged)" : ""} - ${results.date}`);
+out.push(`machine: ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.machine.memGB} GB; node ${process.version}, numpy ${numpyVersion}`);
+out.push(`native: inflate ${buildInfo.inflate}, crc32 ${buildInfo.crc32}, ${buildInfo.compiler}${buildInfo.sanitizers ? ", SANITIZERS ON" : ""}`);
+out.push(`times: best of up to ${RUNS} runs (warm page cache); "t / N MB" = whole-process wall time / peak RSS (${TIME ? "/usr/bin/time -v" : "getrusage"}); ratios = reference time / npzguard time`);
+out.push("");
+out.push(line(head));
+out.push(cols.map((c) => "-".repeat(width[c])).join("  "));
+for (const r of rows) out.push(line(r));
+out.push("");
+if (results.problems.length) {
+  out.push("PROBLEMS (measurements may not mean what their labels say):");
+  for (const p of results.problems) out.push(`  - ${p}`);
+  out.push("");
+}
+const missed = rows.filter((r) => r.met === "MISSED").map((r) => r.id);
+out.push(QUICK ? "targets: not judged in --quick mode" : missed.length ? `targets MISSED: ${missed.join(", ")}` : "all targets met");
+process.stdout.write(out.join("\n") + "\n");
+const resultsFile = QUICK ? path.join(DATA, "results-quick.json") : path.join(BENCH, "results.json");
+writeFileSync(resultsFile, JSON.stringify(results, null, 2) + "\n");
+log(`wrote ${rel(resultsFile)}`);

@@ -1,0 +1,344 @@
+// Archive: sniffing, member loading (rows 15, 19, 25, 26), read_array zero-copy rules, strings,
+// scans (CRC + stats, parallel STORED path), file-source hazards (row 30), and NumPy-written files.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "archive.h"
+#include "harness.h"
+#include "zip_builder.h"
+
+using npz::Archive;
+using npz::Code;
+using npz::CopyMode;
+using ztest::Bytes;
+
+namespace {
+
+struct Mem {
+  Bytes bytes;
+  std::unique_ptr<Archive> open(const std::string& name = "mem.npz",
+                                const npz::OpenOptions& o = {}) const {
+    return Archive::open_source(
+        std::make_unique<npz::MemorySource>(bytes.data(), bytes.size()), name, o);
+  }
+};
+
+std::vector<float> floats(size_t n) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i) * 0.5f;
+  return v;
+}
+
+Bytes swap_each(Bytes b, size_t unit) {
+  for (size_t i = 0; i + unit <= b.size(); i += unit)
+    std::reverse(b.begin() + static_cast<long>(i), b.begin() + static_cast<long>(i + unit));
+  return b;
+}
+
+struct TempDir {
+  std::string path = ztest::temp_dir();
+  ~TempDir() { ztest::remove_tree(path); }
+};
+
+bool have_numpy() {
+  static int v = -1;
+  if (v < 0) v = std::system("python3 -c 'import numpy' >/dev/null 2>&1") == 0 ? 1 : 0;
+  return v == 1;
+}
+
+}  // namespace
+
+NPZ_TEST(archive_sniffing) {
+  Mem junk{Bytes(100, 'x')};
+  NPZ_EXPECT_CODE(junk.open("a.npz"), Code::NpzNotZip);
+  NPZ_EXPECT_CODE(junk.open("a.npy"), Code::NpyBadMagic);
+  Mem empty{ztest::build_zip({}).bytes};
+  auto a = empty.open();
+  NPZ_EXPECT(a->kind() == Archive::Kind::Npz && a->members().empty());
+  Mem npy{ztest::npy("<f4", "(3,)", ztest::raw(floats(3)))};
+  auto b = npy.open("dir/stem.npy");
+  NPZ_EXPECT(b->kind() == Archive::Kind::Npy && b->members().size() == 1);
+  NPZ_EXPECT(b->members()[0].key == "stem");
+  NPZ_EXPECT(b->members()[0].header && b->members()[0].header->count == 3);
+  Mem nothing{Bytes{}};
+  NPZ_EXPECT_CODE(nothing.open("x.npz"), Code::NpzNotZip);
+}
+
+NPZ_TEST(archive_members_headers_and_member_errors) {
+  Bytes good = ztest::npy("<f4", "(4, 2)", ztest::raw(floats(8)));
+  Bytes trailing = ztest::npy("<f4", "(2,)", ztest::raw(floats(3)));    // row 26: 4 extra bytes
+  Bytes truncated = ztest::npy("<f4", "(5,)", ztest::raw(floats(4)));   // rows 15/25
+  Bytes raw_bytes = {'h', 'e', 'l', 'l', 'o', '!', '!', '!', '!', '!', '!', '!'};
+  Bytes tiny = {0x93, 'N', 'U'};
+  Bytes badver = ztest::npy("<f4", "(1,)", ztest::raw(floats(1)));
+  badver[6] = 9;
+  Mem m{ztest::build_zip({{"good.npy", good, 0}, {"trail.npy", trailing, 8},
+                          {"trunc.npy", truncated, 8}, {"raw.bin", raw_bytes, 0},
+                          {"tiny.npy", tiny, 0}, {"ver.npy", badver, 0}})
+            .bytes};
+  auto a = m.open();
+  const auto& ms = a->members();
+  NPZ_EXPECT(ms.size() == 6);
+  if (ms.size() != 6) return;
+  NPZ_EXPECT(ms[0].key == "good" && ms[0].npy_magic && !ms[0].error && ms[0].trailing_bytes == 0);
+  NPZ_EXPECT(ms[0].header->shape == (std::vector<uint64_t>{4, 2}));
+  NPZ_EXPECT(ms[0].array_offset == ms[0].entry.data_offset + 128);
+  NPZ_EXPECT(!ms[1].error && ms[1].trailing_bytes == 4);
+  NPZ_EXPECT(ms[2].error && ms[2].error->code() == Code::NpyTruncated && ms[2].header);
+  NPZ_EXPECT(ms[2].error && ms[2].error->member() == "trunc");
+  NPZ_EXPECT(!ms[3].npy_magic && ms[3].error && ms[3].error->code() == Code::NpyBadMagic);
+  NPZ_EXPECT(ms[4].error && ms[4].error->code() == Code::NpyBadMagic);
+  NPZ_EXPECT(ms[5].error && ms[5].error->code() == Code::NpyBadVersion);
+  NPZ_EXPECT_CODE(a->read_array(2, CopyMode::ForceCopy), Code::NpyTruncated);
+  NPZ_EXPECT_CODE(a->scan(3, {}), Code::NpyBadMagic);
+  NPZ_EXPECT_CODE(a->read_array(99, CopyMode::Auto), Code::NpzMemberNotFound);
+}
+
+NPZ_TEST(archive_header_too_long_for_member) {
+  Bytes full = ztest::npy("<f4", "(2,)", ztest::raw(floats(2)));
+  Bytes cut(full.begin(), full.begin() + 40);  // header promises 118 bytes
+  Mem m{ztest::build_zip({{"a.npy", cut, 8}}).bytes};
+  auto a = m.open();
+  NPZ_EXPECT(a->members()[0].error && a->members()[0].error->code() == Code::NpyTruncated);
+}
+
+NPZ_TEST(archive_read_array_copies) {
+  auto v = floats(1000);
+  Bytes le = ztest::raw(v);
+  Mem m{ztest::build_zip({{"s.npy", ztest::npy("<f4", "(1000,)", le), 0},
+                          {"d.npy", ztest::npy("<f4", "(1000,)", le), 8},
+                          {"be.npy", ztest::npy(">f4", "(1000,)", swap_each(le, 4)), 8},
+                          {"u.npy", ztest::npy(">U2", "(2,)", swap_each(Bytes{'a', 0, 0, 0, 'b', 0, 0, 0, 'c', 0, 0, 0, 0, 0, 0, 0}, 4)), 0},
+                          {"z.npy", ztest::npy(">c8", "(1,)", swap_each(ztest::raw(std::vector<float>{1, 2}), 4)), 0},
+                          {"st.npy", ztest::npy("[('a', '<i4')]", "(1,)", Bytes(4, 0)), 0}})
+            .bytes};
+  auto a = m.open();
+  for (size_t i = 0; i < 3; ++i) {
+    auto r = a->read_array(i, CopyMode::Auto);
+    NPZ_EXPECT(!r.zero_copy && r.crc_verified && r.byte_length == 4000);
+    NPZ_EXPECT(r.owned.size() == 4000 && std::memcmp(r.data, le.data(), 4000) == 0);
+  }
+  NPZ_EXPECT_CODE(a->read_array(0, CopyMode::RequireZeroCopy), Code::NpzLimit);  // in-memory
+  NPZ_EXPECT_CODE(a->read_array(1, CopyMode::RequireZeroCopy), Code::NpzCompressedMember);
+  NPZ_EXPECT_CODE(a->read_array(2, CopyMode::RequireZeroCopy), Code::NpzCompressedMember);
+  auto u = a->read_array(3, CopyMode::ForceCopy);
+  NPZ_EXPECT(u.owned.size() == 16 && u.owned[0] == 'a' && u.owned[4] == 'b' && u.owned[8] == 'c');
+  auto z = a->read_array(4, CopyMode::ForceCopy);
+  float zz[2];
+  std::memcpy(zz, z.data, 8);
+  NPZ_EXPECT(zz[0] == 1 && zz[1] == 2);
+  NPZ_EXPECT_CODE(a->read_array(5, CopyMode::ForceCopy), Code::NpyUnsupportedDtype);
+  auto strs = a->read_strings(3);
+  NPZ_EXPECT(strs.items.size() == 2 && strs.items[0] == std::string("ab") &&
+             strs.items[1] == std::string("c"));
+  NPZ_EXPECT_CODE(a->read_strings(0), Code::NpyUnsupportedDtype);
+}
+
+NPZ_TEST(archive_crc_checked_on_copy_and_scan) {
+  Bytes data = ztest::npy("<f4", "(100,)", ztest::raw(floats(100)));
+  for (uint16_t method : {0, 8}) {
+    ztest::Member m{"a.npy", data, method};
+    m.cd_crc = ztest::crc(data) ^ 0x10;
+    Mem mm{ztest::build_zip({m}).bytes};
+    auto a = mm.open();
+    NPZ_EXPECT(!a->members()[0].error);  // header-only open does not verify the CRC
+    NPZ_EXPECT_CODE(a->read_array(0, CopyMode::ForceCopy), Code::NpzCrcMismatch);
+    auto r = a->scan(0, {});
+    NPZ_EXPECT(r.crc_checked && !r.crc_ok && r.stats);
+    npz::ScanOptions no;
+    no.verify_crc = false;
+    NPZ_EXPECT(!a->scan(0, no).crc_checked);
+  }
+}
+
+NPZ_TEST(archive_scan_stats_and_cancel) {
+  std::vector<float> v = {0, 1, 2, std::nanf(""), -1};
+  Bytes payload = ztest::npy("<f4", "(5,)", ztest::raw(v));
+  payload.push_back(0x7f);  // a trailing byte is CRC'd but not scanned
+  Mem m{ztest::build_zip({{"s.npy", payload, 0}, {"d.npy", payload, 8},
+                          {"u.npy", ztest::npy("<U1", "()", Bytes{'x', 0, 0, 0}), 0}})
+            .bytes};
+  auto a = m.open();
+  for (size_t i = 0; i < 2; ++i) {
+    auto r = a->scan(i, {});
+    NPZ_EXPECT(r.crc_checked && r.crc_ok && r.bytes_read == payload.size());
+    NPZ_EXPECT(r.stats && r.stats->elements == 5);
+    if (!r.stats) continue;
+    const auto& c = r.stats->components[0];
+    NPZ_EXPECT(c.nan == 1 && c.negative == 1 && c.zero == 1 && c.min == -1 && c.max == 2);
+    npz::ScanOptions o;
+    o.stats = false;
+    NPZ_EXPECT(!a->scan(i, o).stats);
+    std::atomic<bool> cancel{true};
+    o.cancel = &cancel;
+    NPZ_EXPECT_CODE(a->scan(i, o), Code::NpzAborted);
+  }
+  auto r = a->scan(2, {});
+  NPZ_EXPECT(r.crc_ok && !r.stats);
+  auto s = a->read_strings(2);
+  NPZ_EXPECT(s.items.size() == 1 && s.items[0] == std::string("x") && s.shape.empty());
+}
+
+NPZ_TEST(archive_file_zero_copy_rules) {
+  TempDir td;
+  NPZ_EXPECT(!td.path.empty());
+  auto v = floats(256);
+  Bytes le = ztest::raw(v);
+  // pad the first member's LFH so its array data is 64-aligned; the second lands unaligned.
+  ztest::Member aligned{"al.npy", ztest::npy("<f4", "(256,)", le), 0};
+  aligned.local_extra_pad = 64 - (30 + 6 + 20 + 4 + 128) % 64;
+  ztest::Member odd{"odd.npy", ztest::npy("<f4", "(256,)", le), 0};
+  odd.local_extra_pad = 1;
+  ztest::Member be{"be.npy", ztest::npy(">f4", "(256,)", swap_each(le, 4)), 0};
+  ztest::Member dfl{"dfl.npy", ztest::npy("<f4", "(256,)", le), 8};
+  const std::string path = td.path + "/t.npz";
+  auto built = ztest::build_zip({aligned, odd, be, dfl});
+  NPZ_EXPECT(ztest::write_file(path, built.bytes));
+  auto a = Archive::open(path, {});
+  const auto& ms = a->members();
+  NPZ_EXPECT(ms.size() == 4);
+  if (ms.size() != 4) return;
+  NPZ_EXPECT(ms[0].array_offset % 64 == 0);
+  NPZ_EXPECT(ms[1].array_offset % 4 != 0);
+  auto z = a->read_array(0, CopyMode::RequireZeroCopy);
+  NPZ_EXPECT(z.zero_copy && z.mapping && std::memcmp(z.data, le.data(), le.size()) == 0);
+  z.mapping->data()[0] ^= 1;  // private mapping: writable, never reaches the file
+  auto again = a->read_array(0, CopyMode::ForceCopy);
+  NPZ_EXPECT(!again.zero_copy && std::memcmp(again.data, le.data(), le.size()) == 0);
+  NPZ_EXPECT_CODE(a->read_array(1, CopyMode::RequireZeroCopy), Code::NpyMisaligned);
+  NPZ_EXPECT_CODE(a->read_array(2, CopyMode::RequireZeroCopy), Code::NpyNonNativeEndian);
+  NPZ_EXPECT_CODE(a->read_array(3, CopyMode::RequireZeroCopy), Code::NpzCompressedMember);
+  auto odd_copy = a->read_array(1, CopyMode::Auto);
+  NPZ_EXPECT(!odd_copy.zero_copy && std::memcmp(odd_copy.data, le.data(), le.size()) == 0);
+  auto be_copy = a->read_array(2, CopyMode::Auto);
+  NPZ_EXPECT(std::memcmp(be_copy.data, le.data(), le.size()) == 0);
+  // a plain .npy file maps at offset 128
+  const std::string npath = td.path + "/x.npy";
+  NPZ_EXPECT(ztest::write_file(npath, ztest::npy("<f4", "(256,)", le)));
+  auto n = Archive::open(npath, {});
+  auto nz = n->read_array(0, CopyMode::RequireZeroCopy);
+  NPZ_EXPECT(nz.zero_copy && std::memcmp(nz.data, le.data(), le.size()) == 0);
+  NPZ_EXPECT(n->members()[0].key == "x" && !n->scan(0, {}).crc_checked);
+}
+
+NPZ_TEST(archive_file_source_hazards) {
+  TempDir td;
+  NPZ_EXPECT_CODE(Archive::open(td.path + "/missing.npz", {}), Code::NpzOpen);
+  NPZ_EXPECT_CODE(Archive::open(td.path, {}), Code::NpzOpen);
+  const std::string fifo = td.path + "/fifo.npz";
+  if (::mkfifo(fifo.c_str(), 0600) == 0) NPZ_EXPECT_CODE(Archive::open(fifo, {}), Code::NpzOpen);
+  NPZ_EXPECT_CODE(Archive::open("/dev/null", {}), Code::NpzOpen);
+  // Row 30: truncated after open -> coded error, never SIGBUS
+  const std::string path = td.path + "/t.npz";
+  Bytes payload = ztest::npy("<f4", "(50000,)", ztest::raw(floats(50000)));
+  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"a.npy", payload, 0}}).bytes));
+  auto a = Archive::open(path, {});
+  NPZ_EXPECT(::truncate(path.c_str(), 1000) == 0);
+  NPZ_EXPECT_CODE(a->scan(0, {}), Code::NpzCorrupt);
+  NPZ_EXPECT_CODE(a->read_array(0, CopyMode::Auto), Code::NpzCorrupt);
+  NPZ_EXPECT_CODE(a->read_array(0, CopyMode::ForceCopy), Code::NpzCorrupt);
+}
+
+NPZ_TEST(archive_parallel_stored_scan_matches_serial) {
+  // > 64 MiB STORED member: split across two threads; the CRC is combined.
+  TempDir td;
+  const size_t n = (66u << 20) / 4;
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 4096);
+  v[n / 2 + 3] = std::nanf("");
+  v[7] = -3.0f;
+  Bytes payload = ztest::npy("<f4", "(" + std::to_string(n) + ",)", ztest::raw(v));
+  payload.push_back(1);
+  payload.push_back(2);  // trailing bytes
+  const std::string path = td.path + "/big.npz";
+  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"big.npy", payload, 0}}).bytes));
+  auto a = Archive::open(path, {});
+  auto r = a->scan(0, {});
+  NPZ_EXPECT(r.crc_checked && r.crc_ok);
+  NPZ_EXPECT(r.stats && r.stats->elements == n);
+  if (r.stats) {
+    const auto& c = r.stats->components[0];
+    NPZ_EXPECT(c.nan == 1 && c.negative == 1 && c.min == -3.0 && c.max == 4095.0);
+    NPZ_EXPECT(c.zero == (n + 4095) / 4096);
+  }
+}
+
+NPZ_TEST(archive_numpy_written_files) {
+  if (!have_numpy()) {
+    std::printf("  (skipped: python3 + numpy not importable)\n");
+    return;
+  }
+  TempDir td;
+  const std::string script = td.path + "/gen.py";
+  const std::string py =
+      "import numpy as np, sys, os\n"
+      "d = sys.argv[1]\n"
+      "x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)\n"
+      "x[0, 0, 1] = np.nan\n"
+      "p = (np.arange(6) - 2j).astype(np.complex64)\n"
+      "kw = dict(diffraction=x, probe=p, ints=np.array([-3, 0, 9], dtype='>i8'),\n"
+      "          flags=np.array([True, False]), half=np.array([1.5, -2], dtype=np.float16),\n"
+      "          s=np.array('hello'), meta=np.array({'a': 1}, dtype=object),\n"
+      "          names=np.array(['ab', None, 'c'], dtype=object), e=np.zeros((0, 3), np.float64))\n"
+      "np.savez(os.path.join(d, 'a.npz'), **kw)\n"
+      "np.savez_compressed(os.path.join(d, 'c.npz'), **kw)\n"
+      "np.save(os.path.join(d, 'x.npy'), x)\n";
+  NPZ_EXPECT(ztest::write_file(script, Bytes(py.begin(), py.end())));
+  const std::string cmd = "python3 '" + script + "' '" + td.path + "'";
+  NPZ_EXPECT(std::system(cmd.c_str()) == 0);
+  for (const char* f : {"a.npz", "c.npz"}) {
+    auto a = Archive::open(td.path + "/" + f, {});
+    const auto& ms = a->members();
+    NPZ_EXPECT(ms.size() == 9);
+    size_t idx[9] = {};
+    const char* keys[9] = {"diffraction", "probe", "ints", "flags", "half", "s", "meta", "names", "e"};
+    for (size_t k = 0; k < 9; ++k) {
+      idx[k] = 999;
+      for (size_t i = 0; i < ms.size(); ++i)
+        if (ms[i].key == keys[k]) idx[k] = i;
+      NPZ_EXPECT(idx[k] != 999);
+      if (idx[k] == 999) return;
+    }
+    for (const auto& m : ms) {
+      NPZ_EXPECT(!m.error || m.key == "meta");  // dict pickle: listed fine, refused on read
+      NPZ_EXPECT(m.trailing_bytes == 0);
+    }
+    auto d = a->scan(idx[0], {});
+    NPZ_EXPECT(d.crc_ok && d.stats && d.stats->components[0].nan == 1);
+    if (d.stats) NPZ_EXPECT(d.stats->components[0].max == 23 && d.stats->components[0].zero == 1);
+    auto arr = a->read_array(idx[0], CopyMode::Auto);
+    float f23;
+    std::memcpy(&f23, arr.data + 23 * 4, 4);
+    NPZ_EXPECT(f23 == 23.0f && arr.crc_verified);
+    auto pr = a->scan(idx[1], {});
+    NPZ_EXPECT(pr.stats && pr.stats->components.size() == 2);
+    if (pr.stats) NPZ_EXPECT(pr.stats->sum_abs2 == (0 + 1 + 4 + 9 + 16 + 25) + 6 * 4);
+    auto in = a->read_array(idx[2], CopyMode::ForceCopy);
+    int64_t i0;
+    std::memcpy(&i0, in.data, 8);
+    NPZ_EXPECT(i0 == -3);
+    auto fl = a->scan(idx[3], {});
+    NPZ_EXPECT(fl.stats && fl.stats->bad_bool == 0 && fl.stats->components[0].zero == 1);
+    auto h = a->scan(idx[4], {});
+    NPZ_EXPECT(h.stats && h.stats->components[0].min == -2 && h.stats->components[0].max == 1.5);
+    auto s = a->read_strings(idx[5]);
+    NPZ_EXPECT(s.items.size() == 1 && s.items[0] == std::string("hello"));
+    NPZ_EXPECT_CODE(a->read_strings(idx[6]), Code::NpyPickleRefused);
+    auto names = a->read_strings(idx[7]);
+    NPZ_EXPECT(names.items.size() == 3 && names.items[0] == std::string("ab") && !names.items[1]);
+    auto e = a->scan(idx[8], {});
+    NPZ_EXPECT(e.crc_ok && e.stats && e.stats->elements == 0);
+  }
+  auto x = Archive::open(td.path + "/x.npy", {});
+  auto xr = x->read_array(0, CopyMode::RequireZeroCopy);
+  NPZ_EXPECT(xr.zero_copy && xr.byte_length == 96);
+}
