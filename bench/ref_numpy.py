@@ -6,6 +6,8 @@
                                                  checks in NumPy; prints one JSON line
     python3 bench/ref_numpy.py array FILE RUNS   in-process: best of RUNS of
                                                  np.load(f)["diffraction"]; prints one JSON line
+    python3 bench/ref_numpy.py memcpy BYTES RUNS machine context: best of RUNS of copying BYTES
+                                                 into a new array
 """
 
 import json
@@ -65,8 +67,19 @@ def main():
             del a
             best = dt if best is None else min(best, dt)
         print(json.dumps({"seconds": best, "bytes": nbytes, "runs": runs}))
+    elif mode == "memcpy":
+        nbytes, runs = int(path), int(sys.argv[3])
+        src = np.full(nbytes, 7, dtype=np.uint8)
+        best = None
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            dst = src.copy()
+            dt = time.perf_counter() - t0
+            del dst
+            best = dt if best is None else min(best, dt)
+        print(json.dumps({"seconds": best, "bytes": nbytes, "runs": runs}))
     else:
-        raise SystemExit("usage: ref_numpy.py check FILE | array FILE RUNS")
+        raise SystemExit("usage: ref_numpy.py check FILE | array FILE RUNS | memcpy BYTES RUNS")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ constexpr uint8_t kNpyMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 constexpr uint64_t kZeroCopyMax = uint64_t{1} << 32;        // Node's external-buffer cap
 constexpr uint64_t kParallelScanMin = uint64_t{64} << 20;   // split STORED scans above this
 constexpr size_t kScanChunk = 1u << 20;
+constexpr size_t kStoredChunk = 1u << 20;  // pread target stays in L2 for the CRC + scan passes
 
 bool ends_with(const std::string& s, const char* suffix) {
   const size_t n = std::strlen(suffix);
@@ -113,7 +114,7 @@ RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t fro
   RangeResult r;
   std::optional<Scanner> sc;
   if (dt) sc.emplace(*dt);
-  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanChunk, to - from)));
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kStoredChunk, to - from)));
   uint64_t pos = from;
   while (pos < to) {
     check_cancel(cancel, key);
@@ -332,9 +333,24 @@ ObjectStrings Archive::read_strings(size_t index) const {
       out.fortran_order = h.fortran_order;
       const size_t isz = dt.itemsize;
       out.items.reserve(static_cast<size_t>(h.count));
+      // Items are returned in C (row-major) order, like numpy's object-array pickles, whatever
+      // the storage order: walk a C-order multi-index and map it to the column-major element.
+      const size_t nd = h.shape.size();
+      const bool remap = h.fortran_order && nd > 1;
+      std::vector<uint64_t> idx(nd, 0), fstride(nd, 1);
+      for (size_t d = 1; d < nd; ++d) fstride[d] = fstride[d - 1] * h.shape[d - 1];
       for (uint64_t i = 0; i < h.count; ++i) {
         std::string s;
-        const uint8_t* p = bytes.data + i * isz;
+        uint64_t elem = i;
+        if (remap) {
+          elem = 0;
+          for (size_t d = 0; d < nd; ++d) elem += idx[d] * fstride[d];
+          for (size_t d = nd; d-- > 0;) {  // advance the C-order counter (last axis fastest)
+            if (++idx[d] < h.shape[d]) break;
+            idx[d] = 0;
+          }
+        }
+        const uint8_t* p = bytes.data + elem * isz;
         if (dt.kind == 'U') {
           if (!ucs4_to_utf8(p, isz, false, &s))
             throw Error(Code::NpyUnsupportedDtype, "member '" + m.key + "' element " +

@@ -22,7 +22,9 @@ struct PickleLimits {
 struct ObjectStrings {
   std::vector<uint64_t> shape;
   bool fortran_order = false;
-  std::vector<std::optional<std::string>> items;  // nullopt = None
+  // Row-major (C) order whatever fortran_order says: numpy pickles object arrays that way, and
+  // Archive::read_strings reorders column-major U/S arrays to match. nullopt = None.
+  std::vector<std::optional<std::string>> items;
   bool trailing_bytes = false;                    // bytes after STOP (ignored)
 };
 

@@ -260,6 +260,91 @@ __attribute__((target("avx2"))) bool fast_block_f32_avx2(const uint8_t* p, size_
   return finish_fast<8>(mn, mx, s, q, z, _mm256_movemask_ps(ok) != 0xFF, n, out);
 }
 
+template <int W>
+inline bool finish_fast_d(const double* mn, const double* mx, const double* s, const double* q,
+                          const int64_t* z, bool bad, size_t n, Partial* out) {
+  if (bad) return false;
+  Partial& o = out[0];
+  for (int j = 0; j < W; ++j) {
+    o.zero += static_cast<uint64_t>(z[j]);
+    if (mn[j] < o.min) o.min = mn[j];
+    if (mx[j] > o.max) o.max = mx[j];
+    o.sum += s[j];
+    o.sum_sq += q[j];
+  }
+  o.count += n;
+  o.finite += n;
+  return true;
+}
+
+bool fast_block_f64_sse2(const uint8_t* p, size_t n, Partial* out) {
+  const __m128d zero = _mm_setzero_pd();
+  const __m128d dmax = _mm_set1_pd(std::numeric_limits<double>::max());
+  __m128d mn0 = dmax, mn1 = dmax, mx0 = zero, mx1 = zero;
+  __m128d s0 = zero, s1 = zero, q0 = zero, q1 = zero, ok = _mm_castsi128_pd(_mm_set1_epi32(-1));
+  __m128i z0 = _mm_setzero_si128(), z1 = _mm_setzero_si128();
+  for (size_t i = 0; i < n; i += 4) {
+    const __m128d a = _mm_loadu_pd(reinterpret_cast<const double*>(p + 8 * i));
+    const __m128d b = _mm_loadu_pd(reinterpret_cast<const double*>(p + 8 * i + 16));
+    ok = _mm_and_pd(ok, _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(a, zero), _mm_cmple_pd(a, dmax)),
+                                   _mm_and_pd(_mm_cmpge_pd(b, zero), _mm_cmple_pd(b, dmax))));
+    z0 = _mm_sub_epi64(z0, _mm_castpd_si128(_mm_cmpeq_pd(a, zero)));
+    z1 = _mm_sub_epi64(z1, _mm_castpd_si128(_mm_cmpeq_pd(b, zero)));
+    mn0 = _mm_min_pd(mn0, a);
+    mn1 = _mm_min_pd(mn1, b);
+    mx0 = _mm_max_pd(mx0, a);
+    mx1 = _mm_max_pd(mx1, b);
+    s0 = _mm_add_pd(s0, a);
+    s1 = _mm_add_pd(s1, b);
+    q0 = _mm_add_pd(q0, _mm_mul_pd(a, a));
+    q1 = _mm_add_pd(q1, _mm_mul_pd(b, b));
+  }
+  alignas(16) double mn[2], mx[2], s[2], q[2];
+  alignas(16) int64_t z[2];
+  _mm_store_pd(mn, _mm_min_pd(mn0, mn1));
+  _mm_store_pd(mx, _mm_max_pd(mx0, mx1));
+  _mm_store_pd(s, _mm_add_pd(s0, s1));
+  _mm_store_pd(q, _mm_add_pd(q0, q1));
+  _mm_store_si128(reinterpret_cast<__m128i*>(z), _mm_add_epi64(z0, z1));
+  return finish_fast_d<2>(mn, mx, s, q, z, _mm_movemask_pd(ok) != 0x3, n, out);
+}
+
+__attribute__((target("avx2"))) bool fast_block_f64_avx2(const uint8_t* p, size_t n,
+                                                           Partial* out) {
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d dmax = _mm256_set1_pd(std::numeric_limits<double>::max());
+  __m256d mn0 = dmax, mn1 = dmax, mx0 = zero, mx1 = zero;
+  __m256d s0 = zero, s1 = zero, q0 = zero, q1 = zero;
+  __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
+  __m256i z0 = _mm256_setzero_si256(), z1 = _mm256_setzero_si256();
+  for (size_t i = 0; i < n; i += 8) {
+    const __m256d a = _mm256_loadu_pd(reinterpret_cast<const double*>(p + 8 * i));
+    const __m256d b = _mm256_loadu_pd(reinterpret_cast<const double*>(p + 8 * i + 32));
+    ok = _mm256_and_pd(ok, _mm256_and_pd(_mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GE_OQ),
+                                                       _mm256_cmp_pd(a, dmax, _CMP_LE_OQ)),
+                                         _mm256_and_pd(_mm256_cmp_pd(b, zero, _CMP_GE_OQ),
+                                                       _mm256_cmp_pd(b, dmax, _CMP_LE_OQ))));
+    z0 = _mm256_sub_epi64(z0, _mm256_castpd_si256(_mm256_cmp_pd(a, zero, _CMP_EQ_OQ)));
+    z1 = _mm256_sub_epi64(z1, _mm256_castpd_si256(_mm256_cmp_pd(b, zero, _CMP_EQ_OQ)));
+    mn0 = _mm256_min_pd(mn0, a);
+    mn1 = _mm256_min_pd(mn1, b);
+    mx0 = _mm256_max_pd(mx0, a);
+    mx1 = _mm256_max_pd(mx1, b);
+    s0 = _mm256_add_pd(s0, a);
+    s1 = _mm256_add_pd(s1, b);
+    q0 = _mm256_add_pd(q0, _mm256_mul_pd(a, a));
+    q1 = _mm256_add_pd(q1, _mm256_mul_pd(b, b));
+  }
+  alignas(32) double mn[4], mx[4], s[4], q[4];
+  alignas(32) int64_t z[4];
+  _mm256_store_pd(mn, _mm256_min_pd(mn0, mn1));
+  _mm256_store_pd(mx, _mm256_max_pd(mx0, mx1));
+  _mm256_store_pd(s, _mm256_add_pd(s0, s1));
+  _mm256_store_pd(q, _mm256_add_pd(q0, q1));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(z), _mm256_add_epi64(z0, z1));
+  return finish_fast_d<4>(mn, mx, s, q, z, _mm256_movemask_pd(ok) != 0xF, n, out);
+}
+
 bool have_avx2() {
   static const bool v = __builtin_cpu_supports("avx2");
   return v;
@@ -269,9 +354,11 @@ bool have_avx2() {
 template <typename F>
 bool fast_block(const uint8_t* p, size_t n, Partial* out) {
 #if defined(__x86_64__) && defined(__SSE2__)
-  if (std::is_same<F, float>::value && n % 16 == 0) {
-    // A failed fast block leaves out untouched, so a retry elsewhere is safe.
-    return have_avx2() ? fast_block_f32_avx2(p, n, out) : fast_block_f32_sse2(p, n, out);
+  // A failed fast block leaves out untouched, so the exact kernel can redo it.
+  if (n % 16 == 0) {
+    if (std::is_same<F, float>::value)
+      return have_avx2() ? fast_block_f32_avx2(p, n, out) : fast_block_f32_sse2(p, n, out);
+    return have_avx2() ? fast_block_f64_avx2(p, n, out) : fast_block_f64_sse2(p, n, out);
   }
 #endif
   return fast_block_generic<F>(p, n, out);

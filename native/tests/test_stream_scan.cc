@@ -289,3 +289,31 @@ NPZ_TEST(scanner_integers_bool_half_complex) {
   NPZ_EXPECT_CODE(npz::Scanner(dt("<U4")), Code::NpyUnsupportedDtype);
   NPZ_EXPECT_CODE(npz::Scanner(dt("|O")), Code::NpyUnsupportedDtype);
 }
+
+NPZ_TEST(scanner_f8_fast_path_matches_reference) {
+  const size_t n = 10007;
+  std::vector<double> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = (i % 5 == 0) ? 0.0 : static_cast<double>(i) * 1.25;
+  v[10] = -0.0;
+  for (int variant = 0; variant < 2; ++variant) {
+    if (variant == 1) v[6000] = std::numeric_limits<double>::infinity();
+    Bytes b(3 + n * 8);
+    std::memcpy(b.data() + 3, v.data(), n * 8);
+    npz::Scanner sc(dt("<f8"));
+    sc.feed(b.data() + 3, n * 8);
+    auto s = sc.finish();
+    const auto& c = s.components[0];
+    uint64_t zeros = 0;
+    double sum = 0, sq = 0, mx = 0;
+    for (double x : v) {
+      if (!std::isfinite(x)) continue;
+      zeros += x == 0;
+      sum += x;
+      sq += x * x;
+      mx = std::max(mx, x);
+    }
+    NPZ_EXPECT(c.zero == zeros && c.negative == 0 && c.min == 0 && c.max == mx);
+    NPZ_EXPECT(c.pos_inf == static_cast<uint64_t>(variant) && c.finite == n - variant);
+    NPZ_EXPECT(std::fabs(c.sum - sum) <= 1e-12 * sum && std::fabs(c.sum_sq - sq) <= 1e-12 * sq);
+  }
+}

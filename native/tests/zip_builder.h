@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ztest {
@@ -54,6 +55,8 @@ inline Bytes deflate_raw(const Bytes& in, int level = 6) {
 }
 
 struct Member {
+  Member() = default;
+  Member(std::string n, Bytes d, uint16_t m = 0) : name(std::move(n)), data(std::move(d)), method(m) {}
   std::string name;
   Bytes data;              // uncompressed member bytes
   uint16_t method = 0;     // 0 or 8 (compressed with zlib); others: data stored as-is

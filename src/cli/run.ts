@@ -4,14 +4,18 @@
 // evidence, record).
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { EXIT, UsageError, errorLine, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, intOption, printUsageError } from "./common.js";
 import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions } from "./study-options.js";
 import { isStudyError, loadStudyDesign } from "../study/design.js";
 import { isNpzError } from "../errors.js";
 import type { Executor, ExecutorName } from "../study/executor.js";
 import type { FileStamp } from "../study/cache.js";
-import { runHandoff, type HandoffResult } from "../study/handoff.js";
+import { runHandoff, toHandoffJob, type HandoffOptions, type HandoffResult } from "../study/handoff.js";
 import { LocalExecutor } from "../study/local-executor.js";
+import { isSlurmError, checkSlurm } from "../study/slurm.js";
+import { SlurmExecutor, refreshSlurmRecord } from "../study/slurm-executor.js";
+import { checkSbatchValue, writeSubmission, type SlurmScriptOptions } from "../study/slurm-script.js";
+import { VERSION } from "../version.js";
 import { planStudy } from "../study/preflight.js";
 import { requireDirectory } from "../study/matrix.js";
 import { TemplateError, validateTemplate } from "../study/trainer-command.js";
@@ -27,7 +31,34 @@ const RUN_SPECS = {
   force: { type: "boolean" },
   "dry-run": { type: "boolean" },
   executor: { type: "string" },
+  "slurm-partition": { type: "string" },
+  "slurm-account": { type: "string" },
+  "slurm-time": { type: "string" },
+  "slurm-mem": { type: "string" },
+  "slurm-qos": { type: "string" },
+  "slurm-constraint": { type: "string" },
+  "sbatch-arg": { type: "string", multiple: true },
+  "gpus-per-task": { type: "string" },
+  "array-limit": { type: "string" },
+  "emit-script": { type: "boolean" },
+  detach: { type: "boolean" },
+  "poll-interval": { type: "string" },
 } as const;
+
+const SLURM_ONLY = [
+  "slurm-partition",
+  "slurm-account",
+  "slurm-time",
+  "slurm-mem",
+  "slurm-qos",
+  "slurm-constraint",
+  "sbatch-arg",
+  "gpus-per-task",
+  "array-limit",
+  "emit-script",
+  "detach",
+  "poll-interval",
+] as const;
 
 export const RUN_HELP = `Usage: npzguard run --phase-c-root C --phase-d-root D --artifact-root A [options]
 
@@ -49,7 +80,20 @@ Run options:
   --skip-blocked         run the verified jobs even if some selected jobs are blocked (exit 1)
   --force                redo jobs the record says already succeeded
   --dry-run              verify and print the exact commands; launch nothing
-  --executor local       where trainers run (only "local" for now)
+  --executor local|slurm where trainers run: this machine's GPU pool (default) or one Slurm
+                         job array (one task per job, submitted with sbatch)
+
+Slurm options (--executor slurm):
+  --slurm-partition P    --partition      --slurm-account A   --account
+  --slurm-time T         --time           --slurm-mem M       --mem
+  --slurm-qos Q          --qos            --slurm-constraint C --constraint
+  --sbatch-arg ARG       any other #SBATCH argument, verbatim (repeatable), e.g. --sbatch-arg=--exclusive
+  --gpus-per-task N      --gpus-per-task=N instead of the default --gres=gpu:1 (0: no GPU request)
+  --array-limit N        at most N tasks at once (--array=0-<n-1>%N)
+  --emit-script          write the batch script to A/slurm/ and print its path; submit nothing
+  --detach               submit, print the job id and exit; follow with \`npzguard status\`
+  --poll-interval S      seconds between squeue/scontrol polls (default 5)
+  Ctrl-C while monitoring cancels the array (scancel). Exit 3 when Slurm is not reachable.
 
 ${STUDY_OPTIONS_HELP}
 
@@ -141,20 +185,36 @@ export async function run(argv: string[]): Promise<number> {
   const str = (k: string): string | undefined => (typeof x[k] === "string" ? (x[k] as string) : undefined);
   let executor: Executor;
   let trainerCmd: string | undefined;
+  let slurm: SlurmCli | null = null;
   const workdir = resolve(str("workdir") ?? process.cwd());
+  const say = (line: string): void => {
+    process.stderr.write(`npzguard run: ${line}\n`);
+  };
   try {
     const name = str("executor") ?? "local";
-    if (name !== "local") {
-      throw new UsageError(
-        name === "slurm" ? "--executor slurm is not available yet; use --executor local" : `Expected local for --executor, got '${name}'`,
-      );
-    }
+    if (name !== "local" && name !== "slurm") throw new UsageError(`Expected local or slurm for --executor, got '${name}'`);
     const gpusText = str("gpus");
     const gpus = gpusText === undefined ? [] : parseGpus(gpusText);
     trainerCmd = str("trainer-cmd");
     if (trainerCmd !== undefined) validateTemplate(trainerCmd);
     if (!isDirectory(workdir)) throw new UsageError(`--workdir ${workdir} is not a directory`);
-    executor = new LocalExecutor({ gpus });
+    if (name === "slurm") {
+      if (gpusText !== undefined) throw new UsageError("--gpus is for the local executor; Slurm assigns GPUs (see --gpus-per-task)");
+      slurm = parseSlurmOptions(x);
+      executor = new SlurmExecutor({
+        ...slurm.script,
+        artifactRoot: o.artifactRoot,
+        workdir,
+        detach: slurm.detach,
+        pollIntervalMs: slurm.pollIntervalMs,
+        progress: say,
+        generatedBy: `npzguard ${VERSION}`,
+      });
+    } else {
+      const used = SLURM_ONLY.filter((k) => x[k] !== undefined);
+      if (used.length > 0) throw new UsageError(`--${used[0]} needs --executor slurm`);
+      executor = new LocalExecutor({ gpus });
+    }
   } catch (e) {
     if (e instanceof UsageError) {
       printUsageError(e);
@@ -167,15 +227,26 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
 
-  const say = (line: string): void => {
-    process.stderr.write(`npzguard run: ${line}\n`);
-  };
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
-    say(`${sig} received: terminating running trainers`);
+    say(`${sig} received: ${slurm ? "cancelling the Slurm job array" : "terminating running trainers"}`);
     controller.abort();
   };
   try {
+    if (slurm && !slurm.emitScript && x["dry-run"] !== true) {
+      // Fail fast, before any verification work, when this machine cannot submit.
+      await checkSlurm();
+      const earlier = await refreshSlurmRecord(o.artifactRoot);
+      for (const n of earlier.notes) say(n);
+      if (earlier.active.length > 0) {
+        const ids = [...new Set(earlier.active.map((j) => (j.external_id ?? "").split("_")[0]))].join(", ");
+        process.stderr.write(
+          `npzguard run: ${earlier.active.length} job(s) of an earlier submission are still pending or running in Slurm (job ${ids}); ` +
+            `follow them with \`npzguard status --artifact-root ${o.artifactRoot}\` or cancel them with \`scancel ${ids}\`\n`,
+        );
+        return EXIT.VIOLATIONS;
+      }
+    }
     requireDirectory(o.phaseCRoot, "Phase C");
     const design = o.design !== undefined ? loadStudyDesign(o.design) : undefined;
     const plan = await planStudy({
@@ -198,28 +269,41 @@ export async function run(argv: string[]): Promise<number> {
     if (!o.json) say(`${jobs.length} job(s) selected, ${jobs.filter((j) => !j.verified).length} blocked; executor ${executorName}`);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const result = await runHandoff(
-      { jobs, skipped: plan.skipped, stamps },
-      {
-        phaseCRoot: o.phaseCRoot,
-        phaseDRoot: o.phaseDRoot,
-        artifactRoot: o.artifactRoot,
-        backend: o.backend,
-        python: str("python") ?? "python3",
-        workdir,
-        ...(trainerCmd !== undefined ? { trainerCmd } : {}),
-        skipBlocked: x["skip-blocked"] === true,
-        force: x.force === true,
-        dryRun: x["dry-run"] === true,
-        executor,
-        signal: controller.signal,
-        progress: say,
-      },
-    );
-    if (o.json) process.stdout.write(JSON.stringify(jsonResult(result, !plan.verifiedRun), null, 2) + "\n");
-    else printHuman(result);
+    const handoffOptions: HandoffOptions = {
+      phaseCRoot: o.phaseCRoot,
+      phaseDRoot: o.phaseDRoot,
+      artifactRoot: o.artifactRoot,
+      backend: o.backend,
+      python: str("python") ?? "python3",
+      workdir,
+      ...(trainerCmd !== undefined ? { trainerCmd } : {}),
+      skipBlocked: x["skip-blocked"] === true,
+      force: x.force === true,
+      dryRun: x["dry-run"] === true || slurm?.emitScript === true,
+      executor,
+      signal: controller.signal,
+      progress: say,
+    };
+    const result = await runHandoff({ jobs, skipped: plan.skipped, stamps }, handoffOptions);
+    if (slurm?.emitScript) return await emitScript(result, jobs, handoffOptions, slurm.script, o.json);
+    if (o.json) {
+      const doc = jsonResult(result, !plan.verifiedRun) as Record<string, unknown>;
+      if (executor instanceof SlurmExecutor) doc.slurm = executor.submission ? { job_id: executor.submission.jobId, script: executor.submission.script } : null;
+      process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+    } else {
+      printHuman(result);
+      if (executor instanceof SlurmExecutor && executor.submission && slurm?.detach) {
+        process.stdout.write(
+          `Submitted Slurm job array ${executor.submission.jobId}; follow it with: npzguard status --artifact-root ${o.artifactRoot}\n`,
+        );
+      }
+    }
     return result.exitCode;
   } catch (e) {
+    if (isSlurmError(e)) {
+      process.stderr.write(e.toLine() + "\n");
+      return e.code === "ERR_SLURM_UNAVAILABLE" ? EXIT.UNREADABLE : EXIT.VIOLATIONS;
+    }
     process.stderr.write((isStudyError(e) ? e.toLine() : errorLine(e, o.debug)) + "\n");
     if (isStudyError(e, "ERR_STUDY_ROOT", "ERR_STUDY_DESIGN") || isNpzError(e)) return EXIT.UNREADABLE;
     if (isStudyError(e)) return EXIT.VIOLATIONS;
@@ -230,4 +314,83 @@ export async function run(argv: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+interface SlurmCli {
+  script: SlurmScriptOptions;
+  detach: boolean;
+  emitScript: boolean;
+  pollIntervalMs: number;
+}
+
+/** Reads and checks the Slurm flags; throws UsageError. */
+function parseSlurmOptions(x: Record<string, unknown>): SlurmCli {
+  const text = (k: string): string | undefined => {
+    const v = x[k];
+    if (typeof v !== "string") return undefined;
+    const bad = checkSbatchValue(`--${k}`, v);
+    if (bad) throw new UsageError(bad);
+    return v;
+  };
+  const script: SlurmScriptOptions = {};
+  const map = [
+    ["slurm-partition", "partition"],
+    ["slurm-account", "account"],
+    ["slurm-time", "time"],
+    ["slurm-mem", "mem"],
+    ["slurm-qos", "qos"],
+    ["slurm-constraint", "constraint"],
+  ] as const;
+  for (const [flag, key] of map) {
+    const v = text(flag);
+    if (v !== undefined) script[key] = v;
+  }
+  const extra = Array.isArray(x["sbatch-arg"]) ? (x["sbatch-arg"] as unknown[]).map(String) : [];
+  for (const a of extra) {
+    const bad = checkSbatchValue("--sbatch-arg", a);
+    if (bad) throw new UsageError(bad);
+    if (!a.startsWith("-")) throw new UsageError(`Expected an sbatch option (starting with -) for --sbatch-arg, got '${a}'`);
+  }
+  if (extra.length > 0) script.sbatchArgs = extra;
+  const gpt = intOption("gpus-per-task", text("gpus-per-task"), 0);
+  if (gpt !== undefined) script.gpusPerTask = gpt;
+  const limit = intOption("array-limit", text("array-limit"), 1);
+  if (limit !== undefined) script.arrayLimit = limit;
+  let pollIntervalMs = 5000;
+  const poll = text("poll-interval");
+  if (poll !== undefined) {
+    const sec = Number(poll);
+    if (!/^[0-9]*\.?[0-9]+$/.test(poll) || !(sec >= 0.1) || sec > 3600) {
+      throw new UsageError(`Expected seconds between 0.1 and 3600 for --poll-interval, got '${poll}'`);
+    }
+    pollIntervalMs = Math.round(sec * 1000);
+  }
+  if (x["emit-script"] === true && x.detach === true) throw new UsageError("--emit-script and --detach are mutually exclusive");
+  return { script, detach: x.detach === true, emitScript: x["emit-script"] === true, pollIntervalMs };
+}
+
+/** --emit-script: the gate as for a dry run, then the batch script of the verified jobs; nothing is submitted. */
+async function emitScript(
+  result: HandoffResult,
+  jobs: VerifiedJob[],
+  opts: HandoffOptions,
+  script: SlurmScriptOptions,
+  json: boolean,
+): Promise<number> {
+  const verified = jobs.filter((j) => j.verified).map((j) => toHandoffJob(j, opts));
+  if (result.gated || verified.length === 0) {
+    printHuman(result);
+    process.stderr.write(`npzguard run: no batch script written (${result.gated ? "a selected job is blocked" : "no verified job"})\n`);
+    return EXIT.VIOLATIONS;
+  }
+  const paths = await writeSubmission(verified, opts.artifactRoot, opts.workdir ?? process.cwd(), script, undefined, `npzguard ${VERSION}`);
+  if (json) {
+    process.stdout.write(
+      JSON.stringify({ executor: "slurm", script: paths.script, tasks: verified.map((h, i) => ({ task: i, id: h.id, command: h.command.display, log: h.cliLogPath })) }, null, 2) + "\n",
+    );
+  } else {
+    process.stdout.write(`${paths.script}\n`);
+    process.stderr.write(`npzguard run: wrote the batch script for ${verified.length} job(s); submit it with: sbatch ${paths.script}\n`);
+  }
+  return result.exitCode;
 }

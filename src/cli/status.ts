@@ -1,20 +1,25 @@
 // `npzguard status`: prints the hand-off record of an artifact root (A/npzguard_runs.json),
 // refreshed for display: "running" entries whose npzguard process is gone read "interrupted", and
-// succeeded entries whose bundle is missing or changed size are flagged. Read-only.
+// succeeded entries whose bundle is missing or changed size are flagged. Read-only for local
+// jobs; pending/running Slurm jobs that no npzguard is watching are refreshed from Slurm and
+// finished ones judged from their evidence, and that is written back to the record.
 import { statSync } from "node:fs";
 import { EXIT, UsageError, parseCommandArgs, printUsageError } from "./common.js";
 import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../study/run-record.js";
+import { refreshSlurmRecord } from "../study/slurm-executor.js";
 import { joinPath } from "../study/trainer-command.js";
 
-export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local]
+export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local|slurm]
 
 Prints the hand-off record A/npzguard_runs.json written by \`npzguard run\`: per job its status
-(success, failed, blocked, running, interrupted), executor, GPU, exit status, trainer result,
-bundle size and SHA-256, times and log path.
+(success, failed, blocked, pending, running, interrupted, cancelled), executor, GPU, exit
+status, trainer result, bundle size and SHA-256, times and log path. Jobs submitted to Slurm
+(e.g. with --detach) are first refreshed from squeue/scontrol (sacct when it answers): tasks
+that finished are judged from their evidence and the record is updated.
 
 Options:
   --artifact-root DIR   Phase E artifact root (required; a positional path also works)
-  --executor local      only "local" for now
+  --executor E          only show jobs run by this executor (local or slurm)
   --json                the refreshed record as JSON
   --debug               stack traces on errors
 
@@ -61,10 +66,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(STATUS_HELP + "\n");
       return EXIT.OK;
     }
-    if (values.executor !== undefined && values.executor !== "local") {
-      throw new UsageError(
-        values.executor === "slurm" ? "--executor slurm is not available yet" : `Expected local for --executor, got '${values.executor}'`,
-      );
+    if (values.executor !== undefined && values.executor !== "local" && values.executor !== "slurm") {
+      throw new UsageError(`Expected local or slurm for --executor, got '${values.executor}'`);
     }
     if (positionals.length > 1 || (positionals.length === 1 && values["artifact-root"] !== undefined)) {
       throw new UsageError("expected one artifact root");
@@ -90,7 +93,19 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`npzguard status: no hand-off record at ${runRecordPath(root)} (run \`npzguard run\` first)\n`);
     return EXIT.UNREADABLE;
   }
-  const view = checkBundles(refreshStatuses(record));
+  if (record.jobs.some((j) => j.executor === "slurm" && (j.status === "pending" || j.status === "running"))) {
+    try {
+      const refreshed = await refreshSlurmRecord(root);
+      for (const n of refreshed.notes) process.stderr.write(`npzguard status: ${n}\n`);
+      record = refreshed.record;
+    } catch (e) {
+      // No Slurm here (or it failed): show the record as last written.
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`npzguard status: cannot refresh Slurm jobs: ${msg}\n`);
+    }
+  }
+  const filtered = values.executor === undefined ? record : { ...record, jobs: record.jobs.filter((j) => j.executor === values.executor) };
+  const view = checkBundles(refreshStatuses(filtered));
   const allGood = view.jobs.length > 0 && view.jobs.every((j) => j.status === "success" && j.reasons.length === 0);
 
   if (values.json) {
@@ -102,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
     rows.push([
       j.id,
       j.status,
-      j.executor,
+      j.executor === "slurm" && j.external_id ? `slurm:${j.external_id}` : j.executor,
       j.gpu ?? "-",
       j.exit_status === null ? (j.signal ?? "-") : String(j.exit_status),
       j.result_status ?? "-",

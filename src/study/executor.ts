@@ -48,7 +48,18 @@ export interface ExitInfo extends LaunchInfo {
 
 export type LaunchGate = { ok: true } | { ok: false; reasons: string[] };
 
-export type OutcomeStatus = "success" | "failed" | "blocked" | "cancelled";
+/** "submitted": handed to a batch system that runs it later (Slurm --detach); not yet judged. */
+export type OutcomeStatus = "success" | "failed" | "blocked" | "cancelled" | "submitted";
+
+/** A job accepted by a batch system (Slurm) that has not started yet. */
+export interface SubmitInfo {
+  /** Batch-system handle of the job, e.g. `<array job id>_<task>`. */
+  externalId: string;
+  /** The batch script that runs it. */
+  script: string;
+  /** True when npzguard will not monitor the job (--detach). */
+  detached: boolean;
+}
 
 export interface JobOutcome {
   id: string;
@@ -68,6 +79,10 @@ export interface ExecutionContext {
   onBlocked(job: HandoffJob, reasons: string[]): Promise<JobOutcome>;
   /** The process has exited (or failed to start); returns the job's final outcome. */
   onExit(job: HandoffJob, info: ExitInfo): Promise<JobOutcome>;
+  /** Batch executors: the job was queued (record it as pending). */
+  onSubmitted?(job: HandoffJob, info: SubmitInfo): Promise<void>;
+  /** Batch executors: the job was cancelled (queued or running); `info` is null if it never started. */
+  onCancelled?(job: HandoffJob, info: ExitInfo | null, reason: string): Promise<JobOutcome>;
   /** Aborting stops new launches and terminates running trainers. */
   signal?: AbortSignal;
 }

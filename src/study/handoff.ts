@@ -5,8 +5,8 @@
 //   each launch -> success evidence -> run record rewritten atomically after every state change.
 import { stat } from "node:fs/promises";
 import type { FileStamp } from "./cache.js";
-import { collectEvidence } from "./evidence.js";
-import type { ExecutionContext, Executor, ExitInfo, HandoffJob, JobOutcome, LaunchGate, LaunchInfo } from "./executor.js";
+import { collectEvidence, type Evidence } from "./evidence.js";
+import type { ExecutionContext, Executor, ExitInfo, HandoffJob, JobOutcome, LaunchGate, LaunchInfo, SubmitInfo } from "./executor.js";
 import {
   alreadySucceeded,
   RunRecordStore,
@@ -135,6 +135,64 @@ function describeDrift(path: string, was: FileStamp | null, now: FileStamp | nul
   return diffs.length > 0 ? `input ${path} changed after verification (${diffs.join(", ")})` : null;
 }
 
+/** How one attempt ended, as far as the evidence check needs it. */
+export interface AttemptEnd {
+  /** Wall clock at launch (ms); the manifest must not predate it. */
+  startMs: number;
+  end: string;
+  gpu: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  spawnError: string | null;
+}
+
+/**
+ * Judges a finished attempt from its evidence and writes the entry (status, exit, bundle facts,
+ * archived manifest). Shared by the executors' live path (onExit) and `npzguard status`, which
+ * settles Slurm tasks that finished while no npzguard was watching.
+ */
+export async function settleAttempt(
+  store: RunRecordStore,
+  artifactRoot: string,
+  entry: RunRecordEntry,
+  job: TrainingJob,
+  end: AttemptEnd,
+  trainLogOffset: number,
+): Promise<{ status: "success" | "failed"; reasons: string[]; evidence: Evidence | null }> {
+  const reasons: string[] = [];
+  let evidence: Evidence | null = null;
+  if (end.spawnError !== null) reasons.push(`trainer could not be started: ${end.spawnError}`);
+  else {
+    evidence = await collectEvidence({
+      job,
+      artifactRoot,
+      startMs: end.startMs,
+      exitCode: end.exitCode,
+      signal: end.signal,
+      trainLogOffset,
+    });
+    reasons.push(...evidence.reasons);
+    if (evidence.manifestText !== null) {
+      await writeTextAtomic(joinPath(artifactRoot, "npzguard", "manifests", `${entry.id}.training_manifest.json`), evidence.manifestText);
+    }
+  }
+  const status = reasons.length === 0 ? "success" : "failed";
+  entry.status = status;
+  entry.end = end.end;
+  entry.exit_status = end.exitCode;
+  entry.signal = end.signal;
+  entry.gpu = end.gpu;
+  entry.result_status = evidence?.resultStatus ?? null;
+  entry.evidence_source = evidence?.source ?? null;
+  entry.bundle_path = evidence?.bundlePath ?? null;
+  entry.bundle_sha256 = evidence?.bundleSha256 ?? null;
+  entry.bundle_size_bytes = evidence?.bundleSizeBytes ?? null;
+  entry.reasons = reasons;
+  entry.owner_pid = null;
+  await store.upsert(entry);
+  return { status, reasons, evidence };
+}
+
 /** Builds the launchable form of a verified job. */
 export function toHandoffJob(job: TrainingJob, opts: HandoffOptions): HandoffJob {
   const command = buildTrainerCommand({
@@ -162,7 +220,8 @@ export async function runHandoff(plan: HandoffPlan, opts: HandoffOptions): Promi
   const finish = (gated: boolean, recordPath: string | null): HandoffResult => {
     const jobs = order.map((id) => results.get(id)).filter((r): r is HandoffJobResult => r !== undefined);
     const allGood =
-      blocked.length === 0 && jobs.every((r) => r.status === "success" || r.status === "resumed" || r.status === "planned");
+      blocked.length === 0 &&
+      jobs.every((r) => r.status === "success" || r.status === "resumed" || r.status === "planned" || r.status === "submitted");
     return {
       dryRun: opts.dryRun === true,
       gated,
@@ -238,10 +297,25 @@ export async function runHandoff(plan: HandoffPlan, opts: HandoffOptions): Promi
       logOffsets.set(h.id, (await stampNow(h.job.logPath))?.size ?? 0);
       return { ok: true };
     },
-    async onStart(h, info: LaunchInfo): Promise<void> {
+    async onSubmitted(h, info: SubmitInfo): Promise<void> {
       const entry = baseEntry(h, executorName, store.get(h.id));
-      entry.status = "running";
+      entry.status = "pending";
       entry.attempts += 1;
+      entry.command = h.command.display;
+      entry.cwd = h.cwd;
+      entry.log_path = h.cliLogPath;
+      entry.owner_pid = info.detached ? null : process.pid;
+      entry.external_id = info.externalId;
+      entry.slurm_script = info.script;
+      entry.train_log_offset = logOffsets.get(h.id) ?? 0;
+      entries.set(h.id, entry);
+      await store.upsert(entry);
+    },
+    async onStart(h, info: LaunchInfo): Promise<void> {
+      const submitted = entries.get(h.id);
+      const entry = submitted ?? baseEntry(h, executorName, store.get(h.id));
+      entry.status = "running";
+      if (!submitted) entry.attempts += 1;
       entry.command = h.command.display;
       entry.cwd = h.cwd;
       entry.gpu = info.gpu;
@@ -269,41 +343,30 @@ export async function runHandoff(plan: HandoffPlan, opts: HandoffOptions): Promi
         entry.start = info.start;
         entry.log_path = h.cliLogPath;
       }
-      const reasons: string[] = [];
-      let evidence = null;
-      if (info.spawnError !== null) reasons.push(`trainer could not be started: ${info.spawnError}`);
-      else {
-        evidence = await collectEvidence({
-          job: h.job,
-          artifactRoot: opts.artifactRoot,
-          startMs: info.startMs,
-          exitCode: info.exitCode,
-          signal: info.signal,
-          trainLogOffset: logOffsets.get(h.id) ?? 0,
-        });
-        reasons.push(...evidence.reasons);
-        if (evidence.manifestText !== null) {
-          await writeTextAtomic(joinPath(opts.artifactRoot, "npzguard", "manifests", `${h.id}.training_manifest.json`), evidence.manifestText);
-        }
-      }
-      const status: RunStatus = reasons.length === 0 ? "success" : "failed";
-      entry.status = status;
-      entry.end = info.end;
-      entry.exit_status = info.exitCode;
-      entry.signal = info.signal;
-      entry.gpu = info.gpu;
-      entry.result_status = evidence?.resultStatus ?? null;
-      entry.evidence_source = evidence?.source ?? null;
-      entry.bundle_path = evidence?.bundlePath ?? null;
-      entry.bundle_sha256 = evidence?.bundleSha256 ?? null;
-      entry.bundle_size_bytes = evidence?.bundleSizeBytes ?? null;
-      entry.reasons = reasons;
-      entry.owner_pid = null;
-      await store.upsert(entry);
+      if (entry.start === null) entry.start = info.start;
+      const { status, reasons, evidence } = await settleAttempt(store, opts.artifactRoot, entry, h.job, info, logOffsets.get(h.id) ?? 0);
       if (status === "success") say(`${tag(h)} finished: success (evidence: ${evidence?.source ?? "?"}, bundle ${entry.bundle_size_bytes} bytes)`);
       else say(`${tag(h)} failed: ${reasons.join("; ")} (log ${h.cliLogPath})`);
       const outcome: JobOutcome = { id: h.id, job: h.job, status, reasons, exit: info, evidence };
       results.set(h.id, { id: h.id, job: h.job, status, reasons, outcome });
+      return outcome;
+    },
+    async onCancelled(h, info: ExitInfo | null, reason: string): Promise<JobOutcome> {
+      const entry = entries.get(h.id) ?? baseEntry(h, executorName, store.get(h.id));
+      entry.status = "cancelled";
+      entry.end = info?.end ?? new Date().toISOString();
+      if (info !== null) {
+        entry.start = entry.start ?? info.start;
+        entry.gpu = info.gpu ?? entry.gpu;
+        entry.exit_status = info.exitCode;
+        entry.signal = info.signal;
+      }
+      entry.reasons = [reason];
+      entry.owner_pid = null;
+      await store.upsert(entry);
+      say(`${tag(h)} cancelled: ${reason}`);
+      const outcome: JobOutcome = { id: h.id, job: h.job, status: "cancelled", reasons: [reason], exit: info, evidence: null };
+      results.set(h.id, { id: h.id, job: h.job, status: "cancelled", reasons: [reason], outcome });
       return outcome;
     },
   };

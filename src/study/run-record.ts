@@ -12,7 +12,8 @@ export const RUN_RECORD_NAME = "npzguard_runs.json";
 export const RUN_RECORD_VERSION = 1;
 
 export type ExecutorName = "local" | "slurm";
-export type RunStatus = "running" | "success" | "failed" | "blocked" | "interrupted";
+/** "pending" and "cancelled" are written by the Slurm executor (queued; scancel'ed or vanished). */
+export type RunStatus = "pending" | "running" | "success" | "failed" | "blocked" | "interrupted" | "cancelled";
 
 export interface RunRecordEntry {
   id: string;
@@ -42,6 +43,10 @@ export interface RunRecordEntry {
   owner_pid: number | null;
   /** Executor-specific handle (e.g. a Slurm job id). */
   external_id?: string | null;
+  /** Slurm: the batch script of the submission (its `.tasks/` directory holds the task states). */
+  slurm_script?: string | null;
+  /** Size of train.log before the attempt (only text appended after it is evidence). */
+  train_log_offset?: number | null;
 }
 
 export interface RunRecord {
@@ -124,12 +129,17 @@ export function processAlive(pid: number | null): boolean {
   }
 }
 
-/** "running" entries whose owner is gone become "interrupted" (view only; nothing is written). */
+/**
+ * "running" entries whose owner is gone become "interrupted" (view only; nothing is written).
+ * Slurm entries are left alone: their jobs outlive npzguard; refresh them from Slurm instead.
+ */
 export function refreshStatuses(record: RunRecord): RunRecord {
   return {
     ...record,
     jobs: record.jobs.map((j) =>
-      j.status === "running" && !(j.owner_pid === process.pid || processAlive(j.owner_pid)) ? { ...j, status: "interrupted" } : j,
+      j.status === "running" && j.executor !== "slurm" && !(j.owner_pid === process.pid || processAlive(j.owner_pid))
+        ? { ...j, status: "interrupted" }
+        : j,
     ),
   };
 }
