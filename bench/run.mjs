@@ -86,7 +86,7 @@ function warm(file) {
  * or bench/rusage.py when absent) and the largest peak RSS seen. Exit codes outside okCodes fail
  * the bench. Returns the stdout of the last run for validation.
  */
-function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, before } = {}) {
+function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS } = {}) {
   const statFile = path.join(os.tmpdir(), `npzguard-bench-${process.pid}.time`);
   let best = Infinity;
   let peakKb = 0;
@@ -94,7 +94,6 @@ function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, before }
   let done = 0;
   let last = null;
   for (let r = 0; r < runs; r++) {
-    before?.();
     const wrapped = TIME ? [TIME, ["-v", "-o", statFile, cmd, ...argv]] : ["python3", [path.join(BENCH, "rusage.py"), statFile, cmd, ...argv]];
     const t0 = process.hrtime.bigint();
     const res = spawnSync(wrapped[0], wrapped[1], { cwd: ROOT, encoding: "utf8", maxBuffer: 512 * MB });
@@ -216,6 +215,7 @@ const results = {
   buildInfo,
   rssMethod: TIME ? "/usr/bin/time -v (Maximum resident set size)" : "bench/rusage.py (getrusage RUSAGE_CHILDREN ru_maxrss)",
   runsRequested: RUNS,
+  loadAverage: { start: os.loadavg().map((x) => +x.toFixed(2)), end: null },
   params: { A: DO_A ? A_PARAMS : null, B: DO_B ? B_PARAMS : null },
   cases: {},
   problems: [],
@@ -382,6 +382,8 @@ if (DO_B) {
 // report
 
 results.rows = rows;
+results.loadAverage.end = os.loadavg().map((x) => +x.toFixed(2));
+const busy = Math.max(results.loadAverage.start[0], results.loadAverage.end[0]) > os.cpus().length * 0.75;
 const head = { label: "case", ours: "npzguard", numpy: "numpy", jszip: "npyjs+jszip", vsNumpy: "numpy/ours", vsJszip: "jszip/ours", target: "target", met: "" };
 const cols = ["label", "ours", "numpy", "jszip", "vsNumpy", "vsJszip", "target", "met"];
 const width = Object.fromEntries(cols.map((c) => [c, Math.max(...[head, ...rows].map((r) => String(r[c]).length))]));
@@ -391,6 +393,7 @@ out.push("");
 out.push(`npzguard bench${QUICK ? " (QUICK: small data, targets not judged)" : ""} - ${results.date}`);
 out.push(`machine: ${results.machine.cpus} CPUs (${results.machine.cpuModel}), ${results.machine.memGB} GB; node ${process.version}, numpy ${numpyVersion}`);
 out.push(`native: inflate ${buildInfo.inflate}, crc32 ${buildInfo.crc32}, ${buildInfo.compiler}${buildInfo.sanitizers ? ", SANITIZERS ON" : ""}`);
+out.push(`load average (1 min) at start ${results.loadAverage.start[0]}, at end ${results.loadAverage.end[0]}${busy ? " - MACHINE BUSY: other processes competed for the CPUs, timings are noisy; rerun on an idle machine" : ""}`);
 out.push(`times: best of up to ${RUNS} runs (warm page cache); "t / N MB" = whole-process wall time / peak RSS (${TIME ? "/usr/bin/time -v" : "getrusage"}); ratios = reference time / npzguard time`);
 out.push("");
 out.push(line(head));

@@ -87,7 +87,11 @@ export function viewAs(kind: string, itemsize: number, buffer: ArrayBuffer, coun
 
 const utf8 = new TextDecoder("utf-8");
 
-/** Decodes <U n items (UCS-4 in native order) to strings, trailing NULs stripped. */
+/**
+ * Decodes <U n items (UCS-4 in native order) to strings, trailing NULs stripped. A lone surrogate
+ * (numpy stores Python's '\ud800' as is) stays a lone UTF-16 unit, so the string equals numpy's;
+ * only values beyond U+10FFFF, which no Python str holds, become U+FFFD.
+ */
 export function decodeUnicode(buffer: ArrayBuffer, count: number, itemsize: number): string[] {
   const chars = itemsize / 4;
   const units = new Uint32Array(buffer, 0, count * chars);
@@ -99,7 +103,7 @@ export function decodeUnicode(buffer: ArrayBuffer, count: number, itemsize: numb
     let s = "";
     for (let j = start; j < end; j++) {
       const cp = units[j]!;
-      s += cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : "\ufffd";
+      s += cp <= 0x10ffff ? String.fromCodePoint(cp) : "\ufffd";
     }
     out[i] = s;
   }

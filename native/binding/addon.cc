@@ -80,6 +80,38 @@ auto GuardCore(Napi::Env env, const std::string& path, Fn&& fn) -> decltype(fn()
   }
 }
 
+// In-place byte swap of n bytes made of unit-sized (2, 4 or 8) big-endian values.
+void SwapUnits(uint8_t* p, size_t n, uint32_t unit) {
+  switch (unit) {
+    case 2:
+      for (size_t i = 0; i + 2 <= n; i += 2) {
+        uint16_t v;
+        std::memcpy(&v, p + i, 2);
+        v = __builtin_bswap16(v);
+        std::memcpy(p + i, &v, 2);
+      }
+      break;
+    case 4:
+      for (size_t i = 0; i + 4 <= n; i += 4) {
+        uint32_t v;
+        std::memcpy(&v, p + i, 4);
+        v = __builtin_bswap32(v);
+        std::memcpy(p + i, &v, 4);
+      }
+      break;
+    case 8:
+      for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t v;
+        std::memcpy(&v, p + i, 8);
+        v = __builtin_bswap64(v);
+        std::memcpy(p + i, &v, 8);
+      }
+      break;
+    default:
+      for (size_t i = 0; i + unit <= n; i += unit) std::reverse(p + i, p + i + unit);
+  }
+}
+
 Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
 Napi::Array ShapeArray(Napi::Env env, const std::vector<uint64_t>& shape) {
@@ -306,10 +338,11 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
     });
     kind_ = archive_->kind() == Archive::Kind::Npy ? "npy" : "npz";
     file_size_ = archive_->file_size();
-    if (const auto* fs = dynamic_cast<const FileSource*>(&archive_->source())) {
-      inode_ = fs->inode();
-      mtime_ms_ = fs->mtime_ms();
-    }
+    // Archive::open always reads through a FileSource. static_cast, not dynamic_cast: node-gyp
+    // builds with -fno-rtti, so the fallback build must not need RTTI.
+    const auto& fs = static_cast<const FileSource&>(archive_->source());
+    inode_ = fs.inode();
+    mtime_ms_ = fs.mtime_ms();
   }
 
  private:
@@ -364,6 +397,9 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
       }
     }
     const std::string& key = a.members()[index].key;
+    if (mode != CopyMode::RequireZeroCopy && NeedsLargeCopy(a.members()[index])) {
+      return LargeCopyResult(env, a, index);
+    }
     ArrayBytes bytes = GuardCore(env, path_, [&] {
       try {
         return a.read_array(index, mode);
@@ -424,6 +460,56 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
     out.Set("buffer", buffer);
     out.Set("zeroCopy", Napi::Boolean::New(env, zero_copy));
     out.Set("crcVerified", Napi::Boolean::New(env, bytes.crc_verified));
+    return out;
+  }
+
+  // A copy larger than the external-buffer cap cannot be handed over as an external buffer, so
+  // read_array()'s vector would have to be copied a second time into a V8-owned buffer (twice the
+  // memory at peak). Such members are streamed straight into the V8 buffer instead: one copy.
+  static bool NeedsLargeCopy(const Member& m) {
+    return !m.error && m.header && m.header->dtype.supported && !m.header->dtype.is_object &&
+           m.header->byte_length > kMaxExternalBuffer;
+  }
+
+  Napi::Value LargeCopyResult(Napi::Env env, const Archive& a, size_t index) {
+    const Member& m = a.members()[index];
+    const NpyHeader& h = *m.header;
+    if (h.byte_length > kMaxSafeInteger || h.byte_length > SIZE_MAX) {
+      throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_, m.key);
+    }
+    const size_t n = static_cast<size_t>(h.byte_length);
+    Napi::ArrayBuffer buffer;
+    try {
+      buffer = Napi::ArrayBuffer::New(env, n);
+    } catch (const Napi::Error&) {
+      throw MakeCodedError(env, Code::NpzLimit,
+                           "member '" + m.key + "': cannot allocate " + std::to_string(n) +
+                               " bytes for a copy of the array",
+                           path_, m.key);
+    }
+    const bool verify_crc = a.kind() == Archive::Kind::Npz;
+    GuardCore(env, path_, [&] {
+      try {
+        auto* dst = static_cast<uint8_t*>(buffer.Data());
+        MemberStream ms(a.source(), m.entry);
+        ms.set_verify_crc(verify_crc);
+        ms.skip(h.data_offset);
+        ms.read_exact(dst, n);
+        uint8_t rest[4096];
+        while (ms.read(rest, sizeof rest) != 0) {
+        }
+        const uint32_t unit = h.dtype.component_size ? h.dtype.component_size : 1;
+        if (h.dtype.big_endian && unit > 1) SwapUnits(dst, n, unit);
+      } catch (Error& e) {
+        e.set_member(m.key);
+        throw;
+      }
+    });
+    Track(buffer);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("buffer", buffer);
+    out.Set("zeroCopy", Napi::Boolean::New(env, false));
+    out.Set("crcVerified", Napi::Boolean::New(env, verify_crc));
     return out;
   }
 

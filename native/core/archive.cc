@@ -282,11 +282,25 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     }
   }
   if (h.byte_length > SIZE_MAX) throw Error(Code::NpzLimit, "array too large to copy", m.key);
-  out.owned.resize(static_cast<size_t>(h.byte_length));
   MemberStream ms(*src_, z);
   ms.set_verify_crc(kind_ == Kind::Npz);
   ms.skip(h.data_offset);
-  ms.read_exact(out.owned.data(), out.owned.size());
+  const size_t n = static_cast<size_t>(h.byte_length);
+  if (z.method == 0) {
+    out.owned.resize(n);
+    ms.read_exact(out.owned.data(), n);
+  } else {
+    // A deflated member's declared size is only bounded by the 1032:1 ratio: reserve it (address
+    // space, no pages touched) and let it become resident as inflated bytes actually arrive, so
+    // a stream that ends early cannot make a small file cost ~1000x its size in RAM.
+    out.owned.reserve(n);
+    while (out.owned.size() < n) {
+      const size_t have = out.owned.size();
+      const size_t k = std::min<size_t>(n - have, kScanChunk * 4);
+      out.owned.resize(have + k);
+      ms.read_exact(out.owned.data() + have, k);
+    }
+  }
   uint8_t scratch[4096];
   while (ms.read(scratch, sizeof scratch) != 0) {
   }

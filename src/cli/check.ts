@@ -7,6 +7,7 @@ import { formatJson } from "../contract/format/json.js";
 import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report } from "../contract/types.js";
+import { parsePyFloat } from "../study/pyformat.js";
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError, stderrIsInteractive } from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]
@@ -81,8 +82,8 @@ export async function run(argv: string[]): Promise<number> {
     format = f as Format;
     let dose: number | undefined;
     if (values.dose !== undefined) {
-      dose = Number(values.dose);
-      if (values.dose.trim() === "" || !Number.isFinite(dose) || dose <= 0) {
+      dose = parsePyFloat(values.dose); // like Python's float(): 1000, 1e3, 1_000
+      if (dose === undefined || !Number.isFinite(dose) || dose <= 0) {
         throw new UsageError(`Expected a positive number for --dose, got '${values.dose}'`);
       }
     }

@@ -16,6 +16,10 @@ Options:
   --debug   print stack traces with errors
   -h, --help`;
 
+/**
+ * One member in `--json` output: exactly the fields the issue pins (key, descr, shape,
+ * fortranOrder, compression, byteLength), plus `error` only for a member that cannot be read.
+ */
 export interface InspectMember {
   key: string;
   descr: string | null;
@@ -23,11 +27,15 @@ export interface InspectMember {
   fortranOrder: boolean | null;
   compression: "stored" | "deflated";
   byteLength: number | null;
-  compressedSize: number;
-  uncompressedSize: number;
   error?: { code: string; message: string };
 }
 
+/**
+ * One file in `--json` output: `format` + `members` when it was read, `error` instead of them
+ * when it could not be opened. A readable archive with a malformed member keeps its `members`
+ * (the bad one carries its own `error`) and also gets a file-level `error` (the first member
+ * error), so a consumer checking `error` sees every malformed file.
+ */
 export interface InspectFile {
   path: string;
   format?: "npz" | "npy";
@@ -35,9 +43,14 @@ export interface InspectFile {
   error?: { code: string; message: string };
 }
 
-function toMember(m: MemberInfo): InspectMember {
+/** A member row for the human table: the JSON fields plus the archive sizes. */
+interface MemberRow extends InspectMember {
+  compressedSize: number;
+}
+
+function toRow(m: MemberInfo): MemberRow {
   const h = m.header;
-  const out: InspectMember = {
+  const out: MemberRow = {
     key: m.key,
     descr: h ? h.descr : null,
     shape: h ? h.shape : null,
@@ -45,10 +58,37 @@ function toMember(m: MemberInfo): InspectMember {
     compression: m.compression,
     byteLength: h ? h.byteLength : null,
     compressedSize: m.compressedSize,
-    uncompressedSize: m.uncompressedSize,
   };
   if (m.error) out.error = { code: m.error.code, message: m.error.message };
   else if (!h) out.error = { code: "ERR_NPY_BAD_MAGIC", message: `member '${m.name}' is not an NPY array` };
+  return out;
+}
+
+function toJsonMember(r: MemberRow): InspectMember {
+  const out: InspectMember = {
+    key: r.key,
+    descr: r.descr,
+    shape: r.shape,
+    fortranOrder: r.fortranOrder,
+    compression: r.compression,
+    byteLength: r.byteLength,
+  };
+  if (r.error) out.error = r.error;
+  return out;
+}
+
+interface FileResult {
+  path: string;
+  format?: "npz" | "npy";
+  rows?: MemberRow[];
+  error?: { code: string; message: string };
+}
+
+function toJsonFile(f: FileResult): InspectFile {
+  const out: InspectFile = { path: f.path };
+  if (f.format !== undefined) out.format = f.format;
+  if (f.rows !== undefined) out.members = f.rows.map(toJsonMember);
+  if (f.error !== undefined) out.error = f.error;
   return out;
 }
 
@@ -64,9 +104,9 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
-function humanFile(f: InspectFile): string {
-  if (f.error) return `${f.path}: unreadable (${f.error.code})`;
-  const members = f.members ?? [];
+function humanFile(f: FileResult): string {
+  if (f.error && !f.rows) return `${f.path}: unreadable (${f.error.code})`;
+  const members = f.rows ?? [];
   const head = `${f.path} (${f.format}, ${members.length} member${members.length === 1 ? "" : "s"})`;
   if (members.length === 0) return head;
   const rows: string[][] = [["key", "descr", "shape", "order", "compression", "data bytes", "stored bytes", "status"]];
@@ -113,20 +153,25 @@ export async function run(argv: string[]): Promise<number> {
   // Loaded here so `--help` works even when the native addon is not built.
   const { openNpz } = await import("../npz.js");
 
-  const results: InspectFile[] = [];
+  const results: FileResult[] = [];
   let failed = false;
   for (const path of files) {
     try {
       const npz = openNpz(path);
       try {
-        const members = npz.members().map(toMember);
-        for (const m of members) {
+        const rows = npz.members().map(toRow);
+        let firstError: { code: string; message: string } | undefined;
+        for (const m of rows) {
           if (!m.error) continue;
           failed = true;
           const code = isErrorCode(m.error.code) ? m.error.code : "ERR_NPY_BAD_HEADER";
-          process.stderr.write(errorLine(new NpzError(code, m.error.message, { path, member: m.key }), debug) + "\n");
+          const err = new NpzError(code, m.error.message, { path, member: m.key });
+          firstError ??= { code, message: m.error.message };
+          process.stderr.write(errorLine(err, debug) + "\n");
         }
-        results.push({ path, format: npz.kind, members });
+        const result: FileResult = { path, format: npz.kind, rows };
+        if (firstError) result.error = firstError;
+        results.push(result);
       } finally {
         npz.close();
       }
@@ -139,7 +184,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   if (values.json) {
-    process.stdout.write(JSON.stringify({ files: results }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ files: results.map(toJsonFile) }, null, 2) + "\n");
   } else {
     process.stdout.write(results.map(humanFile).join("\n\n") + "\n");
   }

@@ -1,7 +1,7 @@
 // `npzguard plan`: enumerate the study's Phase E jobs (study-fly64-dose-overlap.md §5-§6) and verify
 // every dataset they read (§10.3). Exit 0 when every selected job verified, 1 when a job is
 // blocked or (--strict) a Phase D view is missing, 2 usage, 3 unreadable root or design file.
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { EXIT, UsageError, errorLine, printUsageError, stderrIsInteractive } from "./common.js";
 import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, type StudyCliOptions } from "./study-options.js";
 import { StudyError, isStudyError, loadStudyDesign } from "../study/design.js";
@@ -36,11 +36,21 @@ function checkArtifactRoot(root: string): void {
   }
 }
 
+/**
+ * --strict: one line per missing Phase D view naming the view directory and, like the strict
+ * `build_training_jobs`, the first missing split as the FALLBACK path it resolved to.
+ */
 function strictMessages(o: StudyCliOptions, r: PlanStudyResult): string[] {
-  return r.skipped.map(
-    (s) =>
-      `ERR_STUDY_FILE_NOT_FOUND: missing Phase D view ${s.view} for dose=${pyExp0(s.dose)}: ${pyJoin(o.phaseDRoot, doseDirName(s.dose), s.view)} (${s.reason})`,
-  );
+  return r.skipped.map((s) => {
+    const viewDir = pyJoin(o.phaseDRoot, doseDirName(s.dose), s.view);
+    const missing = (["train", "test"] as const).find(
+      (split) => !existsSync(pyJoin(viewDir, `${s.view}_${split}.npz`)) && !existsSync(pyJoin(viewDir, `${split}.npz`)),
+    );
+    const notFound = missing
+      ? `${missing === "train" ? "Training" : "Test"} dataset not found: ${pyJoin(viewDir, `${missing}.npz`)}; `
+      : "";
+    return `ERR_STUDY_FILE_NOT_FOUND: missing Phase D view ${s.view} for dose=${pyExp0(s.dose)}: ${viewDir} (${notFound}${s.reason})`;
+  });
 }
 
 function renderJson(r: PlanStudyResult, strictErrors: string[]): string {
@@ -146,6 +156,11 @@ export async function run(argv: string[]): Promise<number> {
   if (o.help) {
     process.stdout.write(HELP + "\n");
     return EXIT.OK;
+  }
+  if (o.dose !== undefined && !Number.isFinite(o.dose)) {
+    // Python's float() accepts 'nan'/'inf', then int() crashes on them: a usage error here.
+    printUsageError(new UsageError(`Expected a finite number for --dose, got ${pyFloatStr(o.dose)}`), "Run `npzguard plan --help` for the options.");
+    return EXIT.USAGE;
   }
 
   let result: PlanStudyResult;

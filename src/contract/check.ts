@@ -83,6 +83,23 @@ function needsStats(info: MemberInfo): boolean {
   return STATS_KEYS.has(info.key) || h.kind === "b";
 }
 
+async function rawCrcScan(file: NpzFile, f: MemberFacts, options: CheckRunOptions): Promise<void> {
+  const { info } = f;
+  options.signal?.throwIfAborted();
+  try {
+    const r = await file.scan(info.key, { crc: true, stats: false, ...(options.signal ? { signal: options.signal } : {}) });
+    f.scanned = true;
+    f.crcVerified = r.crcChecked && r.crcOk;
+    if (r.crcChecked && !r.crcOk) {
+      f.scanError = { code: "ERR_NPZ_CRC_MISMATCH", message: `Bad CRC-32 for member '${info.name}' (central directory 0x${info.crc32.toString(16).padStart(8, "0")})` };
+    }
+  } catch (err) {
+    if (isAbort(err)) throw err;
+    const e = coded(err);
+    if (e.code !== "ERR_NPY_BAD_MAGIC") f.scanError = e; // BAD_MAGIC: this core cannot stream raw members
+  }
+}
+
 async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOptions, limiter: Limiter): Promise<MemberFacts[]> {
   const infos = file.members();
   const seen = new Set<string>();
@@ -96,6 +113,12 @@ async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOpt
     const first = !seen.has(info.key);
     seen.add(info.key);
     const h = info.header;
+    if (full && first && !info.npyMagic && (!info.error || info.error.code === "ERR_NPY_BAD_MAGIC")) {
+      // NumPy reads a non-NPY member in full as bytes, and zipfile checks its CRC-32 (BadZipFile):
+      // verify it too where the reader can stream raw members (older cores refuse with BAD_MAGIC).
+      jobs.push(limiter.run(() => rawCrcScan(file, f, options)));
+      continue;
+    }
     if (!h || info.error || !info.npyMagic) continue;
     // Object members and _metadata: strings via the whitelisting walker (cheap, also in header mode).
     if (first && (h.kind === "O" || (info.key === "_metadata" && (h.kind === "U" || h.kind === "S")))) {

@@ -4,6 +4,7 @@ import type { ObjectStrings } from "../types.js";
 import type { Draft } from "./draft.js";
 import { pyFloatRepr, pyRepr, pyShape } from "./reference.js";
 import { HINTS } from "./rules.js";
+import { pyJsonParse } from "../study/pyformat.js";
 import type { Role } from "./types.js";
 
 export interface MetadataInput {
@@ -31,6 +32,19 @@ const PHASE_D_FIELDS = [
   "gridsize", "s_img", "n_groups", "neighbor_count", "probe_diameter_px", "rng_seed_subsample",
   "metrics_version", "geometry_acceptance_bound", "effective_min_acceptance",
 ];
+
+/**
+ * `json.loads`: standard JSON plus the NaN/Infinity/-Infinity tokens Python's `json.dumps`
+ * writes for non-finite floats (e.g. a physics parameter); JSON.parse first (fast path).
+ */
+function parseJsonLikePython(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (!/NaN|Infinity/.test(text)) throw e;
+    return pyJsonParse(text);
+  }
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -77,7 +91,7 @@ export function evaluateMetadata(input: MetadataInput): MetadataResult {
   let parseOk = false;
   if (text !== null) {
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJsonLikePython(text);
       parseOk = true;
     } catch (e) {
       drafts.push({
@@ -156,7 +170,10 @@ export function phaseCProvenance(path: string, meta: unknown): Draft[] {
   }
   const malformed: Draft = { rule, key: K, hint: HINTS.phaseC, message: `Phase C NPZ file has malformed _metadata: ${path}` };
   if (!isObject(meta)) return [malformed];
-  const list = meta.data_transformations === undefined ? [] : meta.data_transformations;
+  let list = meta.data_transformations === undefined ? [] : meta.data_transformations;
+  // Python iterates whatever it finds: "" and {} yield no records (no crash), so the guard
+  // reports the missing transformation with an empty list rather than a malformed file.
+  if (list === "" || (isObject(list) && Object.keys(list).length === 0)) list = [];
   if (!Array.isArray(list)) return [malformed];
   if (!list.every(isObject)) return [malformed];
   const records = list as Record<string, unknown>[];

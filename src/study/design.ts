@@ -17,7 +17,7 @@ export class StudyError extends Error {
   constructor(
     readonly code: StudyErrorCode,
     message: string,
-    readonly pyType: "ValueError" | "FileNotFoundError" | "RuntimeError" = "ValueError",
+    readonly pyType: "ValueError" | "FileNotFoundError" | "RuntimeError" | "OverflowError" = "ValueError",
     readonly path?: string,
   ) {
     super(message);

@@ -13,7 +13,6 @@ import {
   writeTextAtomic,
   type ExecutorName,
   type RunRecordEntry,
-  type RunStatus,
 } from "./run-record.js";
 import { buildTrainerCommand, cliLogPath, jobId, joinPath } from "./trainer-command.js";
 import type { Backend, SkippedView, TrainingJob, VerifiedJob } from "./types.js";

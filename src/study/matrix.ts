@@ -13,6 +13,9 @@ export const OVERLAP_VIEWS: readonly ("dense" | "sparse")[] = ["dense", "sparse"
 
 /** `dose_<int(dose)>`: truncation toward zero, never exponent form. */
 export function doseDirName(dose: number): string {
+  // Python's int() refuses non-finite floats; the study CLI dies with this error (exit 1).
+  if (Number.isNaN(dose)) throw new StudyError("ERR_STUDY_INVALID_JOB", "cannot convert float NaN to integer");
+  if (!Number.isFinite(dose)) throw new StudyError("ERR_STUDY_INVALID_JOB", "cannot convert float infinity to integer", "OverflowError");
   const t = Math.trunc(dose);
   return `dose_${Object.is(t, -0) ? 0 : BigInt(t).toString()}`;
 }
@@ -28,6 +31,7 @@ export interface SplitResolution {
 
 /** A planned job: the reference TrainingJob plus how its Phase D inputs were resolved. */
 export interface PlannedJob extends TrainingJob {
+  /** Overlap jobs only; a non-enumerable property (not serialized, not part of deep equality). */
   resolution?: { train: SplitResolution; test: SplitResolution };
 }
 
@@ -183,7 +187,11 @@ export function buildTrainingJobs(opts: BuildJobsOptions): BuildJobsResult {
           message: `${view} (dose=${pyExp0(dose)}) uses the fallback Phase D name(s) ${[train, test].filter((r) => r.usedFallback).map((r) => r.path).join(", ")}; Phase F reconstruction accepts only <view>_<split>.npz`,
         });
       }
-      jobs.push({ ...job, resolution: { train, test } });
+      // Non-enumerable: a job stays field-for-field the reference TrainingJob (JSON, spreads,
+      // deep equality), while `job.resolution` remains readable.
+      const planned: PlannedJob = { ...job };
+      Object.defineProperty(planned, "resolution", { value: { train, test }, enumerable: false, writable: true, configurable: true });
+      jobs.push(planned);
     }
   }
   return { jobs, skipped, warnings, flatLayoutDetected };

@@ -21,7 +21,8 @@ export function pyJoin(...parts: string[]): string {
   for (const part of parts) {
     if (part.startsWith("/")) acc = part;
     else if (acc === "") acc = part;
-    else if (part !== "") acc = acc + "/" + part;
+    // A root "/" must not become "//" (POSIX's distinct double-slash root) by joining.
+    else if (part !== "") acc = acc.endsWith("/") ? acc + part : acc + "/" + part;
   }
   return pyPath(acc);
 }

@@ -5,6 +5,7 @@
 // Errors: SlurmError with code ERR_SLURM_UNAVAILABLE (no command on PATH, no configuration, no
 // controller), ERR_SLURM_REJECTED (sbatch refused the script) or ERR_SLURM_COMMAND (anything else).
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 
 export type SlurmErrorCode = "ERR_SLURM_UNAVAILABLE" | "ERR_SLURM_REJECTED" | "ERR_SLURM_COMMAND";
 
@@ -103,7 +104,20 @@ function unreachable(file: string, r: CommandResult): SlurmError {
 
 /** Checks that the client commands exist and the controller answers (`scontrol ping`). */
 export async function checkSlurm(options: SlurmCallOptions = {}): Promise<void> {
-  const r = await slurmCommand("scontrol", ["ping"], { ...options, timeoutMs: options.timeoutMs ?? 15_000 });
+  const conf = (options.env ?? process.env).SLURM_CONF;
+  if (conf !== undefined && conf !== "" && !existsSync(conf)) {
+    // The clients would retry reading it for up to a minute before giving up.
+    throw new SlurmError("ERR_SLURM_UNAVAILABLE", `SLURM_CONF names ${conf}, which does not exist`, undefined, "point SLURM_CONF at the cluster's slurm.conf, or unset it on a configless login node");
+  }
+  let r: CommandResult;
+  try {
+    r = await slurmCommand("scontrol", ["ping"], { ...options, timeoutMs: options.timeoutMs ?? 20_000 });
+  } catch (e) {
+    if (isSlurmError(e, "ERR_SLURM_COMMAND")) {
+      throw new SlurmError("ERR_SLURM_UNAVAILABLE", `cannot reach the Slurm controller: ${e.message}`, undefined, "check SLURM_CONF and `scontrol ping`");
+    }
+    throw e;
+  }
   if (r.code !== 0 || !/\bUP\b/.test(r.stdout)) throw unreachable("scontrol", r);
   // sbatch is the one that matters; scontrol alone on PATH is not enough.
   await slurmCommand("sbatch", ["--version"], options);

@@ -9,6 +9,7 @@
 # Knobs: SLURM_CI_DIR  (default /tmp/slurm-ci; wiped on every slurm_ci_up)
 #        SLURM_CI_GPUS (fake GPUs on the node, default 2; 0 = no GRES)
 #        SLURM_CI_DBD  (1 = also run MariaDB + slurmdbd so that sacct works; default 0)
+# Safe to source from scripts running under `set -euo pipefail` (the functions relax it locally).
 # After slurm_ci_up, SLURM_CONF is exported; child processes (your Node tool, sbatch, squeue...) need it.
 
 slurm_ci_install() {
@@ -29,6 +30,7 @@ _slurm_ci_wait() {  # _slurm_ci_wait <tenths of a second> <command...>: poll unt
 }
 
 slurm_ci_up() {
+  local -; set +eu +o pipefail   # callers may run under `set -euo pipefail` (.ci/run); restored on return
   local D=${SLURM_CI_DIR:-/tmp/slurm-ci} ngpu=${SLURM_CI_GPUS:-2} dbd=${SLURM_CI_DBD:-0}
   local H CPUS MEM gres_node="" acct i
   slurm_ci_install || return 1
@@ -146,6 +148,7 @@ _slurm_ci_stop_pidfiles() {  # wait up to 10 s for the processes in these pid fi
 }
 
 slurm_ci_down() {
+  local -; set +eu +o pipefail   # runs from `trap ... EXIT`: a timeout here must not skip the shutdown
   local D=${SLURM_CI_DIR:-/tmp/slurm-ci}
   export SLURM_CONF="$D/etc/slurm.conf"
   # slurmstepd (the per-job supervisor) outlives "scontrol shutdown", so end the jobs first

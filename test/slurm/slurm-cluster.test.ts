@@ -246,8 +246,9 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     const deadline = Date.now() + 60_000;
     let running = false;
     while (Date.now() < deadline && !running) {
+      // Recorded as running, and the trainer itself has started.
       const rec = existsSync(join(tree.a, "npzguard_runs.json")) ? await readRunRecord(tree.a).catch(() => null) : null;
-      running = rec?.jobs.some((j) => j.status === "running") ?? false;
+      running = (rec?.jobs.some((j) => j.status === "running") ?? false) && starts(tree).length > 0;
       if (!running) await sleep(100);
     }
     expect(running).toBe(true);

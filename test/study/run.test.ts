@@ -288,7 +288,7 @@ describe("npzguard run (local executor)", () => {
   });
 
   it("rejects other executors, bad GPU lists and bad templates as usage errors", async () => {
-    expect((await cli([...baseArgs(tree), "--executor", "slurm"])).code).toBe(2);
+    expect((await cli([...baseArgs(tree), "--executor", "slurm", "--gpus", "0,1"])).code).toBe(2);
     expect((await cli([...baseArgs(tree), "--executor", "k8s"])).code).toBe(2);
     expect((await cli([...baseArgs(tree), "--gpus", "0,,1"])).code).toBe(2);
     expect((await cli([...baseArgs(tree), "--gpus", "0,0"])).code).toBe(2);

@@ -1,0 +1,238 @@
+// Acceptance review of the study matrix and `npzguard plan` against the reference semantics
+// (study-fly64-dose-overlap.md §3-§6, §10.3) and issue 4's plan --json shape and cache rules.
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { run } from "../../src/cli/plan.js";
+import { StudyDesign, isStudyError } from "../../src/study/design.js";
+import { buildTrainingJobs, doseDirName, makeTrainingJob, selectJobs } from "../../src/study/matrix.js";
+import { pyJoin } from "../../src/study/pypath.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const FIX = path.resolve(HERE, "..", "fixtures", "study");
+
+let root: string;
+let prevCwd: string;
+const touch = (rel: string) => {
+  const f = path.join(root, rel);
+  mkdirSync(path.dirname(f), { recursive: true });
+  writeFileSync(f, "");
+};
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), "npzguard-review-study-"));
+  prevCwd = process.cwd();
+  process.chdir(root); // relative roots below are relative to the temp dir
+});
+afterEach(() => {
+  process.chdir(prevCwd);
+  rmSync(root, { recursive: true, force: true });
+});
+
+function fullTree(doses = ["dose_1000", "dose_10000", "dose_100000"]): void {
+  for (const X of doses) {
+    touch(`C/${X}/patched_train.npz`);
+    touch(`C/${X}/patched_test.npz`);
+    for (const v of ["dense", "sparse"]) {
+      touch(`D/${X}/${v}/train.npz`);
+      touch(`D/${X}/${v}/test.npz`);
+    }
+  }
+}
+
+describe("buildTrainingJobs() (study §5)", () => {
+  it("keeps the design's dose order and truncates dose_<int> toward zero", () => {
+    fullTree(["dose_100000", "dose_1500"]);
+    const design = new StudyDesign({ doseList: [1e5, 1500.7] });
+    const { jobs } = buildTrainingJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", design });
+    expect(jobs.map((j) => `${j.dose}/${j.view}`)).toEqual([
+      "100000/baseline", "100000/dense", "100000/sparse", "1500.7/baseline", "1500.7/dense", "1500.7/sparse",
+    ]);
+    expect(jobs[3]?.trainDataPath).toBe("C/dose_1500/patched_train.npz");
+    expect(jobs[3]?.artifactDir).toBe("A/dose_1500/baseline/gs1");
+    expect(doseDirName(1e3)).toBe("dose_1000");
+    expect(doseDirName(0.0015)).toBe("dose_0");
+  });
+
+  it("resolves primary and fallback names per split independently", () => {
+    fullTree(["dose_1000"]);
+    touch("D/dose_1000/dense/dense_train.npz"); // primary only for train
+    const { jobs } = buildTrainingJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", design: new StudyDesign({ doseList: [1000] }) });
+    const dense = jobs.find((j) => j.view === "dense");
+    expect(dense?.trainDataPath).toBe("D/dose_1000/dense/dense_train.npz");
+    expect(dense?.testDataPath).toBe("D/dose_1000/dense/test.npz");
+    expect(dense?.resolution?.train.usedFallback).toBe(false);
+    expect(dense?.resolution?.test.usedFallback).toBe(true);
+    // field for field the reference TrainingJob
+    expect(dense).toEqual({
+      dose: 1000,
+      view: "dense",
+      gridsize: 2,
+      trainDataPath: "D/dose_1000/dense/dense_train.npz",
+      testDataPath: "D/dose_1000/dense/test.npz",
+      artifactDir: "A/dose_1000/dense/gs2",
+      logPath: "A/dose_1000/dense/gs2/train.log",
+    });
+    expect(Object.keys(dense ?? {})).toEqual(["dose", "view", "gridsize", "trainDataPath", "testDataPath", "artifactDir", "logPath"]);
+  });
+
+  it("skips with the exact Python reason, or (strict) names the FALLBACK path", () => {
+    fullTree(["dose_1000"]);
+    rmSync(path.join(root, "D/dose_1000/sparse/test.npz"));
+    touch("D/dose_1000/sparse/sparse_test.npz.bak");
+    const design = new StudyDesign({ doseList: [1000] });
+    const r = buildTrainingJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", design, allowMissingPhaseD: true });
+    expect(r.jobs).toHaveLength(2);
+    expect(r.skipped).toEqual([
+      {
+        dose: 1000,
+        view: "sparse",
+        reason:
+          "NPZ files not found (train=True, test=False). Checked primary (sparse_train.npz/sparse_test.npz) and fallback (train.npz/test.npz).",
+      },
+    ]);
+    let err: unknown;
+    try {
+      buildTrainingJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", design });
+    } catch (e) {
+      err = e;
+    }
+    expect(isStudyError(err, "ERR_STUDY_FILE_NOT_FOUND")).toBe(true);
+    expect((err as Error).message).toBe("Test dataset not found: D/dose_1000/sparse/test.npz");
+  });
+
+  it("TrainingJob checks: view first (fixed set order), then gridsize", () => {
+    const base = { dose: 1000, trainDataPath: "nope", testDataPath: "nope", artifactDir: "A", logPath: "A/train.log" };
+    expect(() => makeTrainingJob({ ...base, view: "diagonal" as "dense", gridsize: 3 as 2 })).toThrow(
+      "Invalid view 'diagonal'. Expected one of: {'baseline', 'dense', 'sparse'}",
+    );
+    expect(() => makeTrainingJob({ ...base, view: "baseline", gridsize: 2 as 1 })).toThrow("Baseline jobs must use gridsize=1, got 2");
+    expect(() => makeTrainingJob({ ...base, view: "sparse", gridsize: 1 as 2 })).toThrow("Overlap jobs (sparse) must use gridsize=2, got 1");
+  });
+
+  it("joins like pathlib: keeps '..', relative stays relative, '/' does not become '//'", () => {
+    mkdirSync(path.join(root, "sub"));
+    fullTree(["dose_1000"]);
+    const design = new StudyDesign({ doseList: [1000] });
+    const { jobs } = buildTrainingJobs({ phaseCRoot: "sub/../C/", phaseDRoot: "./D//.", artifactRoot: "../x/A", design });
+    expect(jobs[0]?.trainDataPath).toBe("sub/../C/dose_1000/patched_train.npz");
+    expect(jobs[1]?.testDataPath).toBe("D/dose_1000/dense/test.npz");
+    expect(jobs[2]?.logPath).toBe("../x/A/dose_1000/sparse/gs2/train.log");
+    expect(pyJoin("/", "dose_1000", "x.npz")).toBe("/dose_1000/x.npz");
+    expect(pyJoin("//", "x")).toBe("//x");
+  });
+
+  it("flags the flat Phase D layout and never uses it", () => {
+    touch("C/dose_1000/patched_train.npz");
+    touch("C/dose_1000/patched_test.npz");
+    for (const s of ["dense_train", "dense_test", "sparse_train", "sparse_test"]) touch(`D/dose_1000/${s}.npz`);
+    const r = selectJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", allowMissingPhaseD: true, filters: { dose: 1000 } });
+    expect(r.flatLayoutDetected).toBe(true);
+    expect(r.jobs.map((j) => j.view)).toEqual(["baseline"]);
+    expect(r.skipped.map((s) => s.view)).toEqual(["dense", "sparse"]);
+    expect(r.warnings.filter((w) => w.kind === "flat-layout")).toHaveLength(4);
+  });
+
+  it("a dose outside the design is accepted with a warning", () => {
+    fullTree(["dose_2000"]);
+    const r = selectJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", allowMissingPhaseD: true, filters: { dose: 2000 } });
+    expect(r.jobs).toHaveLength(3);
+    expect(r.warnings.map((w) => w.kind)).toContain("dose-outside-design");
+  });
+});
+
+async function plan(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    return { code: await run(["--phase-c-root", "C", "--phase-d-root", "D", "--artifact-root", "A", ...args]), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+interface PlanJson {
+  jobs: Record<string, unknown>[];
+  skipped_views: Record<string, unknown>[];
+  blocked: Record<string, unknown>[];
+  cache: { checked: number } | null;
+}
+
+describe("npzguard plan (issue 4 §3)", () => {
+  it("--dose 1e3 selects the same jobs as --dose 1000; field names as in the issue", async () => {
+    fullTree();
+    const a = JSON.parse((await plan("--no-verify", "--json", "--dose", "1e3")).out) as PlanJson;
+    const b = JSON.parse((await plan("--no-verify", "--json", "--dose", "1000")).out) as PlanJson;
+    expect(a.jobs).toEqual(b.jobs);
+    expect(a.jobs).toHaveLength(3);
+    expect(Object.keys(a.jobs[0] ?? {})).toEqual([
+      "dose", "view", "gridsize", "train_data_path", "test_data_path", "artifact_dir", "log_path", "verified", "violations",
+    ]);
+    expect(a.jobs[0]?.train_data_path).toBe("C/dose_1000/patched_train.npz");
+  });
+
+  it("skipped_views and blocked entries carry the issue's fields", async () => {
+    fullTree(["dose_1000"]);
+    rmSync(path.join(root, "D/dose_1000/sparse/train.npz"));
+    const r = await plan("--json", "--dose", "1000");
+    expect(r.code).toBe(1); // zero-byte files are rejected in verify mode
+    const j = JSON.parse(r.out) as PlanJson;
+    expect(Object.keys(j.skipped_views[0] ?? {})).toEqual(["dose", "view", "reason"]);
+    expect(Object.keys(j.blocked[0] ?? {})).toEqual(["dose", "view", "gridsize", "path", "violations"]);
+    expect((j.blocked[0]?.violations as { rule: string }[]).map((v) => v.rule)).toContain("npz/readable");
+  });
+
+  it("--strict names the view directory and the fallback path", async () => {
+    fullTree(["dose_1000"]);
+    rmSync(path.join(root, "D/dose_1000/sparse/test.npz"));
+    const r = await plan("--no-verify", "--strict", "--dose", "1000");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("D/dose_1000/sparse");
+    expect(r.err).toContain("Test dataset not found: D/dose_1000/sparse/test.npz");
+  });
+
+  it("a non-finite --dose is a usage error", async () => {
+    fullTree(["dose_1000"]);
+    expect((await plan("--no-verify", "--dose", "nan")).code).toBe(2);
+    expect((await plan("--no-verify", "--dose", "inf")).code).toBe(2);
+  });
+
+  it("the cache re-checks a file whose mtime or size changed, and only that file", async () => {
+    for (const s of ["train", "test"]) {
+      mkdirSync(path.join(root, "C/dose_1000"), { recursive: true });
+      copyFileSync(path.join(FIX, "phase_c/dose_1000", `patched_${s}.npz`), path.join(root, `C/dose_1000/patched_${s}.npz`));
+      for (const v of ["dense", "sparse"]) {
+        mkdirSync(path.join(root, `D/dose_1000/${v}`), { recursive: true });
+        copyFileSync(path.join(FIX, "phase_d", `${s}.npz`), path.join(root, `D/dose_1000/${v}/${s}.npz`));
+      }
+    }
+    const checked = async () => {
+      const r = await plan("--json", "--dose", "1000");
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.out) as PlanJson).cache?.checked;
+    };
+    expect(await checked()).toBe(6); // 6 distinct (file, context) pairs
+    expect(await checked()).toBe(0); // warm
+    const f = path.join(root, "D/dose_1000/dense/train.npz");
+    const later = new Date(statSync(f).mtimeMs + 5000);
+    utimesSync(f, later, later); // mtime only
+    expect(await checked()).toBe(1);
+    expect(await checked()).toBe(0);
+    const before = statSync(f);
+    copyFileSync(path.join(FIX, "phase_d", "test.npz"), f); // same inode, other size
+    utimesSync(f, before.atime, before.mtime); // mtime restored: only the size differs
+    expect(statSync(f).size).not.toBe(before.size);
+    expect(await checked()).toBe(1);
+  });
+});
