@@ -230,8 +230,9 @@ export class NpzFile implements Disposable {
 
   /** Whether a member with this key (or full name) exists. */
   has(key: string): boolean {
-    this.#ensureOpen();
-    return this.#byKey.has(checkKey(key));
+    const k = checkKey(key);
+    this.#ensureOpen(k);
+    return this.#byKey.has(k);
   }
 
   /** Every member with its header or its member-level error. */

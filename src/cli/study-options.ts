@@ -99,7 +99,7 @@ export function parseStudyArgs(argv: string[], extraSpecs: OptionSpecs = {}, all
   const doseText = str("dose");
   if (doseText !== undefined) {
     dose = parsePyFloat(doseText);
-    if (dose === undefined) throw new UsageError(`Expected a number for --dose, got '${doseText}'`);
+    if (dose === undefined || !Number.isFinite(dose)) throw new UsageError(`Expected a finite number for --dose, got '${doseText}'`);
   }
   const viewText = str("view");
   if (viewText !== undefined && !["baseline", "dense", "sparse"].includes(viewText)) {

@@ -37,6 +37,7 @@ export {
   filterJobs,
   selectJobs,
   requireDirectory,
+  validatePhaseCRoot,
   type SplitResolution,
   type PlannedJob,
   type PlanWarning,

@@ -2,7 +2,7 @@
 // semantics (dose list order, baseline always strict, per-split primary/fallback Phase D names,
 // skip reasons verbatim), npzguard's extras (primaryMissing/usedFallback, flat-layout and obsolete
 // Phase C layout warnings) and the CLI filters. Existence checks only; no file is opened.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { StudyDesign, StudyError, getStudyDesign } from "./design.js";
 import { pyBool, pyExp0, pyFloatStr } from "./pyformat.js";
 import { pyJoin } from "./pypath.js";
@@ -281,4 +281,38 @@ export function requireDirectory(root: string, label: string): void {
         : `${label} root directory not found: ${root}`;
     throw new StudyError("ERR_STUDY_ROOT", msg, "RuntimeError", root);
   }
+}
+
+/**
+ * The directory-level Phase C guard of `validate_phase_c_metadata(hub)` (study §3.3), exact
+ * messages, for `<HUB>/data/phase_c` (or any Phase C root): the root exists, holds at least one
+ * `dose_*` entry, and every `dose_*` entry (sorted) holds `patched_train.npz` and
+ * `patched_test.npz`. Throws StudyError (pyType RuntimeError); the file-level provenance rule is
+ * the contract engine's `data001/phasec-provenance` (role phase-c).
+ */
+export function validatePhaseCRoot(root: string): string[] {
+  requireDirectory(root, "Phase C");
+  const doseDirs = readdirSync(root)
+    .filter((name) => name.startsWith("dose_"))
+    .sort()
+    .map((name) => pyJoin(root, name));
+  if (doseDirs.length === 0) {
+    throw new StudyError("ERR_STUDY_ROOT", `No Phase C dose directories found under ${root}. Expected pattern: dose_*/`, "RuntimeError", root);
+  }
+  const files: string[] = [];
+  for (const doseDir of doseDirs) {
+    for (const split of ["train", "test"]) {
+      const f = pyJoin(doseDir, `patched_${split}.npz`);
+      if (!existsSync(f)) {
+        throw new StudyError(
+          "ERR_STUDY_FILE_NOT_FOUND",
+          `Phase C ${split} NPZ file not found: ${f}. Expected: patched_${split}.npz in ${doseDir}`,
+          "RuntimeError",
+          f,
+        );
+      }
+      files.push(f);
+    }
+  }
+  return files;
 }

@@ -184,6 +184,13 @@ describe("npzguard check (CLI)", () => {
     expect(r.err).toMatch(/^ERR_NP[YZ]_[A-Z_]+: .*touched\.npz\)$/m);
   });
 
+  it("--dose parses like Python's float() (1e3, 1_000); junk or non-finite is a usage error", async () => {
+    expect((await cli(p("meta_unicode.npz"), "--dose", "1e3")).code).toBe(0);
+    expect((await cli(p("meta_unicode.npz"), "--dose", "1_000")).code).toBe(0);
+    expect((await cli(p("meta_unicode.npz"), "--dose", "lots")).code).toBe(2);
+    expect((await cli(p("meta_unicode.npz"), "--dose", "inf")).code).toBe(2);
+  });
+
   it("recurses into a directory PATH (every .npz/.npy below it)", async () => {
     const sub = p("tree/a/b");
     mkdirSync(sub, { recursive: true });

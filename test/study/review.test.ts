@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { run } from "../../src/cli/plan.js";
 import { StudyDesign, isStudyError } from "../../src/study/design.js";
-import { buildTrainingJobs, doseDirName, makeTrainingJob, selectJobs } from "../../src/study/matrix.js";
+import { buildTrainingJobs, doseDirName, makeTrainingJob, selectJobs, validatePhaseCRoot } from "../../src/study/matrix.js";
 import { pyJoin } from "../../src/study/pypath.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -140,6 +140,28 @@ describe("buildTrainingJobs() (study §5)", () => {
     const r = selectJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", allowMissingPhaseD: true, filters: { dose: 2000 } });
     expect(r.jobs).toHaveLength(3);
     expect(r.warnings.map((w) => w.kind)).toContain("dose-outside-design");
+  });
+});
+
+describe("validatePhaseCRoot() (study §3.3, directory-level PHASEC-METADATA-001 guard)", () => {
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return null;
+  };
+  it("reproduces the guard's messages in order: root, dose dirs, split files", () => {
+    expect(message(() => validatePhaseCRoot("C"))).toBe("Phase C root directory not found: C. Phase C generation may not have completed.");
+    mkdirSync(path.join(root, "C"));
+    expect(message(() => validatePhaseCRoot("C"))).toBe("No Phase C dose directories found under C. Expected pattern: dose_*/");
+    touch("C/dose_1000/patched_train.npz");
+    expect(message(() => validatePhaseCRoot("C"))).toBe(
+      "Phase C test NPZ file not found: C/dose_1000/patched_test.npz. Expected: patched_test.npz in C/dose_1000",
+    );
+    touch("C/dose_1000/patched_test.npz");
+    expect(validatePhaseCRoot("C")).toEqual(["C/dose_1000/patched_train.npz", "C/dose_1000/patched_test.npz"]);
   });
 });
 

@@ -63,6 +63,22 @@ np.lib.format.write_array_header_1_0(b, {"descr": "<f4", "fortran_order": False,
 with open(j("huge.npy"), "wb") as f:
     f.write(b.getvalue())
     f.truncate(len(b.getvalue()) + 4 * ((1 << 30) + 16))
+# The same member STORED in a zip64 archive (sizes only in zip64 extras, like numpy writes them);
+# a 0xD935 padding extra puts the array data on a 64-byte boundary. CRC left 0: never read fully.
+hdr = b.getvalue(); name = b"huge.npy"; usize = len(hdr) + 4 * ((1 << 30) + 16)
+z64 = struct.pack("<HHQQ", 1, 16, usize, usize)
+pad_len = (-(30 + len(name) + len(z64) + 4 + len(hdr))) % 64
+local_extra = z64 + struct.pack("<HH", 0xD935, pad_len) + b"\x00" * pad_len
+with open(j("huge.npz"), "wb") as f:
+    f.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0x21, 0, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(local_extra)) + name + local_extra + hdr)
+    cd_off = 30 + len(name) + len(local_extra) + usize
+    f.truncate(cd_off); f.seek(cd_off)
+    cd = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0x21, 0, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(z64), 0, 0, 0, 0, 0) + name + z64
+    f.write(cd)
+    eocd64 = f.tell()
+    f.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, 1, 1, len(cd), cd_off))
+    f.write(struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1))
+    f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(cd), 0xFFFFFFFF, 0))
 `;
 
 let dir = "";
@@ -194,6 +210,16 @@ describe("members larger than the 4 GiB external-buffer cap", () => {
     expect(npz.closed).toBe(false);
   });
 
+  it("the same in a stored zip64 archive: header from the zip64 extras, ERR_NPZ_LIMIT for a view", () => {
+    using npz = openNpz(f("huge.npz"));
+    expect(npz.keys()).toEqual(["huge"]);
+    const h = npz.header("huge");
+    expect(h.compression).toBe("stored");
+    expect(h.byteLength).toBe(4 * ((2 ** 30) + 16));
+    expect(h.alignment).toBe(0);
+    expectNpzError(() => npz.array("huge", { copy: false }), "ERR_NPZ_LIMIT");
+  });
+
   // Allocates 4 GiB: opt-in (NPZGUARD_BIG_TESTS=1) so small CI machines are not pushed to swap.
   it.runIf(process.env.NPZGUARD_BIG_TESTS === "1")("array() copies it once into a V8-owned buffer", () => {
     using npz = openNpz(f("huge.npy"));
@@ -237,6 +263,9 @@ describe("argument checking and errors", () => {
     expectNpzError(() => npz.header("a"), "ERR_NPZ_CLOSED");
     expectNpzError(() => npz.array("a"), "ERR_NPZ_CLOSED");
     expectNpzError(() => npz.metadata(), "ERR_NPZ_CLOSED");
+    expectNpzError(() => npz.has("a"), "ERR_NPZ_CLOSED");
+    // Argument checks come first, closed or not.
+    expect(() => npz.has(5 as unknown as string)).toThrow(TypeError);
   });
 });
 
