@@ -17,6 +17,7 @@
       "include_dirs": ["native/core"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "defines": ["NAPI_VERSION=8"],
+      "defines!": ["_FILE_OFFSET_BITS=64"],
       "cflags_cc": ["-std=c++17", "-O3", "-Wall", "-Wextra"],
       "libraries": ["-lz"]
     }

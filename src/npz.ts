@@ -366,7 +366,11 @@ export class NpzFile implements Disposable {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(`Expected an AbortSignal for options.signal, got ${describe(signal)}`);
     }
-    const { index, member } = this.#member(key);
+    // Members without NPY magic are scanned too (CRC of their raw bytes, no stats): numpy's
+    // loader verifies their CRC as well. Any other member-level error is thrown.
+    const index = this.#index(key);
+    const member = this.#members[index]!;
+    if (member.npyMagic || this.kind !== "npz") this.#memberError(member);
     const k = member.key;
     if (signal?.aborted) throw abortError(this.path, k);
     const id = nextScanId++;

@@ -478,10 +478,23 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
       throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_, m.key);
     }
     const size_t n = static_cast<size_t>(h.byte_length);
+    // Allocated through the JS constructor: napi_create_arraybuffer (v8::ArrayBuffer::New) is a
+    // fatal out-of-memory abort when the allocation fails, `new ArrayBuffer(n)` a RangeError.
     Napi::ArrayBuffer buffer;
+    bool allocated = false;
     try {
-      buffer = Napi::ArrayBuffer::New(env, n);
+      Napi::Value ctor = env.Global().Get("ArrayBuffer");
+      if (ctor.IsFunction()) {
+        Napi::Value v = ctor.As<Napi::Function>().New({Napi::Number::New(env, static_cast<double>(n))});
+        if (v.IsArrayBuffer() && v.As<Napi::ArrayBuffer>().ByteLength() == n) {
+          buffer = v.As<Napi::ArrayBuffer>();
+          allocated = true;
+        }
+      }
     } catch (const Napi::Error&) {
+      allocated = false;
+    }
+    if (!allocated) {
       throw MakeCodedError(env, Code::NpzLimit,
                            "member '" + m.key + "': cannot allocate " + std::to_string(n) +
                                " bytes for a copy of the array",

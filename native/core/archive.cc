@@ -389,14 +389,18 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
   if (index >= members_.size())
     throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
   const Member& m = members_[index];
-  if (m.error) throw *m.error;
-  if (!m.header) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
-  const NpyHeader& h = *m.header;
+  // A member without NPY magic still has a CRC that numpy's loader verifies: scan its raw bytes
+  // (CRC only, no stats) instead of refusing, so corruption there is found too.
+  const bool raw_member = kind_ == Kind::Npz && !m.npy_magic;
+  if (m.error && !raw_member) throw *m.error;
+  if (!m.header && !raw_member) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
+  static const NpyHeader kNoHeader{};
+  const NpyHeader& h = raw_member ? kNoHeader : *m.header;
   const ZipEntry& z = m.entry;
-  const bool want_stats = opts.stats && stats_dtype(h.dtype);
+  const bool want_stats = !raw_member && opts.stats && stats_dtype(h.dtype);
   const bool want_crc = opts.verify_crc && kind_ == Kind::Npz;
-  const uint64_t arr_begin = h.data_offset;
-  const uint64_t arr_end = h.dtype.is_object ? arr_begin : arr_begin + h.byte_length;
+  const uint64_t arr_begin = raw_member ? 0 : h.data_offset;
+  const uint64_t arr_end = (raw_member || h.dtype.is_object) ? arr_begin : arr_begin + h.byte_length;
   ScanResult res;
   try {
     if (file_ && file_->current_size() < file_->size())

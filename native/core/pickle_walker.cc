@@ -534,7 +534,10 @@ bool ucs4_to_utf8(const uint8_t* p, size_t nbytes, bool big_endian, std::string*
   out->reserve(units);
   for (size_t i = 0; i < units; ++i) {
     uint32_t cp = unit(i);
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (cp > 0x10FFFF) return false;
+    // numpy stores lone surrogates (Python str allows them) but UTF-8 cannot carry them:
+    // substitute U+FFFD, as a UTF-8 consumer would. array() keeps the exact code units.
+    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
     append_utf8(cp, out);
   }
   return true;

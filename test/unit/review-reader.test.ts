@@ -181,6 +181,15 @@ describe("loadNpy() on numpy-written .npy files", () => {
     expect(loadNpy(f("u_surrogate.npy")).data).toEqual(["a\ud800b", "ok"]);
   });
 
+  // strings() decodes through UTF-8, which cannot carry a lone surrogate: the core substitutes
+  // U+FFFD (array() keeps the exact code units).
+  it("strings() reads a numpy-written <U holding a lone surrogate", () => {
+    using npz = openNpz(f("u_surrogate.npy"));
+    const items = npz.strings("u_surrogate").items;
+    expect(items[1]).toBe("ok");
+    expect(items[0]).toBe("a\ufffdb");
+  });
+
   it("S strips only trailing NULs, like numpy", () => {
     expect(loadNpy(f("s_nuls.npy")).data).toEqual(["a\u0000b", "\u0000\u0000c", "", "ab"]);
   });
@@ -227,6 +236,27 @@ describe("members larger than the 4 GiB external-buffer cap", () => {
     expect(a.zeroCopy).toBe(false);
     expect(a.data.length).toBe((2 ** 30) + 16);
     expect((a.data as Float32Array)[a.data.length - 1]).toBe(0);
+  });
+
+  // An 8 TiB sparse .npy: the copy cannot be allocated. v8::ArrayBuffer::New would abort the
+  // process; the binding must answer ERR_NPZ_LIMIT. Opt-in as well (needs a filesystem with
+  // sparse files that large) and skipped where the kernel never refuses an allocation.
+  const overcommitAlways = (() => {
+    try {
+      return readFileSync("/proc/sys/vm/overcommit_memory", "utf8").trim() === "1";
+    } catch {
+      return false;
+    }
+  })();
+  it.runIf(process.env.NPZGUARD_BIG_TESTS === "1" && !overcommitAlways)("a copy that cannot be allocated is ERR_NPZ_LIMIT, not an abort", () => {
+    const p = f("absurd.npy");
+    execFileSync("python3", ["-c", [
+      "import io, os, sys, numpy as np",
+      "b = io.BytesIO(); np.lib.format.write_array_header_1_0(b, {'descr': '<f8', 'fortran_order': False, 'shape': (1 << 40,)})",
+      "open(sys.argv[1], 'wb').write(b.getvalue()); os.truncate(sys.argv[1], len(b.getvalue()) + (8 << 40))",
+    ].join("\n"), p]);
+    using npz = openNpz(p);
+    expectNpzError(() => npz.array("absurd"), "ERR_NPZ_LIMIT");
   });
 });
 
