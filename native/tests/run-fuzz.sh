@@ -9,7 +9,8 @@
 #   FUZZ_EXTRA     extra libFuzzer flags, appended verbatim (e.g. "-seed=1")
 #
 # Each target starts from its seed corpus native/tests/corpus/<target>/ plus its regression
-# inputs native/tests/fuzz-regressions/<target>/, copied into a scratch directory under
+# inputs native/tests/fuzz-regressions/<target>/ and the hand-broken files of
+# test/fixtures/corrupt/, copied into a scratch directory under
 # build-fuzz/fuzz-work/<target>/ so the repository is never modified. A dictionary
 # native/tests/dict/<target>.dict is passed with -dict when present. Crash, leak, timeout and
 # OOM inputs land in build-fuzz/fuzz-work/<target>/artifacts/.
@@ -74,9 +75,9 @@ for t in "${targets[@]}"; do
   dir="$work/$t"
   rm -rf "$dir"
   mkdir -p "$dir/corpus" "$dir/artifacts"
-  for seeds in "native/tests/corpus/$t" "native/tests/fuzz-regressions/$t"; do
+  for seeds in "native/tests/corpus/$t" "native/tests/fuzz-regressions/$t" test/fixtures/corrupt; do
     if [ -d "$seeds" ]; then
-      find "$seeds" -maxdepth 1 -type f -exec cp {} "$dir/corpus/" \;
+      find "$seeds" -maxdepth 1 -type f \( -name '*.np[yz]' -o ! -name '*.*' \) -exec cp {} "$dir/corpus/" \;
     fi
   done
   args=("$dir/corpus" "-max_total_time=$seconds" -rss_limit_mb=2048 -timeout=10
