@@ -435,12 +435,12 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
                bytes.data == bytes.owned.data() && bytes.owned.size() == bytes.byte_length) {
       // Hand the vector over instead of copying it again; tell V8 about the memory so GC
       // pressure reflects it.
-      auto* vec = new std::vector<uint8_t>(std::move(bytes.owned));
+      auto* vec = new npz::ByteBuffer(std::move(bytes.owned));
       int64_t size = static_cast<int64_t>(vec->size());
       Napi::MemoryManagement::AdjustExternalMemory(env, size);
       buffer = Napi::ArrayBuffer::New(
           env, vec->data(), vec->size(),
-          [](Napi::Env fin_env, void*, std::vector<uint8_t>* v) {
+          [](Napi::Env fin_env, void*, npz::ByteBuffer* v) {
             int64_t n = static_cast<int64_t>(v->size());
             delete v;
             try {

@@ -287,8 +287,14 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
   ms.skip(h.data_offset);
   const size_t n = static_cast<size_t>(h.byte_length);
   if (z.method == 0) {
+    // Chunked, so the CRC of each chunk is computed while it is still in cache (one pass over
+    // memory instead of a copy followed by a separate CRC pass).
     out.owned.resize(n);
-    ms.read_exact(out.owned.data(), n);
+    for (size_t have = 0; have < n;) {
+      const size_t k = std::min<size_t>(n - have, kScanChunk);
+      ms.read_exact(out.owned.data() + have, k);
+      have += k;
+    }
   } else {
     // A deflated member's declared size is only bounded by the 1032:1 ratio: reserve it (address
     // space, no pages touched) and let it become resident as inflated bytes actually arrive, so

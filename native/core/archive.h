@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_buffer.h"
 #include "errors.h"
 #include "npy_header.h"
 #include "pickle_walker.h"
@@ -47,7 +48,7 @@ enum class CopyMode { Auto, ForceCopy, RequireZeroCopy };
 struct ArrayBytes {
   // Exactly one of mapping / owned is set.
   std::shared_ptr<Mapping> mapping;  // zero-copy: data() .. data()+byte_length
-  std::vector<uint8_t> owned;        // copy: native byte order
+  ByteBuffer owned;                  // copy: native byte order (no zero fill, huge pages)
   const uint8_t* data = nullptr;
   uint64_t byte_length = 0;
   bool zero_copy = false;
