@@ -1,6 +1,6 @@
 // `npzguard check PATH...`: DATA-001 contract check of files/directories.
 // Exit: 0 no error finding, 1 error findings, 2 usage, 3 a file unreadable.
-import { SingleBar } from "cli-progress";
+import type { SingleBar } from "cli-progress";
 import { checkPaths, expandPaths } from "../contract/check.js";
 import { formatGithub } from "../contract/format/github.js";
 import { formatJson } from "../contract/format/json.js";
@@ -121,6 +121,8 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.USAGE;
     }
     const interactive = stderrIsInteractive() && options.mode === "full";
+    // cli-progress is loaded only when a bar can be drawn (it costs ~15 ms of start-up).
+    const Bar = interactive ? (await import("cli-progress")).SingleBar : null;
     const started = Date.now();
     let barTotal = 0;
     const perFile = new Map<string, { done: number; total: number }>();
@@ -137,8 +139,8 @@ export async function run(argv: string[]): Promise<number> {
                 done += v.done;
                 total += v.total;
               }
-              if (!bar && Date.now() - started > 1000) {
-                bar = new SingleBar({ format: "checking [{bar}] {percentage}% | {value}/{total} MiB", stream: process.stderr, hideCursor: true, clearOnComplete: true });
+              if (!bar && Bar && Date.now() - started > 1000) {
+                bar = new Bar({ format: "checking [{bar}] {percentage}% | {value}/{total} MiB", stream: process.stderr, hideCursor: true, clearOnComplete: true });
                 barTotal = Math.max(1, Math.ceil(total / 2 ** 20));
                 bar.start(barTotal, 0);
               }

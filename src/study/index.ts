@@ -61,3 +61,12 @@ export {
   type PlanStudyOptions,
   type PlanStudyResult,
 } from "./preflight.js";
+export { runHandoff, type HandoffPlan, type HandoffOptions, type HandoffResult, type HandoffJobResult } from "./handoff.js";
+export type { Executor, ExecutorName, HandoffJob, JobOutcome, OutcomeStatus } from "./executor.js";
+export { LocalExecutor, type LocalExecutorOptions } from "./local-executor.js";
+export { SlurmExecutor, refreshSlurmRecord, type SlurmExecutorOptions } from "./slurm-executor.js";
+export { SlurmError, isSlurmError, type SlurmErrorCode } from "./slurm.js";
+export { collectEvidence, sha256File, bundleFacts, type Evidence, type BundleFacts } from "./evidence.js";
+export { readRunRecord, runRecordPath, RUN_RECORD_NAME, type RunRecord, type RunRecordEntry, type RunStatus } from "./run-record.js";
+export { buildTrainerCommand, type TrainerCommand, type TrainerCommandInput } from "./trainer-command.js";
+export { synthesizeStudy, type SynthOptions, type SynthResult } from "./synth.js";

@@ -19,6 +19,7 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { numericNpy, pickledStringScalarNpy, unicodeScalarNpy, type NpyParts } from "../writer/npy.js";
 import { NpzWriter } from "../writer/npz.js";
 import { pyFloat, pyJsonDump, type PyJsonValue } from "./pyformat.js";
+import { doseDirName } from "./matrix.js";
 
 export interface SynthOptions {
   /** Root of the tree (created if missing). */
@@ -66,10 +67,7 @@ export interface SynthResult {
   maxAmplitude: number;
 }
 
-/** `dose_<int>` directory name (`int()` truncation toward zero). */
-export function doseDirName(dose: number): string {
-  return `dose_${Math.trunc(dose)}`;
-}
+export { doseDirName };
 
 // ---------------------------------------------------------------------------------------------
 // Random numbers
