@@ -1,6 +1,7 @@
 // ZIP central-directory reader (npy-npz-format.md §5.2-5.3, checklist rows 1-18).
 // Every size and offset read from the file is untrusted: ranges are checked with overflow-safe
 // arithmetic before anything is read or allocated from them.
+#include "utf8.h"
 #include "zip_index.h"
 
 #include <algorithm>
@@ -54,29 +55,7 @@ std::string quoted(const std::string& name) {
 }
 
 bool valid_utf8(const std::string& s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += len;
-  }
-  return true;
+  return npz::valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
 void check_name(const std::string& name, uint16_t flags) {
