@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "byteswap.h"
 #include "archive.h"
 #include "errors.h"
 #include "member_stream.h"
@@ -80,37 +81,6 @@ auto GuardCore(Napi::Env env, const std::string& path, Fn&& fn) -> decltype(fn()
   }
 }
 
-// In-place byte swap of n bytes made of unit-sized (2, 4 or 8) big-endian values.
-void SwapUnits(uint8_t* p, size_t n, uint32_t unit) {
-  switch (unit) {
-    case 2:
-      for (size_t i = 0; i + 2 <= n; i += 2) {
-        uint16_t v;
-        std::memcpy(&v, p + i, 2);
-        v = __builtin_bswap16(v);
-        std::memcpy(p + i, &v, 2);
-      }
-      break;
-    case 4:
-      for (size_t i = 0; i + 4 <= n; i += 4) {
-        uint32_t v;
-        std::memcpy(&v, p + i, 4);
-        v = __builtin_bswap32(v);
-        std::memcpy(p + i, &v, 4);
-      }
-      break;
-    case 8:
-      for (size_t i = 0; i + 8 <= n; i += 8) {
-        uint64_t v;
-        std::memcpy(&v, p + i, 8);
-        v = __builtin_bswap64(v);
-        std::memcpy(p + i, &v, 8);
-      }
-      break;
-    default:
-      for (size_t i = 0; i + unit <= n; i += unit) std::reverse(p + i, p + i + unit);
-  }
-}
 
 Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
@@ -512,7 +482,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
         while (ms.read(rest, sizeof rest) != 0) {
         }
         const uint32_t unit = h.dtype.component_size ? h.dtype.component_size : 1;
-        if (h.dtype.big_endian && unit > 1) SwapUnits(dst, n, unit);
+        if (h.dtype.big_endian && unit > 1) npz::swap_units(dst, n, unit);
       } catch (Error& e) {
         e.set_member(m.key);
         throw;

@@ -1,5 +1,6 @@
 // Archive: sniffing, member loading (header-only), array reads, string extraction and streaming
 // scans. Member-level failures at open are recorded in Member::error; container-level ones throw.
+#include "byteswap.h"
 #include "archive.h"
 
 #include <algorithm>
@@ -80,25 +81,6 @@ void check_cancel(const std::atomic<bool>* c, const std::string& key) {
     throw Error(Code::NpzAborted, "operation aborted", key);
 }
 
-void swap_units(uint8_t* p, uint64_t n, uint32_t unit) {
-  if (unit == 2) {
-    for (uint64_t i = 0; i + 2 <= n; i += 2) std::swap(p[i], p[i + 1]);
-  } else if (unit == 4) {
-    for (uint64_t i = 0; i + 4 <= n; i += 4) {
-      uint32_t v;
-      std::memcpy(&v, p + i, 4);
-      v = __builtin_bswap32(v);
-      std::memcpy(p + i, &v, 4);
-    }
-  } else if (unit == 8) {
-    for (uint64_t i = 0; i + 8 <= n; i += 8) {
-      uint64_t v;
-      std::memcpy(&v, p + i, 8);
-      v = __builtin_bswap64(v);
-      std::memcpy(p + i, &v, 8);
-    }
-  }
-}
 
 struct RangeResult {
   uint32_t crc = 0;

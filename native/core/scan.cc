@@ -3,6 +3,7 @@
 // SIMD at -O3 without -ffast-math (each lane is an independent dependency chain, so no
 // reassociation is needed). Non-native byte order and float16 go through a small aligned
 // staging buffer first.
+#include "byteswap.h"
 #include "scan.h"
 
 #include <algorithm>
@@ -493,31 +494,6 @@ inline float half_to_float(uint16_t h) {
   return f;
 }
 
-void byteswap_units(uint8_t* p, size_t n, size_t unit) {
-  switch (unit) {
-    case 2:
-      for (size_t i = 0; i + 2 <= n; i += 2) std::swap(p[i], p[i + 1]);
-      break;
-    case 4:
-      for (size_t i = 0; i + 4 <= n; i += 4) {
-        uint32_t v;
-        std::memcpy(&v, p + i, 4);
-        v = __builtin_bswap32(v);
-        std::memcpy(p + i, &v, 4);
-      }
-      break;
-    case 8:
-      for (size_t i = 0; i + 8 <= n; i += 8) {
-        uint64_t v;
-        std::memcpy(&v, p + i, 8);
-        v = __builtin_bswap64(v);
-        std::memcpy(p + i, &v, 8);
-      }
-      break;
-    default:
-      break;
-  }
-}
 
 bool scannable(const DType& d) {
   if (!d.supported || d.is_object) return false;
@@ -573,7 +549,7 @@ void Scanner::feed_aligned(const uint8_t* p, size_t nelem) {
     const uint8_t* q = p;
     if (swap || (dtype_.kind == 'f' && isz == 2)) {
       std::memcpy(stage, p, bytes);
-      if (swap) byteswap_units(stage, bytes, dtype_.component_size);
+      if (swap) swap_units(stage, bytes, dtype_.component_size);
       q = stage;
     }
     Partial part[2];
