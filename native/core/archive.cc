@@ -1,15 +1,20 @@
 // Archive: sniffing, member loading (header-only), array reads, string extraction and streaming
 // scans. Member-level failures at open are recorded in Member::error; container-level ones throw.
-#include "byteswap.h"
 #include "archive.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <csetjmp>
+#include <csignal>
+#include <mutex>
 #include <cstring>
 #include <exception>
 #include <string>
 #include <thread>
 #include <zlib.h>
 
+#include "byteswap.h"
 #include "member_stream.h"
 
 namespace npz {
@@ -90,23 +95,120 @@ struct RangeResult {
 // pread-based pass over member bytes [from, to) of a STORED member: CRC over all of it, stats
 // over the part inside the array [arr_begin, arr_end). Boundaries inside the array are
 // element-aligned by the caller.
-RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t from, uint64_t to,
-                              uint64_t arr_begin, uint64_t arr_end, const DType* dt, bool crc,
-                              const std::atomic<bool>* cancel, const std::string& key) {
+// ---- Scans of STORED members read the page cache through short-lived mappings ----------------
+// Why mappings: a pread() scan copies every byte once more (kernel -> buffer) before the CRC and
+// the statistics read it; reading the mapping directly measured ~1.5x faster per thread here.
+// Why that is safe: a file truncated while we read it makes the access raise SIGBUS. Each scan
+// thread arms a thread-local recovery point around the code that touches the mapping (CRC-32 and
+// Scanner::feed, which own nothing that needs unwinding); the process-wide handler jumps back to
+// it and the scan fails with ERR_NPZ_CORRUPT. A SIGBUS on any other thread (e.g. JS touching a
+// zero-copy view of a truncated file) is passed on to the previous handler / default action.
+thread_local sigjmp_buf* t_bus_jump = nullptr;
+struct sigaction g_prev_bus;
+
+void on_sigbus(int sig, siginfo_t* info, void* uctx) {
+  if (t_bus_jump != nullptr) siglongjmp(*t_bus_jump, 1);
+  if ((g_prev_bus.sa_flags & SA_SIGINFO) != 0 && g_prev_bus.sa_sigaction != nullptr) {
+    g_prev_bus.sa_sigaction(sig, info, uctx);
+    return;
+  }
+  if ((g_prev_bus.sa_flags & SA_SIGINFO) == 0 && g_prev_bus.sa_handler != SIG_DFL &&
+      g_prev_bus.sa_handler != SIG_IGN) {
+    g_prev_bus.sa_handler(sig);
+    return;
+  }
+  std::signal(SIGBUS, SIG_DFL);  // the faulting access runs again and takes the default action
+}
+
+void install_sigbus_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGBUS, &sa, &g_prev_bus);
+  });
+}
+
+// Runs fn(); returns false instead if it raised SIGBUS. fn must not create objects that need
+// destructors (the recovery jumps over its frames): here it only reads mapped bytes.
+template <class F>
+bool bus_guarded(F&& fn) {
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    t_bus_jump = nullptr;
+    return false;
+  }
+  t_bus_jump = &jump;
+  fn();
+  t_bus_jump = nullptr;
+  return true;
+}
+
+// Read-only private mapping of one window of the file, prefaulted (MAP_POPULATE) in one call.
+class ScanWindow {
+ public:
+  ScanWindow(int fd, uint64_t offset, size_t length) {
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t start = offset - offset % page;
+    len_ = static_cast<size_t>(offset - start) + length;
+    base_ = ::mmap(nullptr, len_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, static_cast<off_t>(start));
+    if (base_ == MAP_FAILED) base_ = nullptr;
+    else data_ = static_cast<const uint8_t*>(base_) + (offset - start);
+  }
+  ~ScanWindow() {
+    if (base_) ::munmap(base_, len_);
+  }
+  ScanWindow(const ScanWindow&) = delete;
+  ScanWindow& operator=(const ScanWindow&) = delete;
+  const uint8_t* data() const { return data_; }
+
+ private:
+  void* base_ = nullptr;
+  size_t len_ = 0;
+  const uint8_t* data_ = nullptr;
+};
+
+constexpr size_t kScanWindow = 8u << 20;
+
+// Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
+// lies inside [arr_begin, arr_end). File-backed sources are read through guarded mappings,
+// in-memory ones (fuzzers, tests) directly; a failed mapping falls back to pread.
+RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
+                              uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
+                              const DType* dt, bool crc, const std::atomic<bool>* cancel,
+                              const std::string& key) {
   RangeResult r;
   std::optional<Scanner> sc;
   if (dt) sc.emplace(*dt);
-  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kStoredChunk, to - from)));
+  std::vector<uint8_t> buf;
+  if (file) install_sigbus_handler();
   uint64_t pos = from;
   while (pos < to) {
     check_cancel(cancel, key);
-    const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
-    src.read(e.data_offset + pos, buf.data(), k);
-    if (crc) r.crc = crc32_update(r.crc, buf.data(), k);
-    if (sc) {
-      const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
-      if (a < b) sc->feed(buf.data() + (a - pos), static_cast<size_t>(b - a));
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(file ? kScanWindow : kStoredChunk, to - pos));
+    std::optional<ScanWindow> win;
+    const uint8_t* p = nullptr;
+    if (file) {
+      win.emplace(file->fd(), e.data_offset + pos, k);
+      p = win->data();
     }
+    if (!p) {
+      buf.resize(k);
+      src.read(e.data_offset + pos, buf.data(), k);
+      p = buf.data();
+    }
+    const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
+    const bool ok = bus_guarded([&] {
+      if (crc) r.crc = crc32_update(r.crc, p, k);
+      if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
+    });
+    if (!ok)
+      throw Error(Code::NpzCorrupt,
+                  "file truncated while scanning member '" + key + "' (at byte " +
+                      std::to_string(pos) + " of the member)",
+                  key);
     pos += k;
   }
   if (sc) r.stats = sc->finish();
@@ -405,7 +507,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
         std::exception_ptr err;
         std::thread t([&] {
           try {
-            r1 = scan_stored_range(*src_, z, split, z.usize, arr_begin, arr_end, dt, want_crc,
+            r1 = scan_stored_range(*src_, file_, z, split, z.usize, arr_begin, arr_end, dt, want_crc,
                                    opts.cancel, m.key);
           } catch (...) {
             err = std::current_exception();
@@ -413,7 +515,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
         });
         RangeResult r0;
         try {
-          r0 = scan_stored_range(*src_, z, 0, split, arr_begin, arr_end, dt, want_crc,
+          r0 = scan_stored_range(*src_, file_, z, 0, split, arr_begin, arr_end, dt, want_crc,
                                  opts.cancel, m.key);
         } catch (...) {
           t.join();
@@ -429,7 +531,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
           res.stats = std::move(r0.stats);
         }
       } else {
-        RangeResult r = scan_stored_range(*src_, z, 0, z.usize, arr_begin, arr_end, dt, want_crc,
+        RangeResult r = scan_stored_range(*src_, file_, z, 0, z.usize, arr_begin, arr_end, dt, want_crc,
                                           opts.cancel, m.key);
         if (want_crc) res.crc_ok = r.crc == z.crc32;
         res.stats = std::move(r.stats);

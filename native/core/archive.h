@@ -1,7 +1,8 @@
 // High-level view of one .npz or .npy file: the member list with parsed NPY headers (header-only
 // cost: deflated members inflate just their header bytes), whole-array reads (zero-copy mapping
 // or one copy, byte-swapped to native order, CRC-verified), object-string extraction (pickle
-// walker / 0-d U,S) and streaming value scans (pread-based, bounded memory, CRC in the same pass).
+// walker / 0-d U,S) and streaming value scans (bounded memory, CRC in the same pass; STORED
+// members through SIGBUS-guarded read-only mapping windows, DEFLATED ones through pread + inflate).
 //
 // Ownership: an Archive owns its FileSource (one fd held open for its lifetime, fstat at open).
 // Thread-safety: after open(), members() is immutable; read_array/read_strings/scan are const
@@ -87,7 +88,8 @@ class Archive {
   ArrayBytes read_array(size_t index, CopyMode mode) const;
   // Object ('|O', via the pickle walker) or 0-d/any U/S member decoded to strings.
   ObjectStrings read_strings(size_t index) const;
-  // Streaming pass over the member: CRC + stats. Never maps; bounded memory.
+  // Streaming pass over the member: CRC + stats in bounded memory. A file truncated during the
+  // pass gives ERR_NPZ_CORRUPT (never SIGBUS).
   ScanResult scan(size_t index, const ScanOptions& opts) const;
 
  private:

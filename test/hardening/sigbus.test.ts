@@ -1,0 +1,59 @@
+// Stored-member scans read the file through short-lived mappings guarded against SIGBUS: a file
+// truncated in the middle of such a scan must end the scan with ERR_NPZ_CORRUPT, and the process
+// must survive. Runs in a child process so a regression kills the child, not the test runner.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+let dir = "";
+let file = "";
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "npzguard-sigbus-"));
+  file = path.join(dir, "big.npz");
+  // 256 MiB of zeros as one STORED float32 member, written through zipfile in chunks.
+  const r = spawnSync("python3", ["-c", String.raw`
+import sys, zipfile, numpy as np
+n = (256 << 20) // 4
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
+    with z.open("diffraction.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (n,)})
+        chunk = bytes(16 << 20)
+        for _ in range((n * 4) // len(chunk)):
+            f.write(chunk)
+`, file], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+}, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("NpzFile#scan() of a STORED member truncated mid-scan", () => {
+  it("rejects with ERR_NPZ_CORRUPT and the process survives (no SIGBUS)", () => {
+    const script = `
+      const { openNpz } = await import(${JSON.stringify(path.join(root, "dist", "index.js"))});
+      const { truncateSync, copyFileSync } = await import("node:fs");
+      const src = process.argv[1], f = src + ".copy";
+      const out = [];
+      for (let i = 0; i < 4; i++) {
+        copyFileSync(src, f);
+        const npz = openNpz(f);
+        const p = npz.scan("diffraction", { crc: true, stats: true });
+        await new Promise((r) => setTimeout(r, 2));
+        truncateSync(f, 4096 + i * 1000);
+        try { await p; out.push("completed"); } catch (e) { out.push(e.code); }
+        npz.close();
+      }
+      process.stdout.write(JSON.stringify(out));
+    `;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script, file], { encoding: "utf8", timeout: 90_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const outcomes = JSON.parse(r.stdout) as string[];
+    expect(outcomes).toHaveLength(4);
+    // Truncated to a few KiB 2 ms into a 256 MiB scan: the scan cannot have finished first.
+    for (const o of outcomes) expect(o).toBe("ERR_NPZ_CORRUPT");
+  }, 120_000);
+});
