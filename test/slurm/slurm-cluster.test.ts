@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
+import { FAKE, FAKE_VARS, capture, makeTree as makeStudyTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
+const makeTree = (doses?: number[]): Tree => makeStudyTree(doses, "npzguard-slurm-");
 import { run as statusCli } from "../../src/cli/status.js";
 import { runHandoff } from "../../src/study/handoff.js";
 import { planStudy } from "../../src/study/preflight.js";
@@ -18,8 +20,6 @@ import { SlurmExecutor } from "../../src/study/slurm-executor.js";
 import type { VerifiedJob } from "../../src/study/types.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const FAKE = fileURLToPath(new URL("../study/fake-trainer", import.meta.url));
-const FAKE_VARS = ["FAKE_TRAINER_FAIL", "FAKE_TRAINER_EXIT", "FAKE_TRAINER_SLEEP", "FAKE_TRAINER_BAD_SHA", "FAKE_TRAINER_EVENTS", "CUDA_VISIBLE_DEVICES"];
 const POLL = ["--poll-interval", "0.5"];
 
 const REQUIRE = process.env.NPZGUARD_REQUIRE_SLURM === "1";
@@ -37,75 +37,16 @@ const SKIP_NOTE =
   "(exports SLURM_CONF), then re-run; NPZGUARD_REQUIRE_SLURM=1 turns this skip into a failure.";
 if (!CLUSTER && !REQUIRE) process.stderr.write(`\n[test/slurm] ${SKIP_NOTE}\n\n`);
 
-interface Tree {
-  root: string;
-  c: string;
-  d: string;
-  a: string;
-  events: string;
-}
 
-function makeTree(doses = [1000, 10000, 100000]): Tree {
-  const root = mkdtempSync(join(tmpdir(), "npzguard-slurm-"));
-  const c = join(root, "phase_c");
-  const d = join(root, "phase_d");
-  for (const dose of doses) {
-    mkdirSync(join(c, `dose_${dose}`), { recursive: true });
-    for (const s of ["train", "test"]) writeFileSync(join(c, `dose_${dose}`, `patched_${s}.npz`), "");
-    for (const view of ["dense", "sparse"]) {
-      mkdirSync(join(d, `dose_${dose}`, view), { recursive: true });
-      for (const s of ["train", "test"]) writeFileSync(join(d, `dose_${dose}`, view, `${s}.npz`), "");
-    }
-  }
-  return { root, c, d, a: join(root, "phase_e"), events: join(root, "events.jsonl") };
-}
 
 const baseArgs = (t: Tree): string[] => [
   "--phase-c-root", t.c, "--phase-d-root", t.d, "--artifact-root", t.a, "--workdir", FAKE, "--no-verify", "--executor", "slurm",
 ];
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function capture(fn: () => Promise<number>): Promise<CliResult> {
-  let stdout = "";
-  let stderr = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await fn(), stdout, stderr };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 const cli = (argv: string[]): Promise<CliResult> => capture(() => runCli(argv));
 
-interface Event {
-  event: "start" | "end";
-  pid: number;
-  view: string;
-  dose: number;
-  cuda: string | null;
-  time: number;
-}
-function readEvents(t: Tree): Event[] {
-  if (!existsSync(t.events)) return [];
-  return readFileSync(t.events, "utf8")
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Event);
-}
-const starts = (t: Tree): Event[] => readEvents(t).filter((e) => e.event === "start");
+const starts = (t: Tree): TrainerEvent[] => readEvents(t).filter((e) => e.event === "start");
 
 async function record(t: Tree): Promise<RunRecord> {
   const r = await readRunRecord(t.a);
@@ -189,7 +130,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     const byPid = new Map(evs.filter((e) => e.event === "start").map((e) => [e.pid, e]));
     const ivs = evs
       .filter((e) => e.event === "end")
-      .map((e) => ({ key: `${e.view}:${e.dose}`, cuda: e.cuda, start: (byPid.get(e.pid) as Event).time, end: e.time }));
+      .map((e) => ({ key: `${e.view}:${e.dose}`, cuda: e.cuda, start: (byPid.get(e.pid) as TrainerEvent).time, end: e.time }));
     expect(ivs).toHaveLength(9);
     for (const iv of ivs) expect(["0", "1"]).toContain(iv.cuda);
     for (const a of ivs) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
+import { FAKE, FAKE_VARS, capture, makeTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
 import { run as statusCli } from "../../src/cli/status.js";
 import { runHandoff } from "../../src/study/handoff.js";
 import { LocalExecutor } from "../../src/study/local-executor.js";
@@ -25,82 +26,20 @@ import {
 import type { TrainingJob, VerifiedJob } from "../../src/study/types.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const FAKE = fileURLToPath(new URL("./fake-trainer", import.meta.url));
-const FAKE_VARS = ["FAKE_TRAINER_FAIL", "FAKE_TRAINER_EXIT", "FAKE_TRAINER_SLEEP", "FAKE_TRAINER_BAD_SHA", "FAKE_TRAINER_EVENTS", "CUDA_VISIBLE_DEVICES"];
 
-interface Tree {
-  root: string;
-  c: string;
-  d: string;
-  a: string;
-  events: string;
-}
 
 let tree: Tree;
 
-function makeTree(doses = [1000, 10000, 100000]): Tree {
-  const root = mkdtempSync(join(tmpdir(), "npzguard-run-"));
-  const c = join(root, "phase_c");
-  const d = join(root, "phase_d");
-  for (const dose of doses) {
-    mkdirSync(join(c, `dose_${dose}`), { recursive: true });
-    for (const s of ["train", "test"]) writeFileSync(join(c, `dose_${dose}`, `patched_${s}.npz`), "");
-    for (const view of ["dense", "sparse"]) {
-      mkdirSync(join(d, `dose_${dose}`, view), { recursive: true });
-      for (const s of ["train", "test"]) writeFileSync(join(d, `dose_${dose}`, view, `${s}.npz`), "");
-    }
-  }
-  return { root, c, d, a: join(root, "phase_e"), events: join(root, "events.jsonl") };
-}
 
 function baseArgs(t: Tree): string[] {
   return ["--phase-c-root", t.c, "--phase-d-root", t.d, "--artifact-root", t.a, "--workdir", FAKE, "--no-verify"];
 }
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function capture(fn: () => Promise<number>): Promise<CliResult> {
-  let stdout = "";
-  let stderr = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await fn();
-    return { code, stdout, stderr };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const cli = (argv: string[]): Promise<CliResult> => capture(() => runCli(argv));
 
-interface Event {
-  event: "start" | "end";
-  pid: number;
-  view: string;
-  dose: number;
-  cuda: string | null;
-  time: number;
-}
 
-function readEvents(t: Tree): Event[] {
-  if (!existsSync(t.events)) return [];
-  return readFileSync(t.events, "utf8")
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Event);
-}
 
 interface Interval {
   key: string;
@@ -109,7 +48,7 @@ interface Interval {
   end: number;
 }
 
-function intervals(events: Event[]): Interval[] {
+function intervals(events: TrainerEvent[]): Interval[] {
   const starts = new Map(events.filter((e) => e.event === "start").map((e) => [e.pid, e]));
   return events
     .filter((e) => e.event === "end")

@@ -1,0 +1,80 @@
+// Shared harness of the hand-off tests (local and Slurm executors): a study tree of zero-byte
+// inputs, the fake trainer, CLI output capture, and the fake trainer's start/end event log.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { vi } from "vitest";
+
+/** The fake trainer's directory: `python3 -m studies.fly64_dose_overlap.training` runs there. */
+export const FAKE = fileURLToPath(new URL("../study/fake-trainer", import.meta.url));
+/** Environment variables the fake trainer reads (cleared between tests). */
+export const FAKE_VARS = ["FAKE_TRAINER_FAIL", "FAKE_TRAINER_EXIT", "FAKE_TRAINER_SLEEP", "FAKE_TRAINER_BAD_SHA", "FAKE_TRAINER_EVENTS", "CUDA_VISIBLE_DEVICES"];
+
+export interface Tree {
+  root: string;
+  c: string;
+  d: string;
+  a: string;
+  events: string;
+}
+
+export function makeTree(doses = [1000, 10000, 100000], prefix = "npzguard-run-"): Tree {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const c = join(root, "phase_c");
+  const d = join(root, "phase_d");
+  for (const dose of doses) {
+    mkdirSync(join(c, `dose_${dose}`), { recursive: true });
+    for (const s of ["train", "test"]) writeFileSync(join(c, `dose_${dose}`, `patched_${s}.npz`), "");
+    for (const view of ["dense", "sparse"]) {
+      mkdirSync(join(d, `dose_${dose}`, view), { recursive: true });
+      for (const s of ["train", "test"]) writeFileSync(join(d, `dose_${dose}`, view, `${s}.npz`), "");
+    }
+  }
+  return { root, c, d, a: join(root, "phase_e"), events: join(root, "events.jsonl") };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a CLI entry point with stdout/stderr captured. */
+export async function capture(fn: () => Promise<number>): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await fn();
+    return { code, stdout, stderr };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+/** One line of the fake trainer's event log (FAKE_TRAINER_EVENTS). */
+export interface TrainerEvent {
+  event: "start" | "end";
+  pid: number;
+  view: string;
+  dose: number;
+  cuda: string | null;
+  time: number;
+}
+
+export function readEvents(t: Tree): TrainerEvent[] {
+  if (!existsSync(t.events)) return [];
+  return readFileSync(t.events, "utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as TrainerEvent);
+}
