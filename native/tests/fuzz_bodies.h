@@ -1,0 +1,142 @@
+// The bodies of the libFuzzer targets, shared with test_regressions.cc (a fuzz_*.cc file cannot
+// be linked into the ctest binary: each defines LLVMFuzzerTestOneInput). Each body drives one
+// core entry point over arbitrary bytes; only npz::Error may escape the core, and every
+// invariant the rest of the core relies on is handed to `check(ok, what)`: the fuzzers trap on
+// a false one, the regression test records an expectation failure.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archive.h"
+#include "npy_header.h"
+#include "pickle_walker.h"
+#include "source.h"
+#include "zip_index.h"
+
+namespace npzfuzz {
+
+// Archive::open_source as .npz (and as .npy when the input has the NPY magic), then every member
+// is scanned, copied and string-decoded. Limits keep single runs small.
+template <class Check>
+void archive_one(const uint8_t* data, size_t size, const char* name, Check&& check) {
+  npz::OpenOptions opts;
+  opts.zip.max_entries = 64;
+  opts.max_object_member = 1u << 20;
+  std::unique_ptr<npz::Archive> a;
+  try {
+    a = npz::Archive::open_source(std::make_unique<npz::MemorySource>(data, size), name, opts);
+  } catch (const npz::Error&) {
+    return;
+  }
+  for (size_t i = 0; i < a->members().size(); ++i) {
+    const npz::Member& m = a->members()[i];
+    try {
+      npz::ScanResult r = a->scan(i, {});
+      check(r.bytes_read <= m.entry.usize, "scan read at most the member's size");
+    } catch (const npz::Error&) {
+    }
+    try {
+      npz::ArrayBytes b = a->read_array(i, npz::CopyMode::Auto);
+      check(!(b.byte_length && !b.data), "array bytes present");
+    } catch (const npz::Error&) {
+    }
+    if (m.header && (m.header->dtype.is_object || m.header->dtype.kind == 'U' ||
+                     m.header->dtype.kind == 'S')) {
+      try {
+        npz::ObjectStrings s = a->read_strings(i);
+        (void)s;
+      } catch (const npz::Error&) {
+      }
+    }
+  }
+}
+
+template <class Check>
+void archive_scan(const uint8_t* data, size_t size, Check&& check) {
+  archive_one(data, size, "fuzz.npz", check);
+  if (size >= 6 && std::memcmp(data, "\x93NUMPY", 6) == 0) archive_one(data, size, "fuzz.npy", check);
+}
+
+// The NPY header parser, and the descr table on a bounded slice of the input. The last byte
+// picks the hard header cap now and then, so larger-than-default headers get exercised.
+template <class Check>
+void npy_header(const uint8_t* data, size_t size, Check&& check) {
+  npz::NpyLimits limits;
+  if (size > 0 && data[size - 1] == 0xFF) limits.max_header_len = npz::kHardMaxHeaderLen;
+  try {
+    uint64_t total = npz::npy_header_total_length(data, size, limits);
+    npz::NpyHeader h = npz::parse_npy_header(data, size, limits);
+    check(h.data_offset == total && h.data_offset <= size, "data offset within the input");
+    check(h.shape.size() <= npz::kMaxNdim, "ndim cap");
+    check(h.count <= (1ull << 53) && h.byte_length <= (1ull << 53), "sizes fit JavaScript");
+    check(h.count == 0 || h.byte_length == h.count * h.dtype.itemsize, "byte length = count x itemsize");
+    check(!(h.dtype.supported && (h.dtype.itemsize == 0 || h.dtype.is_object)), "supported dtypes have an itemsize");
+  } catch (const npz::Error&) {
+  }
+  try {
+    std::string_view d(reinterpret_cast<const char*>(data), size < 64 ? size : 64);
+    npz::DType t = npz::parse_descr(d);
+    check(!(t.supported && !t.reason.empty()), "supported dtypes carry no refusal reason");
+  } catch (const npz::Error&) {
+  }
+}
+
+// The pickle walker (after an NPY header when the input starts with one), and the string decoders.
+template <class Check>
+void pickle(const uint8_t* data, size_t size, Check&& check) {
+  npz::PickleLimits limits;
+  limits.max_opcodes = 1u << 20;  // keep single runs short
+  const uint8_t* p = data;
+  size_t n = size;
+  std::vector<uint64_t> shape;
+  if (size >= 6 && data[0] == 0x93 && data[1] == 'N') {
+    try {
+      npz::NpyHeader h = npz::parse_npy_header(data, size, npz::NpyLimits{});
+      p = data + h.data_offset;
+      n = size - static_cast<size_t>(h.data_offset);
+      shape = h.shape;
+    } catch (const npz::Error&) {
+      return;
+    }
+  }
+  try {
+    npz::ObjectStrings r = npz::walk_object_pickle(p, n, shape, limits);
+    check(r.shape == shape, "walker shape equals the header shape");
+    uint64_t count = 1;
+    for (uint64_t dim : shape) count *= dim;
+    check(r.items.size() == count, "one item per element");
+  } catch (const npz::Error&) {
+  }
+  std::string out;
+  (void)npz::ucs4_to_utf8(data, size & ~size_t{3}, size > 0 && (data[0] & 1), &out);
+  (void)npz::bytes_to_utf8(data, size, &out);
+}
+
+// The ZIP central-directory reader.
+template <class Check>
+void zip_index(const uint8_t* data, size_t size, Check&& check) {
+  npz::MemorySource src(data, size);
+  npz::ZipLimits lim;
+  lim.max_entries = 256;
+  try {
+    auto entries = npz::read_zip_index(src, lim);
+    for (const auto& e : entries) {
+      check(e.data_offset >= e.lfh_offset + 30 && e.data_offset + e.csize <= size, "member data inside the file");
+      check(!(e.method == 0 && e.csize != e.usize), "stored sizes agree");
+      (void)npz::member_key(e.name);
+    }
+  } catch (const npz::Error&) {
+  }
+}
+
+// For the fuzz targets: a broken invariant is a crash libFuzzer records.
+inline void trap_unless(bool ok, const char*) {
+  if (!ok) __builtin_trap();
+}
+
+}  // namespace npzfuzz
