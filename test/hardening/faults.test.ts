@@ -3,19 +3,18 @@
 // views), and unusable paths (missing, unreadable, directory, FIFO, /dev/zero, /dev/null) give
 // ERR_NPZ_OPEN without hanging.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { deflateRawSync } from "node:zlib";
-import { fileURLToPath } from "node:url";
 import { openNpz, loadNpy, isNpzError } from "../../src/index.js";
 import { ERROR_CODES } from "../../src/errors.js";
+import { runChild } from "./run-child.js";
 import { expectNpzError } from "../helpers/expect.js";
 import { FIXTURES } from "../helpers/fixtures.js";
 import { npy, tempDir, zip } from "../helpers/npz-writer.js";
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "child.mjs");
 const tmp = tempDir("npzguard-faults-");
 afterAll(() => {
   // Restore permissions so cleanup can remove everything.
@@ -45,27 +44,6 @@ interface Reply {
   outcomes?: Outcome[];
 }
 
-function runChild(args: string[], timeoutMs: number): Promise<{ reply: Reply | null; code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    c.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    c.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    const timer = setTimeout(() => c.kill("SIGKILL"), timeoutMs);
-    c.on("error", reject);
-    c.on("close", (code, signal) => {
-      clearTimeout(timer);
-      let reply: Reply | null = null;
-      try {
-        reply = JSON.parse(out.trim().split("\n").pop() ?? "") as Reply;
-      } catch {
-        reply = null;
-      }
-      resolve({ reply, code, signal, stderr: err });
-    });
-  });
-}
 
 describe("file truncated while a scan runs", () => {
   let big = "";
@@ -86,7 +64,7 @@ describe("file truncated while a scan runs", () => {
     ["DEFLATED", () => bigDeflated],
   ])("%s: rejects with a coded error (never SIGBUS) in every round", async (_label, file) => {
     const rounds = 12;
-    const r = await runChild(["truncate-race", file(), String(rounds)], 110_000);
+    const r = await runChild<Reply>(["truncate-race", file(), String(rounds)], 110_000);
     expect(r.signal, `child died: ${r.stderr}`).toBeNull();
     expect(r.code, r.stderr).toBe(0);
     const outcomes = r.reply!.outcomes!;
@@ -241,7 +219,7 @@ describe("unusable paths are ERR_NPZ_OPEN, never a hang", () => {
     const fifo = path.join(tmp.dir, "pipe.npz");
     execFileSync("mkfifo", [fifo]);
     expect(statSync(fifo).isFIFO()).toBe(true);
-    const r = await runChild(["open", fifo], 10_000);
+    const r = await runChild<Reply>(["open", fifo], 10_000);
     expect(r.signal, "the child hung and was killed").toBeNull();
     expect(r.reply?.ok).toBe(false);
     expect(r.reply?.code).toBe("ERR_NPZ_OPEN");
@@ -249,7 +227,7 @@ describe("unusable paths are ERR_NPZ_OPEN, never a hang", () => {
 
   for (const dev of ["/dev/zero", "/dev/null"]) {
     it.skipIf(!existsSync(dev))(`${dev} in a child that is killed if it hangs`, async () => {
-      const r = await runChild(["open", dev], 10_000);
+      const r = await runChild<Reply>(["open", dev], 10_000);
       expect(r.signal, "the child hung and was killed").toBeNull();
       expect(r.reply?.ok).toBe(false);
       expect(r.reply?.code).toBe("ERR_NPZ_OPEN");

@@ -3,15 +3,12 @@
 // holds, nothing allocates from an unchecked header field, and a 1 GiB zip bomb is scanned in
 // bounded memory (child process, peak RSS <= 256 MB).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { createDeflateRaw, crc32, deflateRawSync } from "node:zlib";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { openNpz, loadNpy } from "../../src/index.js";
+import { runChild } from "./run-child.js";
 import { expectNpzError, expectNpzErrorAsync } from "../helpers/expect.js";
 import { concat, npy, tempDir, zip } from "../helpers/npz-writer.js";
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "child.mjs");
 const tmp = tempDir("npzguard-limits-");
 afterAll(() => tmp.cleanup());
 
@@ -23,29 +20,6 @@ interface ChildReply {
   result?: { crcChecked: boolean; crcOk: boolean; bytesRead: number; stats: { elements: number; components: { zero: number; finite: number }[] } | null };
 }
 
-/** Runs child.mjs; resolves with its JSON reply, exit code and signal. Killed after timeoutMs. */
-function runChild(args: string[], timeoutMs: number): Promise<{ reply: ChildReply | null; code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    c.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    c.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    const timer = setTimeout(() => c.kill("SIGKILL"), timeoutMs);
-    c.on("error", reject);
-    c.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const line = out.trim().split("\n").pop() ?? "";
-      let reply: ChildReply | null = null;
-      try {
-        reply = JSON.parse(line) as ChildReply;
-      } catch {
-        reply = null;
-      }
-      resolve({ reply, code, signal, stderr: err });
-    });
-  });
-}
 
 const f32 = (values: number[]): Uint8Array => new Uint8Array(new Float32Array(values).buffer);
 
@@ -166,7 +140,7 @@ describe("a copy allocates from a declared size only as data arrives", () => {
       "copy_liar.npz",
       zip([{ name: "diffraction.npy", data: body, method: 8, payload, usize: head.length + 2 ** 30 }]).bytes,
     );
-    const r = await runChild(["copy", p, "diffraction"], 60_000);
+    const r = await runChild<ChildReply>(["copy", p, "diffraction"], 60_000);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.reply?.ok).toBe(false);
     expect(r.reply?.code).toBe("ERR_NPZ_SIZE_MISMATCH");
@@ -303,7 +277,7 @@ describe("1 GiB zip bomb", () => {
   });
 
   it("is fully scanned (CRC ok, every value seen) in a child whose peak RSS stays <= 256 MB", async () => {
-    const r = await runChild(["scan", bomb, "diffraction"], 110_000);
+    const r = await runChild<ChildReply>(["scan", bomb, "diffraction"], 110_000);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(0);
     const reply = r.reply!;
