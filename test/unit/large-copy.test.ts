@@ -1,0 +1,124 @@
+// Copies of large STORED members (>= 64 MiB) take the core's two-thread path: each thread preads
+// and CRCs its half of the array, the member CRC is combined from header, halves and trailing
+// bytes, and big-endian data is swapped per chunk. These tests pin that path to exact values,
+// both byte orders, odd (misaligned) data offsets, trailing bytes, CRC mismatches in every part,
+// and truncation after open. Smaller members (the numpy-written fixtures) use the stream path.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { truncateSync } from "node:fs";
+import { openNpz, loadNpy } from "../../src/index.js";
+import { expectNpzError } from "../helpers/expect.js";
+import { concat, npy, tempDir, zip } from "../helpers/npz-writer.js";
+
+const tmp = tempDir("npzguard-large-copy-");
+afterAll(() => tmp.cleanup());
+
+const COUNT = (72 << 20) / 8; // 72 MiB of 8-byte elements: above the 64 MiB threshold
+const odd = COUNT + 1; // odd element count: the split cannot be an exact half
+
+/** Deterministic values whose 8 bytes all differ, so a wrong swap or a shifted chunk shows. */
+function pattern(n: number): Float64Array {
+  const a = new Float64Array(n);
+  for (let i = 0; i < n; i++) a[i] = i * 1.000000119 - 0.5 * (i % 7);
+  return a;
+}
+
+function bigEndianBytes(a: Float64Array): Uint8Array {
+  const out = new Uint8Array(a.length * 8);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) dv.setFloat64(i * 8, a[i]!, false);
+  return out;
+}
+
+function expectSameValues(got: ArrayLike<number>, want: Float64Array): void {
+  expect(got.length).toBe(want.length);
+  // Compare in bulk first (fast), then pinpoint the first difference for a readable failure.
+  const g = new Uint8Array((got as Float64Array).buffer, (got as Float64Array).byteOffset, want.length * 8);
+  const w = new Uint8Array(want.buffer);
+  if (Buffer.compare(g, w) !== 0) {
+    const i = want.findIndex((v, k) => !Object.is(v, got[k]));
+    expect({ index: i, value: got[i] }).toEqual({ index: i, value: want[i] });
+  }
+}
+
+const values = pattern(odd);
+let le = "";
+let be = "";
+let misaligned = "";
+let trailing = "";
+let npyBe = "";
+let lePayload: Uint8Array;
+
+beforeAll(() => {
+  lePayload = npy(new Uint8Array(values.buffer), { descr: "<f8", shape: [odd] });
+  const bePayload = npy(bigEndianBytes(values), { descr: ">f8", shape: [odd] });
+  le = tmp.write("le.npz", zip([{ name: "small.npy", data: npy(new Uint8Array(8), { descr: "<f8", shape: [1] }) }, { name: "diffraction.npy", data: lePayload }]).bytes);
+  be = tmp.write("be.npz", zip([{ name: "diffraction.npy", data: bePayload }]).bytes);
+  // A 3-character name puts the data at an odd file offset, like numpy's real archives
+  // ("diffraction.npy" lands at 193): a view is impossible, the copy must still be exact.
+  misaligned = tmp.write("misaligned.npz", zip([{ name: "abc.npy", data: lePayload }]).bytes);
+  trailing = tmp.write("trailing.npz", zip([{ name: "diffraction.npy", data: concat([lePayload, new Uint8Array([1, 2, 3, 4, 5])]) }]).bytes);
+  npyBe = tmp.write("be.npy", bePayload);
+}, 120_000);
+
+describe("large STORED copies (two-thread path)", () => {
+  it("little-endian: forced copy equals the stored values", () => {
+    using npz = openNpz(le);
+    const a = npz.array("diffraction", { copy: true });
+    expect(a.zeroCopy).toBe(false);
+    expect(a.shape).toEqual([odd]);
+    expectSameValues(a.data as Float64Array, values);
+  });
+
+  it("big-endian: swapped into native order, exact values", () => {
+    using npz = openNpz(be);
+    const a = npz.array("diffraction");
+    expect(a.descr).toBe(">f8");
+    expect(a.zeroCopy).toBe(false);
+    expectSameValues(a.data as Float64Array, values);
+  });
+
+  it("misaligned data offset: auto mode copies exactly, copy:false refuses with ERR_NPY_MISALIGNED", () => {
+    using npz = openNpz(misaligned);
+    expect(npz.members()[0]!.arrayOffset! % 8).not.toBe(0);
+    expectNpzError(() => npz.array("abc", { copy: false }), "ERR_NPY_MISALIGNED");
+    const a = npz.array("abc");
+    expect(a.zeroCopy).toBe(false);
+    expectSameValues(a.data as Float64Array, values);
+  });
+
+  it("trailing bytes after the array are part of the CRC and not of the data", () => {
+    using npz = openNpz(trailing);
+    const a = npz.array("diffraction", { copy: true });
+    expectSameValues(a.data as Float64Array, values);
+  });
+
+  it("a big-endian .npy file (no CRC) is swapped exactly", () => {
+    const a = loadNpy(npyBe);
+    expectSameValues(a.data as Float64Array, values);
+  });
+
+  it.each([
+    ["the NPY header", (p: Uint8Array) => p.indexOf(0x3a) + 1 /* the space after "'descr':" */],
+    ["the first half", (p: Uint8Array) => p.length - odd * 8 + 12345],
+    ["the second half", (p: Uint8Array) => p.length - 777],
+    ["the trailing bytes", (p: Uint8Array) => p.length + 2],
+  ])("a flipped byte in %s is ERR_NPZ_CRC_MISMATCH", (_where, at) => {
+    const payload = concat([lePayload, new Uint8Array([1, 2, 3, 4, 5])]);
+    const good = zip([{ name: "diffraction.npy", data: payload }]);
+    const bytes = good.bytes.slice();
+    const pos = at(lePayload);
+    const fileOffset = good.layout.dataOffsets[0]! + pos;
+    // In the header, the space after a colon becomes a tab: still a valid header, other bytes.
+    bytes[fileOffset] = pos < lePayload.length - odd * 8 ? 0x09 : bytes[fileOffset]! ^ 0x40;
+    const f = tmp.write(`crc-${pos}.npz`, bytes);
+    using npz = openNpz(f);
+    expectNpzError(() => npz.array("diffraction", { copy: true }), "ERR_NPZ_CRC_MISMATCH");
+  });
+
+  it("a file truncated after open is a coded error, never a crash", () => {
+    const f = tmp.write("truncated.npz", zip([{ name: "diffraction.npy", data: lePayload }]).bytes);
+    using npz = openNpz(f);
+    truncateSync(f, 40 << 20);
+    expectNpzError(() => npz.array("diffraction", { copy: true }), "ERR_NPZ_CORRUPT");
+  });
+});
