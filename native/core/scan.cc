@@ -25,7 +25,9 @@ namespace npz {
 namespace {
 
 constexpr int kLanes = 16;              // even: lane j of complex data is component j % 2
-constexpr size_t kStageBytes = 16384;   // per staging round; keeps per-lane u32 counters safe
+constexpr size_t kStageBytes = 16384;   // per staging round (swapped or float16 values)
+constexpr size_t kDirectRoundBytes = 256u << 10;  // per round read in place; per-lane u32/i32
+                                                  // counters stay far below overflow
 
 struct Partial {
   uint64_t count = 0, nan = 0, pos_inf = 0, neg_inf = 0, negative = 0, zero = 0, finite = 0;
@@ -152,6 +154,8 @@ bool fast_block_generic(const uint8_t* p, size_t n, Partial* out) {
   U anybad = 0;
   for (int j = 0; j < kFastLanes; ++j) anybad |= bad[j];
   if (anybad) return false;
+  for (int j = 0; j < kFastLanes; ++j)  // a float partial sum that overflowed: exact kernel
+    if (!std::isfinite(s[j]) || !std::isfinite(q[j])) return false;
   Partial& o = out[0];
   double sum = 0, sq = 0;
   for (int j = 0; j < kFastLanes; ++j) {
@@ -175,6 +179,10 @@ template <int W>  // W = 4 (SSE2) or 8 (AVX2) floats per vector: shared epilogue
 inline bool finish_fast(const float* mn, const float* mx, const float* s, const float* q,
                         const int32_t* z, bool bad, size_t n, Partial* out) {
   if (bad) return false;
+  // Values in range can still overflow a float partial sum (or sum of squares): the exact
+  // kernel sums in double instead.
+  for (int j = 0; j < W; ++j)
+    if (!std::isfinite(s[j]) || !std::isfinite(q[j])) return false;
   Partial& o = out[0];
   double sum = 0, sq = 0;
   for (int j = 0; j < W; ++j) {
@@ -223,42 +231,91 @@ bool fast_block_f32_sse2(const uint8_t* p, size_t n, Partial* out) {
   return finish_fast<4>(mn, mx, s, q, z, _mm_movemask_ps(ok) != 0xF, n, out);
 }
 
-__attribute__((target("avx2"))) bool fast_block_f32_avx2(const uint8_t* p, size_t n,
-                                                           Partial* out) {
+// AVX2 + FMA, float32, whole runs: blocks of kFastBlock values keep float partial sums short,
+// and good blocks fold into double-precision vector accumulators without leaving registers, so
+// the per-block cost is a few vector ops instead of a scalar epilogue (which cost as much as the
+// block itself). Validity comes from the accumulators instead of per-value range compares: any
+// NaN or +-Inf poisons its lane's sum (x + Inf = Inf, Inf - Inf = NaN, NaN sticks), a negative
+// value pulls the minimum below zero, and a float sum or sum of squares that overflows also
+// sends the block to the exact kernel. min(a, m) returns m when a is NaN, so the running minimum
+// stays a number. Returns how many values (whole good blocks) it consumed; it stops before the
+// first block that is not all finite and >= 0, or at the last incomplete block. n % 16 == 0.
+__attribute__((target("avx2,fma"))) size_t fast_run_f32_avx2(const uint8_t* p, size_t n,
+                                                               Partial* out) {
   const __m256 zero = _mm256_setzero_ps();
-  const __m256 fmax = _mm256_set1_ps(std::numeric_limits<float>::max());
-  __m256 mn0 = fmax, mn1 = fmax, mx0 = zero, mx1 = zero;
-  __m256 s0 = zero, s1 = zero, q0 = zero, q1 = zero;
-  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-  __m256i z0 = _mm256_setzero_si256(), z1 = _mm256_setzero_si256();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 a = _mm256_loadu_ps(reinterpret_cast<const float*>(p + 4 * i));
-    const __m256 b = _mm256_loadu_ps(reinterpret_cast<const float*>(p + 4 * i + 32));
-    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(a, zero, _CMP_GE_OQ),
-                                                       _mm256_cmp_ps(a, fmax, _CMP_LE_OQ)),
-                                         _mm256_and_ps(_mm256_cmp_ps(b, zero, _CMP_GE_OQ),
-                                                       _mm256_cmp_ps(b, fmax, _CMP_LE_OQ))));
-    z0 = _mm256_sub_epi32(z0, _mm256_castps_si256(_mm256_cmp_ps(a, zero, _CMP_EQ_OQ)));
-    z1 = _mm256_sub_epi32(z1, _mm256_castps_si256(_mm256_cmp_ps(b, zero, _CMP_EQ_OQ)));
-    mn0 = _mm256_min_ps(mn0, a);
-    mn1 = _mm256_min_ps(mn1, b);
-    mx0 = _mm256_max_ps(mx0, a);
-    mx1 = _mm256_max_ps(mx1, b);
-    s0 = _mm256_add_ps(s0, a);
-    s1 = _mm256_add_ps(s1, b);
-    q0 = _mm256_add_ps(q0, _mm256_mul_ps(a, a));
-    q1 = _mm256_add_ps(q1, _mm256_mul_ps(b, b));
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256d sd = _mm256_setzero_pd(), qd = _mm256_setzero_pd();
+  __m256 mnT = inf, mxT = zero;
+  __m256i zT = _mm256_setzero_si256();  // per-lane zeros; <= n / 8 < 2^31 per run (see caller)
+  const float* f = reinterpret_cast<const float*>(p);
+  size_t done = 0;
+  while (n - done >= kFastBlock) {
+    const float* b0 = f + done;
+    __m256 mn0 = inf, mn1 = inf, mx0 = zero, mx1 = zero;
+    __m256 s0 = zero, s1 = zero, s2 = zero, s3 = zero, q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+    __m256i z0 = _mm256_setzero_si256(), z1 = z0;
+    for (size_t i = 0; i < kFastBlock; i += 32) {
+      const __m256 a = _mm256_loadu_ps(b0 + i), b = _mm256_loadu_ps(b0 + i + 8);
+      const __m256 c = _mm256_loadu_ps(b0 + i + 16), d = _mm256_loadu_ps(b0 + i + 24);
+      z0 = _mm256_sub_epi32(z0, _mm256_castps_si256(_mm256_cmp_ps(a, zero, _CMP_EQ_OQ)));
+      z1 = _mm256_sub_epi32(z1, _mm256_castps_si256(_mm256_cmp_ps(b, zero, _CMP_EQ_OQ)));
+      z0 = _mm256_sub_epi32(z0, _mm256_castps_si256(_mm256_cmp_ps(c, zero, _CMP_EQ_OQ)));
+      z1 = _mm256_sub_epi32(z1, _mm256_castps_si256(_mm256_cmp_ps(d, zero, _CMP_EQ_OQ)));
+      mn0 = _mm256_min_ps(a, mn0);
+      mn1 = _mm256_min_ps(b, mn1);
+      mn0 = _mm256_min_ps(c, mn0);
+      mn1 = _mm256_min_ps(d, mn1);
+      mx0 = _mm256_max_ps(a, mx0);
+      mx1 = _mm256_max_ps(b, mx1);
+      mx0 = _mm256_max_ps(c, mx0);
+      mx1 = _mm256_max_ps(d, mx1);
+      s0 = _mm256_add_ps(s0, a);
+      s1 = _mm256_add_ps(s1, b);
+      s2 = _mm256_add_ps(s2, c);
+      s3 = _mm256_add_ps(s3, d);
+      q0 = _mm256_fmadd_ps(a, a, q0);
+      q1 = _mm256_fmadd_ps(b, b, q1);
+      q2 = _mm256_fmadd_ps(c, c, q2);
+      q3 = _mm256_fmadd_ps(d, d, q3);
+    }
+    const __m256 mn = _mm256_min_ps(mn0, mn1);
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    const __m256 q = _mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3));
+    // s - s is 0 for a finite lane and NaN for an infinite or NaN one.
+    const __m256 ok = _mm256_and_ps(
+        _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(s, s), zero, _CMP_EQ_OQ),
+                      _mm256_cmp_ps(_mm256_sub_ps(q, q), zero, _CMP_EQ_OQ)),
+        _mm256_cmp_ps(mn, zero, _CMP_GE_OQ));
+    if (_mm256_movemask_ps(ok) != 0xFF) break;
+    sd = _mm256_add_pd(sd, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)),
+                                         _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
+    qd = _mm256_add_pd(qd, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(q)),
+                                         _mm256_cvtps_pd(_mm256_extractf128_ps(q, 1))));
+    mnT = _mm256_min_ps(mn, mnT);
+    mxT = _mm256_max_ps(_mm256_max_ps(mx0, mx1), mxT);
+    zT = _mm256_add_epi32(zT, _mm256_add_epi32(z0, z1));
+    done += kFastBlock;
   }
-  if (i < n) return false;  // callers pass multiples of 16; be safe otherwise
-  alignas(32) float mn[8], mx[8], s[8], q[8];
+  if (done == 0) return 0;
+  alignas(32) float mn[8], mx[8];
+  alignas(32) double sv[4], qv[4];
   alignas(32) int32_t z[8];
-  _mm256_store_ps(mn, _mm256_min_ps(mn0, mn1));
-  _mm256_store_ps(mx, _mm256_max_ps(mx0, mx1));
-  _mm256_store_ps(s, _mm256_add_ps(s0, s1));
-  _mm256_store_ps(q, _mm256_add_ps(q0, q1));
-  _mm256_store_si256(reinterpret_cast<__m256i*>(z), _mm256_add_epi32(z0, z1));
-  return finish_fast<8>(mn, mx, s, q, z, _mm256_movemask_ps(ok) != 0xFF, n, out);
+  _mm256_store_ps(mn, mnT);
+  _mm256_store_ps(mx, mxT);
+  _mm256_store_pd(sv, sd);
+  _mm256_store_pd(qv, qd);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(z), zT);
+  Partial& o = out[0];
+  for (int j = 0; j < 8; ++j) {
+    o.zero += static_cast<uint32_t>(z[j]);
+    if (static_cast<double>(mn[j]) < o.min) o.min = static_cast<double>(mn[j]);
+    if (static_cast<double>(mx[j]) > o.max) o.max = static_cast<double>(mx[j]);
+  }
+  o.sum += (sv[0] + sv[1]) + (sv[2] + sv[3]);
+  o.sum_sq += (qv[0] + qv[1]) + (qv[2] + qv[3]);
+  o.count += done;
+  o.finite += done;
+  return done;
 }
 
 template <int W>
@@ -347,7 +404,7 @@ __attribute__((target("avx2"))) bool fast_block_f64_avx2(const uint8_t* p, size_
 }
 
 bool have_avx2() {
-  static const bool v = __builtin_cpu_supports("avx2");
+  static const bool v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return v;
 }
 #endif
@@ -358,7 +415,7 @@ bool fast_block(const uint8_t* p, size_t n, Partial* out) {
   // A failed fast block leaves out untouched, so the exact kernel can redo it.
   if (n % 16 == 0) {
     if (std::is_same<F, float>::value)
-      return have_avx2() ? fast_block_f32_avx2(p, n, out) : fast_block_f32_sse2(p, n, out);
+      return fast_block_f32_sse2(p, n, out);
     return have_avx2() ? fast_block_f64_avx2(p, n, out) : fast_block_f64_sse2(p, n, out);
   }
 #endif
@@ -425,6 +482,12 @@ void kern_float(const uint8_t* p, size_t n, int ncomp, Partial* out) {
   }
   size_t i = 0;
   while (i < n) {
+#if defined(__x86_64__) && defined(__SSE2__)
+    if (std::is_same<F, float>::value && have_avx2()) {
+      i += fast_run_f32_avx2(p + i * sizeof(F), n - i, out);
+      if (i == n) break;
+    }
+#endif
     const size_t m = std::min(kFastBlock, n - i);
     const size_t mf = m / kFastLanes * kFastLanes;
     if (mf == 0 || !fast_block<F>(p + i * sizeof(F), mf, out)) {
@@ -539,15 +602,17 @@ void Scanner::feed(const uint8_t* p, size_t n) {
 
 void Scanner::feed_aligned(const uint8_t* p, size_t nelem) {
   const size_t isz = dtype_.itemsize;
-  const size_t per_round = kStageBytes / isz;
   alignas(64) uint8_t stage[kStageBytes];
   alignas(64) float hstage[kStageBytes / 2];
   const bool swap = dtype_.big_endian && dtype_.component_size > 1;
+  const bool staged = swap || (dtype_.kind == 'f' && isz == 2);
+  // Values read in place go in bigger rounds (less per-round merging); staged ones fill the buffer.
+  const size_t per_round = (staged ? kStageBytes : kDirectRoundBytes) / isz;
   while (nelem > 0) {
     const size_t m = nelem < per_round ? nelem : per_round;
     const size_t bytes = m * isz;
     const uint8_t* q = p;
-    if (swap || (dtype_.kind == 'f' && isz == 2)) {
+    if (staged) {
       std::memcpy(stage, p, bytes);
       if (swap) swap_units(stage, bytes, dtype_.component_size);
       q = stage;

@@ -1,6 +1,7 @@
 // CRC-32, inflate back ends, MemberStream (rows 13, 14, 16) and the Scanner kernels.
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -315,5 +316,62 @@ NPZ_TEST(scanner_f8_fast_path_matches_reference) {
     NPZ_EXPECT(c.zero == zeros && c.negative == 0 && c.min == 0 && c.max == mx);
     NPZ_EXPECT(c.pos_inf == static_cast<uint64_t>(variant) && c.finite == n - variant);
     NPZ_EXPECT(std::fabs(c.sum - sum) <= 1e-12 * sum && std::fabs(c.sum_sq - sq) <= 1e-12 * sq);
+  }
+}
+
+// The float32 run kernel (AVX2 where available) against a scalar reference on random data:
+// special values at random places (so some 512-value blocks take the exact kernel), values big
+// enough to overflow a float partial sum, subnormals, -0.0, random feed splits and misalignment.
+NPZ_TEST(scanner_f4_runs_match_scalar_reference) {
+  std::mt19937_64 rng(20261128);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {std::nanf(""), inf, -inf, -1.5f, -0.0f, 0.0f, 3.0e38f, 1.0e-45f,
+                            -1.0e-45f, std::numeric_limits<float>::max()};
+  for (int round = 0; round < 40; ++round) {
+    const size_t n = 1 + static_cast<size_t>(rng() % 40000);
+    std::vector<float> v(n);
+    const int kind = round % 4;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t r = rng();
+      if (kind == 0) v[i] = static_cast<float>(r % 7);                        // many zeros
+      else if (kind == 1) v[i] = static_cast<float>(r % 100000) * 1.0e33f;    // float sums overflow
+      else v[i] = static_cast<float>(static_cast<double>(r >> 11) * 0x1.0p-53 * 1000.0);
+    }
+    const size_t nspecial = kind == 3 ? static_cast<size_t>(rng() % 8) : (round % 5 == 0 ? 1 : 0);
+    for (size_t k = 0; k < nspecial; ++k) v[rng() % n] = specials[rng() % (sizeof specials / sizeof *specials)];
+
+    uint64_t nan = 0, pinf = 0, ninf = 0, neg = 0, zero = 0, fin = 0;
+    double mn = inf, mx = -inf, sum = 0, sq = 0, asum = 0, asq = 0;
+    for (float x : v) {
+      if (std::isnan(x)) { ++nan; continue; }
+      if (std::isinf(x)) { x > 0 ? ++pinf : ++ninf; if (x < 0) ++neg; continue; }
+      ++fin;
+      if (x < 0) ++neg;
+      if (x == 0) ++zero;
+      const double d = x;
+      mn = std::min(mn, d);
+      mx = std::max(mx, d);
+      sum += d;
+      sq += d * d;
+      asum += std::fabs(d);
+      asq += d * d;
+    }
+    const size_t shift = static_cast<size_t>(rng() % 4);
+    Bytes b(shift + n * 4);
+    std::memcpy(b.data() + shift, v.data(), n * 4);
+    npz::Scanner sc(dt("<f4"));
+    for (size_t pos = 0; pos < n * 4;) {
+      const size_t k = std::min(n * 4 - pos, 1 + static_cast<size_t>(rng() % 300000));
+      sc.feed(b.data() + shift + pos, k);
+      pos += k;
+    }
+    const auto s = sc.finish();
+    const auto& c = s.components[0];
+    NPZ_EXPECT(c.count == n && c.nan == nan && c.pos_inf == pinf && c.neg_inf == ninf);
+    NPZ_EXPECT(c.negative == neg && c.zero == zero && c.finite == fin);
+    if (fin) NPZ_EXPECT(c.min == mn && c.max == mx);
+    // Float partial sums over short blocks: relative to the sum of magnitudes, well within 1e-5.
+    NPZ_EXPECT(std::fabs(c.sum - sum) <= 1e-5 * asum + 1e-30);
+    NPZ_EXPECT(std::isfinite(c.sum_sq) && std::fabs(c.sum_sq - sq) <= 1e-5 * asq + 1e-30);
   }
 }
