@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH, "..");
 const DATA = path.join(BENCH, ".data");
-const CLI = path.join(ROOT, "dist", "cli", "main.js");
+const CLI = path.join(ROOT, "bin", "npzguard"); // the package bin, as users run it
 const rel = (p) => path.relative(ROOT, p) || ".";
 
 const { values: args } = parseArgs({
@@ -86,7 +86,7 @@ function warm(file) {
  * or bench/rusage.py when absent) and the largest peak RSS seen. Exit codes outside okCodes fail
  * the bench. Returns the stdout of the last run for validation.
  */
-function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS } = {}) {
+function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, env = process.env } = {}) {
   const statFile = path.join(os.tmpdir(), `npzguard-bench-${process.pid}.time`);
   let best = Infinity;
   let peakKb = 0;
@@ -96,7 +96,7 @@ function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS } = {}) {
   for (let r = 0; r < runs; r++) {
     const wrapped = TIME ? [TIME, ["-v", "-o", statFile, cmd, ...argv]] : ["python3", [path.join(BENCH, "rusage.py"), statFile, cmd, ...argv]];
     const t0 = process.hrtime.bigint();
-    const res = spawnSync(wrapped[0], wrapped[1], { cwd: ROOT, encoding: "utf8", maxBuffer: 512 * MB });
+    const res = spawnSync(wrapped[0], wrapped[1], { cwd: ROOT, env, encoding: "utf8", maxBuffer: 512 * MB });
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     if (res.error) throw res.error;
     if (!okCodes.includes(res.status)) {
@@ -164,7 +164,7 @@ function ensureCaseBData() {
     log(`generating case B study tree in ${rel(dir)} (npzguard synth)...`);
     rmSync(dir, { recursive: true, force: true });
     const t0 = process.hrtime.bigint();
-    runChecked("node", [CLI, "synth", "--out", dir, "--size", String(B_PARAMS.size), "--positions", String(B_PARAMS.positions), "--seed", String(B_PARAMS.seed), "--json"]);
+    runChecked(CLI, ["synth", "--out", dir, "--size", String(B_PARAMS.size), "--positions", String(B_PARAMS.positions), "--seed", String(B_PARAMS.seed), "--json"]);
     synthSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     writeFileSync(stampFile, stamp);
   } else {
@@ -280,9 +280,16 @@ if (DO_A) {
 
   // Context for A3: start-up alone of each whole process (runtime + modules, no data).
   log("A3 context: start-up only (whole process)");
-  const suOurs = measureProcess("ours", "node", [CLI, "check", "--help"], { runs: Math.max(RUNS, 5) });
+  const suOurs = measureProcess("ours", CLI, ["check", "--help"], { runs: Math.max(RUNS, 5) });
   const suNp = measureProcess("numpy", "python3", ["-c", "import numpy, zipfile"], { runs: Math.max(RUNS, 5) });
   const suJz = measureProcess("npyjs+jszip", "node", ["--input-type=module", "-e", "await import('jszip'); await import('npyjs');"], { runs: Math.max(RUNS, 5) });
+  // Bare Node start-up, and what NODE_EXTRA_CA_CERTS costs it when the environment sets it (Node
+  // parses that bundle before any script runs; bin/npzguard skips it, the jszip column does not).
+  const caSet = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+  const bare = measureProcess("node -e ''", "node", ["-e", ""], { runs: Math.max(RUNS, 5) });
+  const { NODE_EXTRA_CA_CERTS: _ca, ...envNoCa } = process.env;
+  const bareNoCa = caSet ? measureProcess("node -e '' without NODE_EXTRA_CA_CERTS", "node", ["-e", ""], { runs: Math.max(RUNS, 5), env: envNoCa }) : bare;
+  results.cases.A.nodeStartup = { nodeExtraCaCertsSet: caSet, seconds: bare.seconds, secondsWithoutExtraCaCerts: bareNoCa.seconds };
   results.cases.A.startup = {
     ours: { seconds: suOurs.seconds, peakRssMB: suOurs.peakRssMB },
     numpy: { seconds: suNp.seconds, peakRssMB: suNp.peakRssMB },
@@ -293,7 +300,7 @@ if (DO_A) {
   for (const kind of ["stored", "deflated"]) {
     const f = files[kind];
     log(`A3 full check, ${kind} (whole process)`);
-    const o = measureProcess("ours", "node", [CLI, "check", f, "--profile", "study", "--json"], { okCodes: [0, 1] });
+    const o = measureProcess("ours", CLI, ["check", f, "--profile", "study", "--json"], { okCodes: [0, 1] });
     const n = measureProcess("numpy", "python3", [path.join(BENCH, "ref_numpy.py"), "check", f]);
     const j = measureProcess("npyjs+jszip", "node", [path.join(BENCH, "ref_jszip.mjs"), "check", f]);
     // Validate that each side did the work its label claims.
@@ -335,8 +342,15 @@ if (DO_A) {
     vsNumpy: "-", vsJszip: "-", target: "-", met: "-",
   });
 
+  rows.push({
+    id: "A3-node",
+    label: `  context: bare \`node -e ''\`${caSet ? " (NODE_EXTRA_CA_CERTS set here / unset)" : ""}`,
+    ours: "-", numpy: "-", jszip: fmtSeconds(bare.seconds) + (caSet ? ` / ${fmtSeconds(bareNoCa.seconds)}` : ""),
+    vsNumpy: "-", vsJszip: "-", target: "-", met: "-",
+  });
+
   log("A3 check --headers-only, deflated (whole process)");
-  const h = measureProcess("ours", "node", [CLI, "check", files.deflated, "--profile", "study", "--headers-only", "--json"], { okCodes: [0, 1], runs: Math.max(RUNS, 5) });
+  const h = measureProcess("ours", CLI, ["check", files.deflated, "--profile", "study", "--headers-only", "--json"], { okCodes: [0, 1], runs: Math.max(RUNS, 5) });
   const hrep = JSON.parse(h.stdout).files[0];
   if (hrep.mode !== "header") problem(`A3 headers-only: ours ran mode ${hrep.mode}`);
   results.cases.A.check_headers_only_deflated = { ours: { seconds: h.seconds, peakRssMB: h.peakRssMB, runs: h.runs, mode: hrep.mode } };
@@ -348,16 +362,16 @@ if (DO_B) {
   const bytes = b.npz.reduce((s, f) => s + statSync(f).size, 0);
   log(`case B: ${b.npz.length} .npz files, ${(bytes / MB).toFixed(0)} MB${b.synthSeconds != null ? `, synth took ${b.synthSeconds.toFixed(1)} s` : ""}`);
   for (const f of b.npz) warm(f);
-  const planArgs = [CLI, "plan", "--phase-c-root", b.phaseC, "--phase-d-root", b.phaseD, "--artifact-root", b.artifacts, "--json"];
+  const planArgs = ["plan", "--phase-c-root", b.phaseC, "--phase-d-root", b.phaseD, "--artifact-root", b.artifacts, "--json"];
   const cacheFile = path.join(b.artifacts, ".npzguard-cache.json");
   log("B plan, no verification cache (--no-cache), whole process");
-  const cold = measureProcess("ours", "node", [...planArgs, "--no-cache"], { okCodes: [0, 1] });
+  const cold = measureProcess("ours", CLI, [...planArgs, "--no-cache"], { okCodes: [0, 1] });
   const coldDoc = JSON.parse(cold.stdout);
   // Warm: rebuild the cache once (untimed), then time runs that should all be cache hits.
   rmSync(cacheFile, { force: true });
-  runChecked("node", planArgs, [0, 1]);
+  runChecked(CLI, planArgs, [0, 1]);
   log("B plan, warm verification cache, whole process");
-  const warmRun = measureProcess("ours", "node", planArgs, { okCodes: [0, 1], runs: Math.max(RUNS, 5) });
+  const warmRun = measureProcess("ours", CLI, planArgs, { okCodes: [0, 1], runs: Math.max(RUNS, 5) });
   const warmDoc = JSON.parse(warmRun.stdout);
   const jobs = coldDoc.jobs.length;
   if (cold.exitCode !== 0 || !coldDoc.verified) problem(`B: plan did not verify every job (exit ${cold.exitCode}, blocked ${coldDoc.blocked.length})`);

@@ -4,6 +4,13 @@
 // 3 unreadable or malformed input.
 import { EXIT, UsageError, printUsageError } from "./common.js";
 
+// bin/npzguard moved NODE_EXTRA_CA_CERTS aside so Node would not parse a certificate bundle this
+// tool never uses; put it back before anything can spawn a child (trainer, sbatch, ...).
+if (process.env.NPZGUARD_NODE_EXTRA_CA_CERTS !== undefined) {
+  process.env.NODE_EXTRA_CA_CERTS = process.env.NPZGUARD_NODE_EXTRA_CA_CERTS;
+  delete process.env.NPZGUARD_NODE_EXTRA_CA_CERTS;
+}
+
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
