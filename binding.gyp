@@ -11,6 +11,7 @@
         "native/core/member_stream.cc",
         "native/core/scan.cc",
         "native/core/pickle_walker.cc",
+        "native/core/fresh_fill.cc",
         "native/core/archive.cc",
         "native/binding/addon.cc"
       ],

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <csetjmp>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <mutex>
 #include <cstring>
@@ -16,6 +17,7 @@
 #include <zlib.h>
 
 #include "byteswap.h"
+#include "fresh_fill.h"
 #include "member_stream.h"
 
 namespace npz {
@@ -149,14 +151,16 @@ bool bus_guarded(F&& fn) {
   return true;
 }
 
-// Read-only private mapping of one window of the file, prefaulted (MAP_POPULATE) in one call.
+// Read-only private mapping of one window of the file, prefaulted (MAP_POPULATE) in one call
+// unless asked not to (a source only the kernel reads, see copy_stored_parallel).
 class ScanWindow {
  public:
-  ScanWindow(int fd, uint64_t offset, size_t length) {
+  ScanWindow(int fd, uint64_t offset, size_t length, bool populate = true) {
     const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     const uint64_t start = offset - offset % page;
     len_ = static_cast<size_t>(offset - start) + length;
-    base_ = ::mmap(nullptr, len_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, static_cast<off_t>(start));
+    base_ = ::mmap(nullptr, len_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd,
+                   static_cast<off_t>(start));
     if (base_ == MAP_FAILED) base_ = nullptr;
     else data_ = static_cast<const uint8_t*>(base_) + (offset - start);
   }
@@ -261,12 +265,12 @@ uint32_t crc_of_range(const Source& src, const ZipEntry& z, uint64_t from, uint6
   return crc;
 }
 
-// Copies array bytes [from, to) (relative to dst) of a STORED member that starts at member offset
-// arr_begin: pread straight into dst in 1 MiB chunks, each CRC'd (and byte-swapped when swap is
-// the unit size) while still in cache. Returns the CRC-32 of those bytes.
+// Copies array bytes [from, to) (relative to dst) of a STORED member whose array starts at member
+// offset arr_begin: pread straight into dst in kCopyChunk pieces, each CRC'd (and byte-swapped
+// when swap is the unit size) while still in cache. Returns the CRC-32 of those bytes, continuing
+// from crc (the CRC of the bytes before `from`, when a part is finished by this path).
 uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_begin, uint8_t* dst,
-                          size_t from, size_t to, uint32_t swap) {
-  uint32_t crc = 0;
+                          size_t from, size_t to, uint32_t swap, uint32_t crc = 0) {
   for (size_t pos = from; pos < to;) {
     const size_t k = std::min(kCopyChunk, to - pos);
 #ifdef MADV_POPULATE_WRITE
@@ -284,37 +288,87 @@ uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_beg
 }
 
 // One copy of a large STORED array on two threads. Fresh pages are what a copy into new memory
-// costs on this kind of machine (the kernel zeroes each page on first touch), so each thread
-// faults in and fills its own half. The member's CRC-32 is assembled from the header part, the
-// two halves and any trailing bytes with crc32_combine. n and arr_begin were checked against the
-// member (and the member against the file) when the archive was opened; src.read throws on a
-// short read (a file truncated since).
-uint32_t copy_stored_parallel(const Source& src, const ZipEntry& z, uint64_t arr_begin,
-                              uint8_t* dst, size_t n, uint32_t swap) {
+// costs on this kind of machine (the kernel zeroes each page before the copy overwrites it), so:
+//  - where userfaultfd allows it, each thread fills its half of the new buffer straight from a
+//    read-only mapping of the file (UFFDIO_COPY: one pass per page, no zeroing; fresh_fill.h),
+//    then CRCs each piece while it is in cache. A piece the kernel refuses (a file truncated
+//    since it was opened, say) and everything after it in that half, plus the last partial
+//    page, are finished with pread once the range is back to ordinary memory;
+//  - otherwise each thread faults in and fills its own half with pread (MADV_POPULATE_WRITE
+//    per piece instead of one fault per page).
+// The member's CRC-32 is assembled from the header bytes, the parts and any trailing bytes with
+// crc32_combine. n and arr_begin were checked against the member (and the member against the
+// file) when the archive was opened; src.read throws on a short read.
+// NPZGUARD_NO_USERFAULTFD=1 in the environment forces the pread path (tests cover both).
+uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
+                              uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap) {
+  const size_t page = FreshFill::page_size();
+  const size_t full = n / page * page;  // UFFDIO_COPY works in whole pages
+  std::optional<FreshFill> fresh;
+  std::optional<ScanWindow> from_file;
+  const char* no_uffd = std::getenv("NPZGUARD_NO_USERFAULTFD");
+  if (file && full > 0 && !(no_uffd && *no_uffd && std::strcmp(no_uffd, "0") != 0)) {
+    fresh.emplace(dst, full);
+    if (fresh->ok()) from_file.emplace(file->fd(), z.data_offset + arr_begin, full, false);
+    if (!fresh->ok() || !from_file->data()) {
+      fresh.reset();
+      from_file.reset();
+    }
+  }
   const size_t unit = swap ? swap : 1;
-  const size_t half = (n / unit / 2) * unit;  // element-aligned, so a swap never straddles it
-  uint32_t c1 = 0;
+  // Split point: page-aligned for the fill path (page sizes are multiples of every swap unit),
+  // element-aligned otherwise, so a swap never straddles it.
+  const size_t half = fresh ? full / 2 / page * page : (n / unit / 2) * unit;
+  const size_t end1 = fresh ? full : n;
+
+  struct Part {
+    uint32_t crc = 0;
+    size_t done = 0;  // filled up to here
+  };
+  auto fill_part = [&](size_t from, size_t to) {
+    Part r{0, from};
+    while (r.done < to) {
+      const size_t k = std::min(kCopyChunk, to - r.done);
+      if (!fresh->fill(dst + r.done, from_file->data() + r.done, k)) break;
+      r.crc = crc32_update(r.crc, dst + r.done, k);
+      if (swap) swap_units(dst + r.done, k, swap);
+      r.done += k;
+    }
+    return r;
+  };
+
+  Part p0, p1;
   std::exception_ptr err;
   std::thread t([&] {
     try {
-      c1 = copy_stored_part(src, z, arr_begin, dst, half, n, swap);
+      if (fresh) p1 = fill_part(half, end1);
+      else p1 = Part{copy_stored_part(src, z, arr_begin, dst, half, end1, swap), end1};
     } catch (...) {
       err = std::current_exception();
     }
   });
-  uint32_t head = 0, c0 = 0, tail = 0;
+  uint32_t head = 0, tail = 0;
   try {
     head = crc_of_range(src, z, 0, arr_begin);
-    c0 = copy_stored_part(src, z, arr_begin, dst, 0, half, swap);
-    tail = crc_of_range(src, z, arr_begin + n, z.usize);
+    if (fresh) p0 = fill_part(0, half);
+    else p0 = Part{copy_stored_part(src, z, arr_begin, dst, 0, half, swap), half};
   } catch (...) {
     t.join();
     throw;
   }
   t.join();
   if (err) std::rethrow_exception(err);
-  uLong crc = crc32_combine(head, c0, static_cast<z_off_t>(half));
-  crc = crc32_combine(crc, c1, static_cast<z_off_t>(n - half));
+  uint32_t rest = 0;
+  if (fresh) {
+    fresh->release();  // ordinary memory again: the pread path may touch any page now
+    if (p0.done < half) p0.crc = copy_stored_part(src, z, arr_begin, dst, p0.done, half, swap, p0.crc);
+    if (p1.done < full) p1.crc = copy_stored_part(src, z, arr_begin, dst, p1.done, full, swap, p1.crc);
+    rest = copy_stored_part(src, z, arr_begin, dst, full, n, swap);
+  }
+  tail = crc_of_range(src, z, arr_begin + n, z.usize);
+  uLong crc = crc32_combine(head, p0.crc, static_cast<z_off_t>(half));
+  crc = crc32_combine(crc, p1.crc, static_cast<z_off_t>(end1 - half));
+  crc = crc32_combine(crc, rest, static_cast<z_off_t>(n - end1));
   crc = crc32_combine(crc, tail, static_cast<z_off_t>(z.usize - arr_begin - n));
   return static_cast<uint32_t>(crc);
 }
@@ -475,7 +529,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     if (file_->current_size() < file_->size())
       throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
     out.owned.resize(n);
-    const uint32_t crc = copy_stored_parallel(*src_, z, h.data_offset, out.owned.data(), n,
+    const uint32_t crc = copy_stored_parallel(*src_, file_, z, h.data_offset, out.owned.data(), n,
                                               dt.big_endian ? cs : 0);
     if (kind_ == Kind::Npz && crc != z.crc32) {
       char buf[64];

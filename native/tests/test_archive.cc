@@ -1,5 +1,6 @@
 // Archive: sniffing, member loading (rows 15, 19, 25, 26), read_array zero-copy rules, strings,
 // scans (CRC + stats, parallel STORED path), file-source hazards (row 30), and NumPy-written files.
+#include <algorithm>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,6 +275,47 @@ NPZ_TEST(archive_parallel_stored_scan_matches_serial) {
     NPZ_EXPECT(c.nan == 1 && c.negative == 1 && c.min == -3.0 && c.max == 4095.0);
     NPZ_EXPECT(c.zero == (n + 4095) / 4096);
   }
+}
+
+NPZ_TEST(archive_parallel_stored_copy_both_strategies) {
+  // > 64 MiB STORED copies: two threads, userfaultfd fill where allowed, else pread; a length
+  // that is not a page multiple (tail page via pread), big-endian swap, trailing bytes.
+  TempDir td;
+  const size_t n = (66u << 20) / 8 + 3;
+  std::vector<double> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i) * 0.5 - 7.0;
+  Bytes be = ztest::raw(v);
+  for (size_t i = 0; i < be.size(); i += 8) std::reverse(be.begin() + static_cast<long>(i), be.begin() + static_cast<long>(i) + 8);
+  const std::string shape = "(" + std::to_string(n) + ",)";
+  Bytes le_payload = ztest::npy("<f8", shape, ztest::raw(v));
+  Bytes be_payload = ztest::npy(">f8", shape, be);
+  be_payload.push_back(9);  // trailing byte inside the member
+  const std::string path = td.path + "/copy.npz";
+  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"abc.npy", le_payload, 0}, {"b.npy", be_payload, 0}}).bytes));
+  for (const char* strategy : {"0", "1"}) {
+    ::setenv("NPZGUARD_NO_USERFAULTFD", strategy, 1);
+    auto a = Archive::open(path, {});
+    for (size_t m = 0; m < 2; ++m) {
+      auto bytes = a->read_array(m, CopyMode::ForceCopy);
+      NPZ_EXPECT(!bytes.zero_copy && bytes.crc_verified && bytes.byte_length == n * 8);
+      NPZ_EXPECT(std::memcmp(bytes.data, v.data(), n * 8) == 0);
+    }
+  }
+  // A corrupted byte in the page-filled part and one in the last, partial page (filled by pread)
+  // are each a CRC mismatch on both paths.
+  const auto built = ztest::build_zip({{"abc.npy", le_payload, 0}});
+  const size_t data_end = static_cast<size_t>(built.data[0]) + le_payload.size();
+  for (size_t back : {size_t{5000}, size_t{3}}) {
+    Bytes probe = built.bytes;
+    probe[data_end - back] ^= 0x10;
+    NPZ_EXPECT(ztest::write_file(path, probe));
+    for (const char* strategy : {"0", "1"}) {
+      ::setenv("NPZGUARD_NO_USERFAULTFD", strategy, 1);
+      auto a = Archive::open(path, {});
+      NPZ_EXPECT_CODE(a->read_array(0, CopyMode::ForceCopy), Code::NpzCrcMismatch);
+    }
+  }
+  ::unsetenv("NPZGUARD_NO_USERFAULTFD");
 }
 
 NPZ_TEST(archive_numpy_written_files) {

@@ -7,8 +7,12 @@
 //   node child.mjs copy <file> <key>           open + readArray(key, force copy) + VmHWM
 //   node child.mjs truncate-race <file> <n>    n rounds: rewrite file, open, scan the first
 //                                              member while this process truncates the file
+//   node child.mjs copy-race <file> <n>        n rounds: rewrite file, open, copy the first
+//                                              member (readArray, forced copy) while a worker
+//                                              thread truncates the file
 // Environment: NPZGUARD_ADDON overrides the addon path.
 import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
 import { readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,6 +92,39 @@ async function main() {
         truncateSync(file, cut);
       }
       outcomes.push({ round: i, cut, ...(await p) });
+      a.close();
+    }
+    writeFileSync(file, original);
+    return { ok: true, outcomes };
+  }
+  if (mode === "copy-race") {
+    // readArray is synchronous, so the truncation comes from a worker thread that sleeps
+    // (Atomics.wait) a growing number of milliseconds first.
+    const rounds = Number(arg);
+    const original = readFileSync(file);
+    const outcomes = [];
+    const truncator = `
+      const { workerData } = require("node:worker_threads");
+      const { truncateSync } = require("node:fs");
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.delay);
+      truncateSync(workerData.file, workerData.cut);`;
+    for (let i = 0; i < rounds; i++) {
+      writeFileSync(file, original);
+      const a = addon.open(file, {});
+      const cut = [Math.floor(original.length / 2), 0, 4096, original.length - 1][i % 4];
+      const w = new Worker(truncator, { eval: true, workerData: { file, cut, delay: i % 12 } });
+      const online = new Promise((r) => w.once("online", r));
+      const exited = new Promise((r) => w.once("exit", r));
+      await online;
+      let out;
+      try {
+        const r = a.readArray(0, 1);
+        out = { ok: true, bytesRead: r.buffer.byteLength, crcOk: r.crcVerified };
+      } catch (err) {
+        out = coded(err);
+      }
+      await exited;
+      outcomes.push({ round: i, cut, ...out });
       a.close();
     }
     writeFileSync(file, original);

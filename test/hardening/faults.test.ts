@@ -60,6 +60,26 @@ describe("file truncated while a scan runs", () => {
   }, 60_000);
 
   it.each([
+    ["userfaultfd fill (where the kernel allows it)", {}],
+    ["pread", { NPZGUARD_NO_USERFAULTFD: "1" }],
+  ])("a forced copy of the STORED member, %s path: the whole array CRC-verified, or a coded error", async (_label, env) => {
+    const rounds = 16;
+    const r = await runChild<Reply>(["copy-race", big, String(rounds)], 110_000, env);
+    expect(r.signal, `child died: ${r.stderr}`).toBeNull();
+    expect(r.code, r.stderr).toBe(0);
+    const outcomes = r.reply!.outcomes!;
+    expect(outcomes).toHaveLength(rounds);
+    for (const o of outcomes) {
+      if (o.ok) {
+        expect(o.crcOk, `round ${o.round}`).toBe(true);
+        expect(o.bytesRead, `round ${o.round}`).toBe(80 << 20);
+      } else {
+        expect(["ERR_NPZ_CORRUPT", "ERR_NPY_TRUNCATED", "ERR_NPZ_SIZE_MISMATCH", "ERR_NPZ_CRC_MISMATCH"], `round ${o.round}: ${o.message}`).toContain(o.code);
+      }
+    }
+  }, 120_000);
+
+  it.each([
     ["STORED", () => big],
     ["DEFLATED", () => bigDeflated],
   ])("%s: rejects with a coded error (never SIGBUS) in every round", async (_label, file) => {

@@ -13,10 +13,10 @@ export interface ChildRun<R> {
   stderr: string;
 }
 
-/** Spawns child.mjs with args; SIGKILLs it after timeoutMs. */
-export function runChild<R>(args: string[], timeoutMs: number): Promise<ChildRun<R>> {
+/** Spawns child.mjs with args (and extra environment variables); SIGKILLs it after timeoutMs. */
+export function runChild<R>(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<ChildRun<R>> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     c.stdout.on("data", (b: Buffer) => (out += b.toString()));

@@ -60,7 +60,22 @@ beforeAll(() => {
   npyBe = tmp.write("be.npy", bePayload);
 }, 120_000);
 
-describe("large STORED copies (two-thread path)", () => {
+// Both fill strategies: UFFDIO_COPY into fresh pages (where the kernel allows userfaultfd; the
+// core falls back to pread by itself otherwise) and pread forced by NPZGUARD_NO_USERFAULTFD.
+describe.each([
+  ["userfaultfd fill", undefined],
+  ["pread", "1"],
+])("large STORED copies (two-thread path, %s)", (_label, noUffd) => {
+  const saved = process.env.NPZGUARD_NO_USERFAULTFD;
+  beforeAll(() => {
+    if (noUffd === undefined) delete process.env.NPZGUARD_NO_USERFAULTFD;
+    else process.env.NPZGUARD_NO_USERFAULTFD = noUffd;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.NPZGUARD_NO_USERFAULTFD;
+    else process.env.NPZGUARD_NO_USERFAULTFD = saved;
+  });
+
   it("little-endian: forced copy equals the stored values", () => {
     using npz = openNpz(le);
     const a = npz.array("diffraction", { copy: true });
@@ -110,13 +125,13 @@ describe("large STORED copies (two-thread path)", () => {
     const fileOffset = good.layout.dataOffsets[0]! + pos;
     // In the header, the space after a colon becomes a tab: still a valid header, other bytes.
     bytes[fileOffset] = pos < lePayload.length - odd * 8 ? 0x09 : bytes[fileOffset]! ^ 0x40;
-    const f = tmp.write(`crc-${pos}.npz`, bytes);
+    const f = tmp.write(`crc-${pos}-${_label.replace(/\W/g, "")}.npz`, bytes);
     using npz = openNpz(f);
     expectNpzError(() => npz.array("diffraction", { copy: true }), "ERR_NPZ_CRC_MISMATCH");
   });
 
   it("a file truncated after open is a coded error, never a crash", () => {
-    const f = tmp.write("truncated.npz", zip([{ name: "diffraction.npy", data: lePayload }]).bytes);
+    const f = tmp.write(`truncated-${_label.replace(/\W/g, "")}.npz`, zip([{ name: "diffraction.npy", data: lePayload }]).bytes);
     using npz = openNpz(f);
     truncateSync(f, 40 << 20);
     expectNpzError(() => npz.array("diffraction", { copy: true }), "ERR_NPZ_CORRUPT");
