@@ -382,6 +382,8 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
       throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_, key);
     }
     Napi::ArrayBuffer buffer;
+    npz::ByteBuffer* owned_copy = nullptr;
+    std::shared_ptr<Mapping>* mapping_hold = nullptr;
     bool zero_copy = bytes.zero_copy && bytes.mapping && bytes.byte_length > 0;
     if (bytes.byte_length == 0) {
       buffer = Napi::ArrayBuffer::New(env, 0);
@@ -393,6 +395,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
                              path_, key);
       }
       auto* hint = new std::shared_ptr<Mapping>(std::move(bytes.mapping));
+      mapping_hold = hint;
       g_live_mappings.fetch_add(1);
       buffer = Napi::ArrayBuffer::New(
           env, const_cast<uint8_t*>(bytes.data), static_cast<size_t>(bytes.byte_length),
@@ -406,6 +409,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
       // Hand the vector over instead of copying it again; tell V8 about the memory so GC
       // pressure reflects it.
       auto* vec = new npz::ByteBuffer(std::move(bytes.owned));
+      owned_copy = vec;
       int64_t size = static_cast<int64_t>(vec->size());
       Napi::MemoryManagement::AdjustExternalMemory(env, size);
       buffer = Napi::ArrayBuffer::New(
@@ -425,7 +429,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
       std::memcpy(buffer.Data(), bytes.data, static_cast<size_t>(bytes.byte_length));
       zero_copy = false;
     }
-    Track(buffer);
+    Track(buffer, owned_copy, mapping_hold);
     Napi::Object out = Napi::Object::New(env);
     out.Set("buffer", buffer);
     out.Set("zeroCopy", Napi::Boolean::New(env, zero_copy));
@@ -579,34 +583,53 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
       detach = info[0].As<Napi::Boolean>().Value();
     }
     archive_.reset();
-    for (auto& ref : buffers_) {
-      if (detach && !ref.IsEmpty()) {
-        Napi::Value v = ref.Value();
+    for (auto& t : buffers_) {
+      if (detach && !t.ref.IsEmpty()) {
+        // A live object means its finalizer has not run: owned/mapping are still valid.
+        Napi::Value v = t.ref.Value();
         if (!v.IsEmpty() && v.IsArrayBuffer()) {
           Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
-          if (!ab.IsDetached()) ab.Detach();
+          if (!ab.IsDetached()) {
+            ab.Detach();  // JS can no longer reach the bytes: release them now
+            if (t.owned) {
+              const int64_t n = static_cast<int64_t>(t.owned->size());
+              npz::ByteBuffer().swap(*t.owned);
+              Napi::MemoryManagement::AdjustExternalMemory(env, -n);
+            }
+            if (t.mapping) t.mapping->reset();  // unmaps the file window
+          }
         }
       }
-      ref.Reset();
+      t.ref.Reset();
     }
     buffers_.clear();
     return env.Undefined();
   }
 
-  void Track(const Napi::ArrayBuffer& buffer) {
+  // Every ArrayBuffer handed out, with what backs it when it is external: close() detaches the
+  // live ones and frees that memory at once (N-API finalizers of external buffers run only
+  // after a later GC, so a loop of open/array/close would otherwise hold every copy until then).
+  struct Tracked {
+    Napi::Reference<Napi::ArrayBuffer> ref;
+    npz::ByteBuffer* owned = nullptr;           // a copy (finalizer deletes the, then empty, vector)
+    std::shared_ptr<Mapping>* mapping = nullptr;  // a zero-copy view (finalizer deletes the holder)
+  };
+
+  void Track(const Napi::ArrayBuffer& buffer, npz::ByteBuffer* owned = nullptr,
+             std::shared_ptr<Mapping>* mapping = nullptr) {
     // Drop references whose buffers were collected, so a long-lived archive that hands out many
     // arrays does not grow this list without bound.
     if (buffers_.size() >= prune_at_) {
-      std::vector<Napi::Reference<Napi::ArrayBuffer>> alive;
+      std::vector<Tracked> alive;
       alive.reserve(buffers_.size());
-      for (auto& ref : buffers_) {
-        Napi::Value v = ref.Value();
-        if (!v.IsEmpty()) alive.push_back(std::move(ref));
+      for (auto& t : buffers_) {
+        Napi::Value v = t.ref.Value();
+        if (!v.IsEmpty()) alive.push_back(std::move(t));
       }
       buffers_ = std::move(alive);
       prune_at_ = std::max<size_t>(64, buffers_.size() * 2);
     }
-    buffers_.push_back(Napi::Reference<Napi::ArrayBuffer>::New(buffer, 0));
+    buffers_.push_back(Tracked{Napi::Reference<Napi::ArrayBuffer>::New(buffer, 0), owned, mapping});
   }
 
   uint64_t NextId() {
@@ -620,7 +643,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
   uint64_t file_size_ = 0;
   uint64_t inode_ = 0;
   double mtime_ms_ = 0;
-  std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
+  std::vector<Tracked> buffers_;
   size_t prune_at_ = 64;
   std::shared_ptr<ScanRegistry> scans_ = std::make_shared<ScanRegistry>();
   uint64_t next_id_ = uint64_t{1} << 40;  // auto ids stay clear of small caller-chosen ids

@@ -4,7 +4,7 @@
 // both byte orders, odd (misaligned) data offsets, trailing bytes, CRC mismatches in every part,
 // and truncation after open. Smaller members (the numpy-written fixtures) use the stream path.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { truncateSync } from "node:fs";
+import { readFileSync, truncateSync } from "node:fs";
 import { openNpz, loadNpy } from "../../src/index.js";
 import { expectNpzError } from "../helpers/expect.js";
 import { concat, npy, tempDir, zip } from "../helpers/npz-writer.js";
@@ -135,5 +135,35 @@ describe.each([
     using npz = openNpz(f);
     truncateSync(f, 40 << 20);
     expectNpzError(() => npz.array("diffraction", { copy: true }), "ERR_NPZ_CORRUPT");
+  });
+});
+
+describe("close() releases what it detaches at once, not at the next GC", () => {
+  it("a loop of open / array({copy: true}) / close keeps RSS flat", () => {
+    const rssMiB = (): number => process.memoryUsage().rss / (1 << 20);
+    const once = (): void => {
+      const npz = openNpz(le);
+      const a = npz.array("diffraction", { copy: true });
+      expect(a.data.byteLength).toBe(odd * 8);
+      npz.close();
+      expect(a.data.byteLength).toBe(0); // detached
+    };
+    once();
+    const before = rssMiB();
+    for (let i = 0; i < 8; i++) once(); // 8 x 72 MiB: would be ~576 MiB if held until GC
+    expect(rssMiB() - before).toBeLessThan(150);
+  });
+
+  it("a zero-copy view's mapping is gone from /proc/self/maps right after close()", () => {
+    const f = tmp.write("aligned.npz", zip([{ name: "ab.npy", data: npy(new Uint8Array(new Float64Array([1, 2, 3]).buffer), { descr: "<f8", shape: [3] }) }]).bytes);
+    const mapped = (): boolean => readFileSync("/proc/self/maps", "utf8").includes(f);
+    const npz = openNpz(f);
+    const a = npz.array("ab");
+    expect(a.zeroCopy).toBe(true);
+    expect(Array.from(a.data as Float64Array)).toEqual([1, 2, 3]);
+    expect(mapped()).toBe(true);
+    npz.close();
+    expect(a.data.byteLength).toBe(0);
+    expect(mapped()).toBe(false);
   });
 });
