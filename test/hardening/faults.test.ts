@@ -45,7 +45,18 @@ interface Reply {
 }
 
 
-describe("file truncated while a scan runs", () => {
+/** Runs a child race mode (truncate-race, copy-race) and returns its per-round outcomes, after
+ *  checking that the child itself survived (no signal, exit 0) and ran every round. */
+async function raceOutcomes(mode: string, file: string, rounds: number, env: Record<string, string> = {}): Promise<Outcome[]> {
+  const r = await runChild<Reply>([mode, file, String(rounds)], 110_000, env);
+  expect(r.signal, `child died: ${r.stderr}`).toBeNull();
+  expect(r.code, r.stderr).toBe(0);
+  const outcomes = r.reply!.outcomes!;
+  expect(outcomes).toHaveLength(rounds);
+  return outcomes;
+}
+
+describe("file truncated while a scan or a copy runs", () => {
   let big = "";
   let bigDeflated = "";
   beforeAll(() => {
@@ -63,13 +74,7 @@ describe("file truncated while a scan runs", () => {
     ["userfaultfd fill (where the kernel allows it)", {}],
     ["pread", { NPZGUARD_NO_USERFAULTFD: "1" }],
   ])("a forced copy of the STORED member, %s path: the whole array CRC-verified, or a coded error", async (_label, env) => {
-    const rounds = 16;
-    const r = await runChild<Reply>(["copy-race", big, String(rounds)], 110_000, env);
-    expect(r.signal, `child died: ${r.stderr}`).toBeNull();
-    expect(r.code, r.stderr).toBe(0);
-    const outcomes = r.reply!.outcomes!;
-    expect(outcomes).toHaveLength(rounds);
-    for (const o of outcomes) {
+    for (const o of await raceOutcomes("copy-race", big, 16, env)) {
       if (o.ok) {
         expect(o.crcOk, `round ${o.round}`).toBe(true);
         expect(o.bytesRead, `round ${o.round}`).toBe(80 << 20);
@@ -83,12 +88,7 @@ describe("file truncated while a scan runs", () => {
     ["STORED", () => big],
     ["DEFLATED", () => bigDeflated],
   ])("%s: rejects with a coded error (never SIGBUS) in every round", async (_label, file) => {
-    const rounds = 12;
-    const r = await runChild<Reply>(["truncate-race", file(), String(rounds)], 110_000);
-    expect(r.signal, `child died: ${r.stderr}`).toBeNull();
-    expect(r.code, r.stderr).toBe(0);
-    const outcomes = r.reply!.outcomes!;
-    expect(outcomes).toHaveLength(rounds);
+    const outcomes = await raceOutcomes("truncate-race", file(), 12);
     for (const o of outcomes) {
       if (o.ok) {
         // The scan finished before the truncation: it saw the whole, intact member.
