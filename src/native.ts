@@ -103,6 +103,7 @@ export interface RawArchive {
 export interface RawOpenOptions {
   maxHeaderSize?: number;
   maxEntries?: number;
+  maxInflateBytes?: number;
 }
 
 export interface NativeAddon {

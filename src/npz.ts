@@ -24,7 +24,7 @@ import type {
 export { halfToFloat32 } from "./dtype.js";
 export type { DataFor } from "./dtype.js";
 
-const OPEN_OPTION_KEYS = new Set(["maxHeaderSize", "maxEntries"]);
+const OPEN_OPTION_KEYS = new Set(["maxHeaderSize", "maxEntries", "maxInflateBytes"]);
 const ARRAY_OPTION_KEYS = new Set(["copy"]);
 const SCAN_OPTION_KEYS = new Set(["crc", "stats", "signal"]);
 const METADATA_KEY = "_metadata";
@@ -76,8 +76,10 @@ function openOptions(opts: unknown): RawOpenOptions {
   const raw: RawOpenOptions = {};
   const h = checkInt(o.maxHeaderSize, "options.maxHeaderSize", 1, 1 << 20);
   const e = checkInt(o.maxEntries, "options.maxEntries", 1, Number.MAX_SAFE_INTEGER);
+  const b = checkInt(o.maxInflateBytes, "options.maxInflateBytes", 0, Number.MAX_SAFE_INTEGER);
   if (h !== undefined) raw.maxHeaderSize = h;
   if (e !== undefined) raw.maxEntries = e;
+  if (b !== undefined) raw.maxInflateBytes = b;
   return raw;
 }
 
@@ -428,6 +430,7 @@ export function loadNpy(path: string, options?: ArrayOptions & OpenOptions): Npy
   const openOpts: OpenOptions = {};
   if (all.maxHeaderSize !== undefined) openOpts.maxHeaderSize = all.maxHeaderSize as number;
   if (all.maxEntries !== undefined) openOpts.maxEntries = all.maxEntries as number;
+  if (all.maxInflateBytes !== undefined) openOpts.maxInflateBytes = all.maxInflateBytes as number;
   const arrayOpts: ArrayOptions = {};
   if (all.copy !== undefined) arrayOpts.copy = all.copy as boolean;
   copyMode(arrayOpts);

@@ -72,6 +72,12 @@ export interface OpenOptions {
   maxHeaderSize?: number;
   /** Cap on the number of archive entries (default 10,000). */
   maxEntries?: number;
+  /**
+   * Global inflate budget of this handle: the total DEFLATE output that full reads (`scan`,
+   * `array`, `strings`, `metadata`) may produce, charged by each member's declared size when its
+   * read starts; over it: `ERR_NPZ_LIMIT`. Default 1 TiB (2^40 bytes). STORED members cost nothing.
+   */
+  maxInflateBytes?: number;
 }
 
 /** Per-component value statistics (finite values only for min/max/sum). */

@@ -302,6 +302,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
         opts.npy.max_header_len = static_cast<uint32_t>(v);
       }
       if (OptionalUint(env, o, "maxEntries", kMaxSafeInteger, &v)) opts.zip.max_entries = v;
+      if (OptionalUint(env, o, "maxInflateBytes", kMaxSafeInteger, &v)) opts.max_inflate_total = v;
     }
     archive_ = GuardCore(env, path_, [&]() -> std::shared_ptr<const Archive> {
       return std::shared_ptr<const Archive>(Archive::open(path_, opts));
@@ -478,6 +479,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
     GuardCore(env, path_, [&] {
       try {
         auto* dst = static_cast<uint8_t*>(buffer.Data());
+        a.charge_inflate(m);
         MemberStream ms(a.source(), m.entry);
         ms.set_verify_crc(verify_crc);
         ms.skip(h.data_offset);

@@ -468,6 +468,23 @@ void Archive::load_members() {
   }
 }
 
+void Archive::charge_inflate(const Member& m) const {
+  const ZipEntry& z = m.entry;
+  if (z.method == 0) return;
+  const uint64_t budget = opts_.max_inflate_total;
+  uint64_t cur = inflated_.load();
+  for (;;) {
+    if (z.usize > budget || cur > budget - z.usize)
+      throw Error(Code::NpzLimit,
+                  "inflating member '" + m.key + "' (" + std::to_string(z.usize) +
+                      " bytes) would exceed this archive's inflate budget of " +
+                      std::to_string(budget) + " bytes (" + std::to_string(cur) +
+                      " already inflated); raise maxInflateBytes to allow more",
+                  m.key);
+    if (inflated_.compare_exchange_weak(cur, cur + z.usize)) return;
+  }
+}
+
 ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
   if (index >= members_.size())
     throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
@@ -540,6 +557,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     out.crc_verified = kind_ == Kind::Npz;
     return out;
   }
+  charge_inflate(m);
   MemberStream ms(*src_, z);
   ms.set_verify_crc(kind_ == Kind::Npz);
   ms.skip(h.data_offset);
@@ -588,6 +606,7 @@ ObjectStrings Archive::read_strings(size_t index) const {
         throw Error(Code::NpzLimit, "object member '" + m.key + "' is " +
                                         std::to_string(z.usize) + " bytes, over the limit of " +
                                         std::to_string(opts_.max_object_member));
+      charge_inflate(m);
       std::vector<uint8_t> all(static_cast<size_t>(z.usize));
       MemberStream ms(*src_, z);
       ms.set_verify_crc(kind_ == Kind::Npz);
@@ -711,6 +730,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       }
       res.bytes_read = z.usize;
     } else {
+      charge_inflate(m);
       MemberStream ms(*src_, z);
       ms.set_verify_crc(false);  // compared below: a mismatch is a result, not an exception
       ms.set_cancel(opts.cancel);

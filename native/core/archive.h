@@ -32,6 +32,11 @@ struct OpenOptions {
   ZipLimits zip;
   PickleLimits pickle;
   uint64_t max_object_member = 64u << 20;  // cap for inflating/reading a pickled member
+  // Global inflate budget of one open archive: the total DEFLATE output that full reads (scan,
+  // copy, strings) may produce, charged by each member's declared (ratio-checked) size when its
+  // read starts. Members are bounded by the 1032:1 ratio and cannot overlap, but a small archive
+  // of many maximal members could still ask for ~1000x its size in inflate work.
+  uint64_t max_inflate_total = uint64_t{1} << 40;  // 1 TiB
 };
 
 struct Member {
@@ -91,6 +96,10 @@ class Archive {
   // Streaming pass over the member: CRC + stats in bounded memory. A file truncated during the
   // pass gives ERR_NPZ_CORRUPT (never SIGBUS).
   ScanResult scan(size_t index, const ScanOptions& opts) const;
+  // Charges a full inflation of member m (no-op for STORED members) against the inflate budget;
+  // ERR_NPZ_LIMIT when it would go over. Thread-safe. Called by every full read of a member.
+  void charge_inflate(const Member& m) const;
+  uint64_t inflated_total() const { return inflated_.load(); }
 
  private:
   Archive() = default;
@@ -101,6 +110,7 @@ class Archive {
   std::string name_;
   OpenOptions opts_;
   std::vector<Member> members_;
+  mutable std::atomic<uint64_t> inflated_{0};
 };
 
 }  // namespace npz

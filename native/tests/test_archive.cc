@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "archive.h"
@@ -316,6 +317,37 @@ NPZ_TEST(archive_parallel_stored_copy_both_strategies) {
     }
   }
   ::unsetenv("NPZGUARD_NO_USERFAULTFD");
+}
+
+NPZ_TEST(archive_inflate_budget) {
+  // The global inflate budget: full reads of DEFLATE members are charged by declared size, from
+  // several threads at once; the read that would go over is ERR_NPZ_LIMIT; STORED reads are free.
+  TempDir td;
+  Bytes payload = ztest::npy("<f4", "(65536,)", Bytes(65536 * 4, 0));
+  const std::string path = td.path + "/budget.npz";
+  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"a.npy", payload, 8}, {"b.npy", payload, 8},
+                                                       {"c.npy", payload, 8}, {"s.npy", payload, 0}}).bytes));
+  npz::OpenOptions o;
+  o.max_inflate_total = payload.size() * 2 + payload.size() / 2;
+  auto a = Archive::open(path, o);
+  std::atomic<int> ok{0}, limited{0};
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 3; ++i)
+    ts.emplace_back([&, i] {
+      try {
+        a->scan(i, {});
+        ++ok;
+      } catch (const npz::Error& e) {
+        if (e.code() == Code::NpzLimit) ++limited;
+      }
+    });
+  for (auto& t : ts) t.join();
+  NPZ_EXPECT(ok == 2 && limited == 1);
+  NPZ_EXPECT(a->inflated_total() == payload.size() * 2);
+  NPZ_EXPECT_CODE(a->read_array(0, CopyMode::ForceCopy), Code::NpzLimit);
+  NPZ_EXPECT(a->read_array(3, CopyMode::ForceCopy).byte_length == 65536 * 4);
+  NPZ_EXPECT(a->scan(3, {}).crc_ok);
+  NPZ_EXPECT(a->inflated_total() == payload.size() * 2);
 }
 
 NPZ_TEST(archive_numpy_written_files) {

@@ -8,7 +8,7 @@ import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report } from "../contract/types.js";
 import { parsePyFloat } from "../study/pyformat.js";
-import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError, stderrIsInteractive } from "./common.js";
+import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]
 
@@ -23,6 +23,8 @@ Options:
   --phase-c            apply the Phase C provenance guard (PHASEC-METADATA-001)
   --dose D             photon dose, cross-checked against _metadata nphotons
   --headers-only       central directory + NPY headers only (no value scan, no CRC)
+  --max-inflate SIZE   inflate budget per file (default 1T; e.g. 512M, 64G): a file whose
+                       DEFLATE members would produce more fails with ERR_NPZ_LIMIT
   --strict             warnings count as errors
   --json               same as --format json
   --format F           text (default) | json | junit | github
@@ -47,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       "phase-c": { type: "boolean" },
       dose: { type: "string" },
       "headers-only": { type: "boolean" },
+      "max-inflate": { type: "string" },
       strict: { type: "boolean" },
       json: { type: "boolean" },
       format: { type: "string" },
@@ -90,6 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     const gridsize = intOption("gridsize", values.gridsize, 1);
     const neighborCount = intOption("neighbor-count", values["neighbor-count"], 0);
     const nGroups = intOption("n-groups", values["n-groups"], 1);
+    const maxInflateBytes = sizeOption("max-inflate", values["max-inflate"]);
     options = {
       profile: profile as Profile,
       mode: values["headers-only"] ? "header" : "full",
@@ -100,6 +104,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(nGroups !== undefined ? { nGroups } : {}),
       ...(values.view !== undefined ? { view: values.view } : {}),
       ...(dose !== undefined ? { dose } : {}),
+      ...(maxInflateBytes !== undefined ? { maxInflateBytes } : {}),
     };
   } catch (e) {
     if (e instanceof UsageError) {

@@ -43,6 +43,17 @@ export function intOption(name: string, value: string | undefined, min = 0): num
   return Number(value);
 }
 
+/** A byte count: an integer with an optional binary suffix K, M, G or T (KiB..TiB), e.g. 64G. */
+export function sizeOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^([0-9]+)([KMGT])?(?:i?B)?$/i.exec(value.trim());
+  const n = m ? Number(m[1]) * 1024 ** "_KMGT".indexOf((m[2] ?? "_").toUpperCase()) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new UsageError(`Expected a byte count such as 1048576, 512M or 64G for --${name}, got '${value}'`);
+  }
+  return n;
+}
+
 /** Formats any error as the CLI's one-line form. */
 export function errorLine(err: unknown, debug = false): string {
   if (isNpzError(err)) return err.toLine() + (debug && err.stack ? `\n${err.stack}` : "");

@@ -52,7 +52,7 @@ function validateOptions(options: CheckOptions): void {
   if (options.profile !== undefined && !PROFILES.includes(options.profile)) {
     throw new RangeError(`Expected one of ${PROFILES.join(", ")} for options.profile, got '${String(options.profile)}'`);
   }
-  for (const name of ["gridsize", "neighborCount", "nGroups", "concurrency"] as const) {
+  for (const name of ["gridsize", "neighborCount", "nGroups", "concurrency", "maxInflateBytes"] as const) {
     const v = options[name];
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
       throw new RangeError(`Expected a non-negative integer for options.${name}, got ${String(v)}`);
@@ -166,7 +166,7 @@ export async function checkFile(filePath: string, options: CheckRunOptions = {})
 
   let file: NpzFile;
   try {
-    file = openNpz(filePath);
+    file = openNpz(filePath, options.maxInflateBytes !== undefined ? { maxInflateBytes: options.maxInflateBytes } : {});
   } catch (err) {
     const e = coded(err);
     let st = { size: 0, mtimeMs: 0, ino: 0 };

@@ -22,6 +22,8 @@ export interface CheckOptions {
   signal?: AbortSignal;
   /** Max files/members scanned in parallel (default: core count). */
   concurrency?: number;
+  /** Inflate budget per file (see OpenOptions.maxInflateBytes; default 1 TiB). */
+  maxInflateBytes?: number;
 }
 
 export interface Violation {
