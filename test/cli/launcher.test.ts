@@ -1,6 +1,8 @@
-// bin/npzguard, the package's `bin`: a POSIX sh launcher that runs dist/cli/main.js (built by
-// `npm test`'s pretest) with NODE_EXTRA_CA_CERTS moved aside, so Node does not parse a
-// certificate bundle at start-up; the CLI hands the variable back to every child it starts.
+// bin/npzguard, the package's `bin`: a file that is both a POSIX sh script and JavaScript. Run as
+// a program, sh execs node on dist/cli/main.js (built by `npm test`'s pretest) with
+// NODE_EXTRA_CA_CERTS moved aside, so Node does not parse a certificate bundle at start-up (the
+// CLI hands the variable back to every child it starts); run as `node bin/npzguard`, it imports
+// the CLI directly.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -34,6 +36,15 @@ describe("bin/npzguard", () => {
     expect(PKG.bin.npzguard).toBe("./bin/npzguard");
     const out = execFileSync(BIN, ["--version"], { encoding: "utf8", env: envWith({}) });
     expect(out.trim()).toBe(PKG.version);
+  });
+
+  it("also runs as JavaScript: node bin/npzguard ... (and through a symlink)", () => {
+    expect(execFileSync(process.execPath, [BIN, "--version"], { encoding: "utf8", env: envWith({}) }).trim()).toBe(PKG.version);
+    const link = join(tree.root, "npzguard-js-link");
+    symlinkSync(BIN, link);
+    const r = spawnSync(process.execPath, [link, "check", "--bogus"], { encoding: "utf8", env: envWith({}) });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--bogus");
   });
 
   it("works through a symlink, as npm installs it (node_modules/.bin/npzguard)", () => {
