@@ -239,7 +239,7 @@ bool fast_block_f32_sse2(const uint8_t* p, size_t n, Partial* out) {
 // value pulls the minimum below zero, and a float sum or sum of squares that overflows also
 // sends the block to the exact kernel. min(a, m) returns m when a is NaN, so the running minimum
 // stays a number. Returns how many values (whole good blocks) it consumed; it stops before the
-// first block that is not all finite and >= 0, or at the last incomplete block. n % 16 == 0.
+// first block that is not all finite and >= 0, or at the last incomplete block (any n).
 __attribute__((target("avx2,fma"))) size_t fast_run_f32_avx2(const uint8_t* p, size_t n,
                                                                Partial* out) {
   const __m256 zero = _mm256_setzero_ps();
