@@ -1,5 +1,6 @@
 // `npzguard inspect`: table / --json output, exit codes, one stderr line per failure.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { capture, type CliResult } from "../helpers/capture.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,29 +25,9 @@ open(j("junk.npz"), "wb").write(b"not a zip file" * 10)
 let dir = "";
 const f = (name: string) => path.join(dir, name);
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function inspect(...argv: string[]): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await run(argv);
-    return { code, stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
+async function inspect(...argv: string[]): Promise<CliResult> {
+  return capture(() => run(argv));
 }
 
 interface JsonOut {

@@ -2,6 +2,7 @@
 // pins it, exit codes and the one-line stderr format for directories, missing files, junk and
 // malformed members mixed with good files.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { capture, type CliResult } from "../helpers/capture.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,22 +46,8 @@ interface JsonFile {
 let dir = "";
 const f = (name: string) => path.join(dir, name);
 
-async function inspect(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(argv), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
+async function inspect(...argv: string[]): Promise<CliResult> {
+  return capture(() => run(argv));
 }
 
 beforeAll(() => {

@@ -1,25 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/check.js";
 import { fx } from "./helpers.js";
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    const code = await run(argv);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await capture(() => run(argv));
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 afterEach(() => vi.restoreAllMocks());

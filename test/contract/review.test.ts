@@ -5,7 +5,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/check.js";
 import { checkFile } from "../../src/contract/check.js";
 import type { Report } from "../../src/contract/types.js";
@@ -155,22 +156,8 @@ describe("_metadata parsing like json.loads (data-001.md §7)", () => {
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await run(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await capture(() => run(argv));
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe("npzguard check (CLI)", () => {

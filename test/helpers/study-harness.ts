@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { vi } from "vitest";
 
 /** The fake trainer's directory: `python3 -m studies.fly64_dose_overlap.training` runs there. */
 export const FAKE = fileURLToPath(new URL("../study/fake-trainer", import.meta.url));
@@ -34,32 +33,7 @@ export function makeTree(doses = [1000, 10000, 100000], prefix = "npzguard-run-"
   return { root, c, d, a: join(root, "phase_e"), events: join(root, "events.jsonl") };
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a CLI entry point with stdout/stderr captured. */
-export async function capture(fn: () => Promise<number>): Promise<CliResult> {
-  let stdout = "";
-  let stderr = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await fn();
-    return { code, stdout, stderr };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+export { capture, type CliResult } from "./capture.js";
 
 /** One line of the fake trainer's event log (FAKE_TRAINER_EVENTS). */
 export interface TrainerEvent {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/plan.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -27,23 +28,8 @@ function makeTree(opts: { views?: string[]; zeroByte?: boolean } = {}): void {
 }
 
 async function plan(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await run(["--phase-c-root", C, "--phase-d-root", D, "--artifact-root", A, ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await capture(() => run(["--phase-c-root", C, "--phase-d-root", D, "--artifact-root", A, ...args]));
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 interface PlanJson {

@@ -4,7 +4,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, wri
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/plan.js";
 import { StudyDesign, isStudyError } from "../../src/study/design.js";
 import { buildTrainingJobs, doseDirName, makeTrainingJob, selectJobs, validatePhaseCRoot } from "../../src/study/matrix.js";
@@ -166,22 +167,8 @@ describe("validatePhaseCRoot() (study §3.3, directory-level PHASEC-METADATA-001
 });
 
 async function plan(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await run(["--phase-c-root", "C", "--phase-d-root", "D", "--artifact-root", "A", ...args]), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
+  const r = await capture(() => run(["--phase-c-root", "C", "--phase-d-root", "D", "--artifact-root", "A", ...args]));
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 interface PlanJson {
