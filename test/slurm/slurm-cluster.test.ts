@@ -3,12 +3,12 @@
 // Without a reachable cluster (sinfo fails) these tests skip, unless NPZGUARD_REQUIRE_SLURM=1
 // (CI), where that is a failure. Datasets are touched empty files with --no-verify.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
+import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, capture, makeTree as makeStudyTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
 const makeTree = (doses?: number[]): Tree => makeStudyTree(doses, "npzguard-slurm-");
 import { run as statusCli } from "../../src/cli/status.js";
@@ -19,7 +19,6 @@ import { sbatchTestOnly } from "../../src/study/slurm.js";
 import { SlurmExecutor } from "../../src/study/slurm-executor.js";
 import type { VerifiedJob } from "../../src/study/types.js";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const POLL = ["--poll-interval", "0.5"];
 
 const REQUIRE = process.env.NPZGUARD_REQUIRE_SLURM === "1";
@@ -81,16 +80,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
   const t0 = Date.now();
   let dist: string;
   beforeAll(() => {
-    // One level below the repo root like dist/ (build-*/ is git-ignored), for the Ctrl-C test's child process.
-    dist = mkdtempSync(join(REPO, "build-test-slurm-"));
-    try {
-      execFileSync(process.execPath, [join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", join(REPO, "tsconfig.build.json"), "--outDir", dist], {
-        cwd: REPO,
-        stdio: "pipe",
-      });
-    } catch {
-      // Type errors elsewhere in the tree still emit JavaScript; the Ctrl-C test checks main.js exists.
-    }
+    dist = buildPrivateDist("slurm-"); // for the Ctrl-C test's child process
   });
   afterAll(() => {
     rmSync(dist, { recursive: true, force: true });

@@ -1,13 +1,13 @@
 // `npzguard run` / `npzguard status` and the hand-off library, driven against the fake trainer in
 // test/study/fake-trainer (python stdlib only). Datasets are touched empty files with --no-verify
 // (or hand-made verdicts), so these tests need neither the native addon nor numpy.
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
+import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, capture, makeTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
 import { run as statusCli } from "../../src/cli/status.js";
 import { runHandoff } from "../../src/study/handoff.js";
@@ -25,7 +25,6 @@ import {
 } from "../../src/study/trainer-command.js";
 import type { TrainingJob, VerifiedJob } from "../../src/study/types.js";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
 
 let tree: Tree;
@@ -309,16 +308,7 @@ describe("npzguard status", () => {
 describe("resume after SIGKILL of npzguard", () => {
   let dist: string;
   beforeAll(() => {
-    // One level below the repo root, like dist/, so version.ts finds ../package.json (build-*/ is git-ignored).
-    dist = mkdtempSync(join(REPO, "build-test-dist-"));
-    try {
-      execFileSync(process.execPath, [join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", join(REPO, "tsconfig.build.json"), "--outDir", dist], {
-        cwd: REPO,
-        stdio: "pipe",
-      });
-    } catch {
-      // Type errors elsewhere in the tree still emit JavaScript; the check below decides.
-    }
+    dist = buildPrivateDist("dist-");
   });
   afterAll(() => {
     rmSync(dist, { recursive: true, force: true });
