@@ -485,12 +485,21 @@ void Archive::charge_inflate(const Member& m) const {
   }
 }
 
-ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
+const Member& Archive::member_at(size_t index) const {
   if (index >= members_.size())
     throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
-  const Member& m = members_[index];
+  return members_[index];
+}
+
+const Member& Archive::npy_member(size_t index) const {
+  const Member& m = member_at(index);
   if (m.error) throw *m.error;
   if (!m.header) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
+  return m;
+}
+
+ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
+  const Member& m = npy_member(index);
   const NpyHeader& h = *m.header;
   const DType& dt = h.dtype;
   if (!dt.supported || dt.is_object)
@@ -592,11 +601,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
 }
 
 ObjectStrings Archive::read_strings(size_t index) const {
-  if (index >= members_.size())
-    throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
-  const Member& m = members_[index];
-  if (m.error) throw *m.error;
-  if (!m.header) throw Error(Code::NpyBadMagic, "member has no NPY header", m.key);
+  const Member& m = npy_member(index);
   const NpyHeader& h = *m.header;
   const DType& dt = h.dtype;
   try {
@@ -668,9 +673,7 @@ ObjectStrings Archive::read_strings(size_t index) const {
 }
 
 ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
-  if (index >= members_.size())
-    throw Error(Code::NpzMemberNotFound, "member index " + std::to_string(index) + " out of range");
-  const Member& m = members_[index];
+  const Member& m = member_at(index);
   // A member without NPY magic still has a CRC that numpy's loader verifies: scan its raw bytes
   // (CRC only, no stats) instead of refusing, so corruption there is found too.
   const bool raw_member = kind_ == Kind::Npz && !m.npy_magic;

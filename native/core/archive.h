@@ -104,6 +104,8 @@ class Archive {
  private:
   Archive() = default;
   void load_members();
+  const Member& member_at(size_t index) const;   // ERR_NPZ_MEMBER_NOT_FOUND when out of range
+  const Member& npy_member(size_t index) const;  // also rethrows its open error; needs a header
   Kind kind_ = Kind::Npz;
   std::unique_ptr<Source> src_;
   const FileSource* file_ = nullptr;  // non-null when opened from a path
