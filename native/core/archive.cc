@@ -248,7 +248,7 @@ unsigned copy_threads() {
 }
 
 uint8_t* page_floor(uint8_t* p) {
-  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t page = FreshFill::page_size();
   return reinterpret_cast<uint8_t*>(reinterpret_cast<uintptr_t>(p) & ~(page - 1));
 }
 
