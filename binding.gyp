@@ -13,6 +13,7 @@
         "native/core/pickle_walker.cc",
         "native/core/fresh_fill.cc",
         "native/core/archive.cc",
+        "native/core/file_lock.cc",
         "native/binding/addon.cc"
       ],
       "include_dirs": ["native/core"],

@@ -111,6 +111,8 @@ export interface NativeAddon {
   errorCodes(): string[];
   buildInfo(): { inflate: string; crc32: string; compiler: string; sanitizers: boolean };
   liveMappings(): number;
+  /** flock(2) on a descriptor from node:fs: true when granted, false when held elsewhere (non-blocking). */
+  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

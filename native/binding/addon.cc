@@ -30,6 +30,7 @@
 #include "byteswap.h"
 #include "archive.h"
 #include "errors.h"
+#include "file_lock.h"
 #include "member_stream.h"
 #include "source.h"
 
@@ -722,6 +723,20 @@ Napi::Value JsBuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// flock(fd, exclusive, wait) -> true when granted, false when another descriptor holds it.
+Napi::Value JsFlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBoolean() || !info[2].IsBoolean()) {
+    throw Napi::TypeError::New(env, "Expected (fd: number, exclusive: boolean, wait: boolean) for flock");
+  }
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  const bool exclusive = info[1].As<Napi::Boolean>().Value();
+  const bool wait = info[2].As<Napi::Boolean>().Value();
+  return GuardCore(env, std::string(), [&] {
+    return Napi::Boolean::New(env, flock_fd(fd, exclusive, wait) == LockResult::kAcquired);
+  });
+}
+
 Napi::Value JsLiveMappings(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(g_live_mappings.load()));
 }
@@ -733,6 +748,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New<JsOpen>(env, "open"));
   exports.Set("errorCodes", Napi::Function::New<JsErrorCodes>(env, "errorCodes"));
   exports.Set("buildInfo", Napi::Function::New<JsBuildInfo>(env, "buildInfo"));
+  exports.Set("flock", Napi::Function::New<JsFlock>(env, "flock"));
   exports.Set("liveMappings", Napi::Function::New<JsLiveMappings>(env, "liveMappings"));
   return exports;
 }

@@ -2,6 +2,7 @@
 // trainer (study spec §10.3). Argument handling and printing only; the work is in
 // src/study/preflight.ts (plan, verify) and src/study/handoff.ts (gate, resume, drift, executor,
 // evidence, record).
+import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { EXIT, UsageError, errorLine, intOption, printUsageError } from "./common.js";
@@ -10,7 +11,11 @@ import { isStudyError, loadStudyDesign } from "../study/design.js";
 import { isNpzError } from "../errors.js";
 import type { Executor, ExecutorName } from "../study/executor.js";
 import type { FileStamp } from "../study/cache.js";
-import { runHandoff, toHandoffJob, type HandoffOptions, type HandoffResult } from "../study/handoff.js";
+import { blockedRecords, runHandoff, toHandoffJob, type HandoffOptions, type HandoffResult } from "../study/handoff.js";
+import { isHandoffError, HandoffError } from "../study/handoff-error.js";
+import { identityFromReport, type InputIdentity } from "../study/inputs.js";
+import { RunLock } from "../study/lock.js";
+import type { CheckSettings } from "../study/run-record.js";
 import { LocalExecutor } from "../study/local-executor.js";
 import { isSlurmError, checkSlurm } from "../study/slurm.js";
 import { SlurmExecutor, refreshSlurmRecord } from "../study/slurm-executor.js";
@@ -18,7 +23,7 @@ import { checkSbatchValue, writeSubmission, type SlurmScriptOptions } from "../s
 import { VERSION } from "../version.js";
 import { planStudy } from "../study/preflight.js";
 import { requireDirectory } from "../study/matrix.js";
-import { TemplateError, validateTemplate } from "../study/trainer-command.js";
+import { TemplateError, templatePlaceholders, validateTemplate } from "../study/trainer-command.js";
 import { pyExp0 } from "../study/pyformat.js";
 import type { VerifiedJob } from "../study/types.js";
 
@@ -43,7 +48,14 @@ const RUN_SPECS = {
   "emit-script": { type: "boolean" },
   detach: { type: "boolean" },
   "poll-interval": { type: "string" },
+  "wait-lock": { type: "boolean" },
+  "max-failures": { type: "string" },
 } as const;
+
+/** What the study trainer really uses (study spec §9); `run` verifies with exactly these. */
+export const TRAINER_N_GROUPS = 512;
+export const TRAINER_NEIGHBOR_COUNT = 4;
+export const TRAINER_MODULE = "studies.fly64_dose_overlap.training";
 
 const SLURM_ONLY = [
   "slurm-partition",
@@ -60,6 +72,17 @@ const SLURM_ONLY = [
   "poll-interval",
 ] as const;
 
+/** Refuses a path npzguard cannot hand on exactly: control characters, or bytes that were not UTF-8. */
+export function checkHandoffPath(flag: string, p: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(p)) {
+    throw new UsageError(`Expected a path without control characters (newline, tab, ...) for ${flag}, got ${JSON.stringify(p)}`);
+  }
+  if (p.includes("\ufffd")) {
+    throw new UsageError(`Expected a path that is valid UTF-8 for ${flag}, got ${JSON.stringify(p)} (npzguard could not pass it on unchanged)`);
+  }
+}
+
 export const RUN_HELP = `Usage: npzguard run --phase-c-root C --phase-d-root D --artifact-root A [options]
 
 Verifies every selected job's datasets, then runs one trainer process per verified job:
@@ -67,19 +90,29 @@ Verifies every selected job's datasets, then runs one trainer process per verifi
       --artifact-root A --dose <d> --view <v> --gridsize <g> --backend <b>
 Success is judged from evidence (manifest or train.log, bundle size and SHA-256), never from
 the exit code alone. Progress goes to stderr; per-job logs to A/logs/phase_e_<view>_gs<g>_dose<int>.log;
-the resumable record to A/npzguard_runs.json (a re-run skips jobs that already succeeded).
+the resumable record to A/npzguard_runs.json (a re-run skips jobs that already succeeded with
+the same inputs, check settings and trainer command). Roots are resolved to absolute paths
+first. One run per artifact root at a time (lock A/.npzguard.lock). Each trainer runs in its own
+process group: Ctrl-C / SIGTERM stop it and record the job as interrupted (exit 130 / 143).
+The checks use the trainer's own settings (n_groups 512, K 4); other --n-groups /
+--neighbor-count values are refused unless --trainer-cmd passes them on ({n_groups},
+{neighbor_count}).
 
 Run options:
   --python PATH          interpreter for the study CLI (default python3)
   --workdir DIR          PtychoPINN checkout, the trainer's working directory (default: cwd)
-  --trainer-cmd TEMPLATE custom command run through /bin/sh; placeholders (shell-quoted):
+  --trainer-cmd TEMPLATE custom command run through /bin/sh; placeholders (quoted for where
+                         they stand; not allowed inside $(...) or backticks):
                          {python} {dose} {view} {gridsize} {backend} {phase_c_root}
                          {phase_d_root} {artifact_root} {artifact_dir} {train} {test} {log}
+                         {n_groups} {neighbor_count}
   --gpus 0,1             GPU pool: at most one job per GPU at once, CUDA_VISIBLE_DEVICES per job
                          (default: one job at a time, environment unchanged)
   --skip-blocked         run the verified jobs even if some selected jobs are blocked (exit 1)
   --force                redo jobs the record says already succeeded
   --dry-run              verify and print the exact commands; launch nothing
+  --wait-lock            wait while another run holds the artifact root's lock (default: exit 1)
+  --max-failures N       stop launching new jobs after N failed jobs (local executor)
   --executor local|slurm where trainers run: this machine's GPU pool (default) or one Slurm
                          job array (one task per job, submitted with sbatch)
 
@@ -97,8 +130,9 @@ Slurm options (--executor slurm):
 
 ${STUDY_OPTIONS_HELP}
 
-Exit status: 0 all selected jobs succeeded, 1 a job was blocked or failed, 2 usage error,
-3 unreadable root or design.`;
+Exit status: 0 all selected jobs succeeded, 1 a job was blocked or failed, no job was selected
+or another run holds the lock, 2 usage error (incl. a trainer module that does not import),
+3 unreadable root, design or record, 130/143 interrupted by SIGINT/SIGTERM.`;
 
 /** Parses `--gpus 0,1` into distinct ids; throws UsageError. */
 export function parseGpus(text: string): string[] {
@@ -118,7 +152,7 @@ function isDirectory(p: string): boolean {
   }
 }
 
-function jsonResult(r: HandoffResult, noVerify: boolean): unknown {
+function jsonResult(r: HandoffResult, noVerify: boolean, extra: RunFacts): unknown {
   return {
     executor: r.executor,
     dry_run: r.dryRun,
@@ -143,10 +177,22 @@ function jsonResult(r: HandoffResult, noVerify: boolean): unknown {
       bundle_size_bytes: j.outcome?.evidence?.bundleSizeBytes ?? null,
     })),
     skipped_views: r.skipped,
+    blocked_files: extra.blockedFiles,
+    resume: r.resume,
+    interrupted: r.interrupted,
+    check_settings: extra.settings,
+    matrix_jobs: extra.matrixJobs,
   };
 }
 
-function printHuman(r: HandoffResult): void {
+interface RunFacts {
+  settings: CheckSettings;
+  blockedFiles: ReturnType<typeof blockedRecords>;
+  /** Jobs of the matrix under the filters, skipped views included ("8 of 9 jobs"). */
+  matrixJobs: number;
+}
+
+function printHuman(r: HandoffResult, facts: RunFacts): void {
   const out: string[] = [];
   if (r.dryRun) {
     out.push(`Dry run (${r.executor} executor): ${r.commands.length} job(s) would be launched${r.gated ? " (but blocked jobs stop the run)" : ""}`);
@@ -157,12 +203,38 @@ function printHuman(r: HandoffResult): void {
   if (r.jobs.length > 0) out.push("");
   for (const j of r.jobs) {
     counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
-    const detail = j.status === "resumed" ? "already succeeded (bundle unchanged)" : j.reasons.join("; ");
-    out.push(`${j.status.padEnd(9)} ${j.id}${detail ? `  ${detail}` : ""}`);
+    const detail =
+      j.status === "resumed"
+        ? "already succeeded with the same inputs, settings and command (bundle unchanged)"
+        : j.status === "adopted"
+          ? "success of the trainer an earlier, killed run left running"
+          : j.reasons.join("; ");
+    out.push(`${j.status.padEnd(11)} ${j.id}${detail ? `  ${detail}` : ""}`);
+    if (j.status === "blocked") {
+      for (const b of facts.blockedFiles.filter((x) => x.id === j.id)) {
+        for (const v of b.violations) out.push(`${"".padEnd(11)}   ${b.file} ${b.path}: ${v.rule}: ${v.message}`);
+      }
+    }
   }
   const summary = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(", ");
-  out.push("", `${summary || "no jobs selected"}${r.recordPath ? `; record ${r.recordPath}` : ""}`);
+  const ofAll = r.skipped.length > 0 ? `${r.jobs.length} of ${facts.matrixJobs} jobs (${r.skipped.length} view(s) skipped): ` : `${r.jobs.length} job(s): `;
+  out.push("", `${r.jobs.length > 0 ? ofAll : ""}${summary || "no jobs selected"}${r.recordPath ? `; record ${r.recordPath}` : ""}`);
   process.stdout.write(out.join("\n") + "\n");
+}
+
+/** Runs `<python> -c "import <module>"` in the workdir once; throws ERR_TRAINER_IMPORT with the error's last line. */
+function checkTrainerImports(python: string, workdir: string): void {
+  const r = spawnSync(python, ["-c", `import ${TRAINER_MODULE}`], { cwd: workdir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+  if (r.error) {
+    throw new HandoffError("ERR_TRAINER_IMPORT", `cannot run --python ${python}: ${r.error.message}`);
+  }
+  if (r.status !== 0) {
+    const last = (r.stderr ?? "").trim().split("\n").filter((l) => l.trim()).pop() ?? `exit status ${r.status ?? r.signal}`;
+    throw new HandoffError(
+      "ERR_TRAINER_IMPORT",
+      `${python} cannot import ${TRAINER_MODULE} in ${workdir}: ${last.trim()} (check --workdir and --python); nothing was launched`,
+    );
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -186,20 +258,45 @@ export async function run(argv: string[]): Promise<number> {
   let executor: Executor;
   let trainerCmd: string | undefined;
   let slurm: SlurmCli | null = null;
-  const workdir = resolve(str("workdir") ?? process.cwd());
+  let workdir = "";
+  let maxFailures: number | undefined;
   const say = (line: string): void => {
     process.stderr.write(`npzguard run: ${line}\n`);
   };
   try {
+    // Roots are resolved once, against the invoking cwd: the trainer runs in --workdir, and every
+    // path that leaves npzguard (command, log header, script, record) must name the verified file.
+    for (const [flag, key] of [["--phase-c-root", "phaseCRoot"], ["--phase-d-root", "phaseDRoot"], ["--artifact-root", "artifactRoot"]] as const) {
+      checkHandoffPath(flag, o[key]);
+      o[key] = resolve(o[key]);
+      checkHandoffPath(flag, o[key]);
+    }
+    workdir = resolve(str("workdir") ?? process.cwd());
+    checkHandoffPath("--workdir", workdir);
     const name = str("executor") ?? "local";
     if (name !== "local" && name !== "slurm") throw new UsageError(`Expected local or slurm for --executor, got '${name}'`);
     const gpusText = str("gpus");
     const gpus = gpusText === undefined ? [] : parseGpus(gpusText);
     trainerCmd = str("trainer-cmd");
     if (trainerCmd !== undefined) validateTemplate(trainerCmd);
+    const placeholders = trainerCmd !== undefined ? templatePlaceholders(trainerCmd) : new Set<string>();
+    if (o.nGroups !== TRAINER_N_GROUPS && !placeholders.has("n_groups")) {
+      throw new UsageError(
+        `--n-groups ${o.nGroups} is not what the trainer uses (n_groups = ${TRAINER_N_GROUPS}): jobs would be verified under other rules than they train with. ` +
+          "Use `npzguard plan` to explore other settings, or pass the value on with --trainer-cmd '... {n_groups} ...'",
+      );
+    }
+    if (o.neighborCount !== TRAINER_NEIGHBOR_COUNT && !placeholders.has("neighbor_count")) {
+      throw new UsageError(
+        `--neighbor-count ${o.neighborCount} is not what the trainer uses (K = ${TRAINER_NEIGHBOR_COUNT}): jobs would be verified under other rules than they train with. ` +
+          "Use `npzguard plan` to explore other settings, or pass the value on with --trainer-cmd '... {neighbor_count} ...'",
+      );
+    }
+    maxFailures = intOption("max-failures", str("max-failures"), 1);
     if (!isDirectory(workdir)) throw new UsageError(`--workdir ${workdir} is not a directory`);
     if (name === "slurm") {
       if (gpusText !== undefined) throw new UsageError("--gpus is for the local executor; Slurm assigns GPUs (see --gpus-per-task)");
+      if (maxFailures !== undefined) throw new UsageError("--max-failures is for the local executor (a Slurm array is submitted at once)");
       slurm = parseSlurmOptions(x);
       executor = new SlurmExecutor({
         ...slurm.script,
@@ -228,12 +325,26 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const controller = new AbortController();
+  let interruptedBy: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {
-    say(`${sig} received: ${slurm ? "cancelling the Slurm job array" : "terminating running trainers"}`);
-    controller.abort();
+    if (interruptedBy !== null) return;
+    interruptedBy = sig;
+    say(`${sig} received: ${slurm ? "cancelling the Slurm job array" : "stopping running trainers (their whole process groups)"}`);
+    controller.abort(sig);
   };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const dryRun = x["dry-run"] === true || slurm?.emitScript === true;
+  let lock: RunLock | null = null;
   try {
-    if (slurm && !slurm.emitScript && x["dry-run"] !== true) {
+    if (!dryRun) {
+      lock = await RunLock.acquire(o.artifactRoot, {
+        wait: x["wait-lock"] === true,
+        onWait: (h) => say(`${o.artifactRoot} is in use by ${h?.pid ? `npzguard pid ${h.pid}${h.host ? ` on ${h.host}` : ""}` : "another npzguard"}; waiting for it (--wait-lock)`),
+        signal: controller.signal,
+      });
+    }
+    if (slurm && !dryRun) {
       // Fail fast, before any verification work, when this machine cannot submit.
       await checkSlurm();
       const earlier = await refreshSlurmRecord(o.artifactRoot);
@@ -256,53 +367,88 @@ export async function run(argv: string[]): Promise<number> {
       ...(design ? { design } : {}),
       filters: studyFilters(o),
       allowMissingPhaseD: !o.strict,
-      verify: studyVerifyOptions(o),
+      verify: studyVerifyOptions(o) === false ? false : { ...studyVerifyOptions(o), signal: controller.signal },
     });
+    for (const w of plan.cacheWarnings) say(`warning: ${w}`);
+    if (plan.jobs.length === 0) {
+      const skippedNote = plan.skipped.length > 0 ? ` (${plan.skipped.length} view(s) skipped: ${plan.skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
+      process.stderr.write(`npzguard run: no job matches the filters${skippedNote}; nothing to run\n`);
+      return EXIT.VIOLATIONS;
+    }
     if (!plan.verifiedRun) say("--no-verify: datasets were not verified (existence checks only)");
     // Without verification the gate has nothing to hold on: planned jobs are handed off as is.
     const jobs: VerifiedJob[] = plan.verifiedRun ? plan.jobs : plan.jobs.map((j) => ({ ...j, verified: true }));
     const stamps = new Map<string, FileStamp>();
+    const inputs = new Map<string, InputIdentity | null>();
     for (const [p, rep] of Object.entries(plan.reports)) {
       if (!rep.readError) stamps.set(p, { size: rep.digest.size, mtimeMs: rep.digest.mtimeMs, inode: rep.digest.inode });
+      inputs.set(p, identityFromReport(p, rep));
+    }
+    const settings: CheckSettings = {
+      backend: o.backend,
+      mode: plan.verifiedRun ? o.mode : "none",
+      n_groups: o.nGroups,
+      neighbor_count: o.neighborCount,
+    };
+    const python = str("python") ?? "python3";
+    if (!dryRun && slurm === null && trainerCmd === undefined && jobs.some((j) => j.verified)) {
+      checkTrainerImports(python, workdir);
     }
     const executorName: ExecutorName = executor.name;
     if (!o.json) say(`${jobs.length} job(s) selected, ${jobs.filter((j) => !j.verified).length} blocked; executor ${executorName}`);
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
     const handoffOptions: HandoffOptions = {
       phaseCRoot: o.phaseCRoot,
       phaseDRoot: o.phaseDRoot,
       artifactRoot: o.artifactRoot,
       backend: o.backend,
-      python: str("python") ?? "python3",
+      python,
       workdir,
       ...(trainerCmd !== undefined ? { trainerCmd } : {}),
       skipBlocked: x["skip-blocked"] === true,
       force: x.force === true,
-      dryRun: x["dry-run"] === true || slurm?.emitScript === true,
+      dryRun,
       executor,
       signal: controller.signal,
       progress: say,
+      checkSettings: settings,
+      ...(maxFailures !== undefined ? { maxFailures } : {}),
+      ...(lock ? { lock } : {}),
     };
-    const result = await runHandoff({ jobs, skipped: plan.skipped, stamps }, handoffOptions);
-    if (slurm?.emitScript) return await emitScript(result, jobs, handoffOptions, slurm.script, o.json);
+    const facts: RunFacts = {
+      settings,
+      blockedFiles: blockedRecords(jobs, plan.blocked),
+      matrixJobs: plan.jobs.length + plan.skipped.length,
+    };
+    const result = await runHandoff({ jobs, skipped: plan.skipped, stamps, inputs, blockedFiles: plan.blocked }, handoffOptions);
+    if (slurm?.emitScript) return await emitScript(result, jobs, handoffOptions, slurm.script, o.json, facts);
     if (o.json) {
-      const doc = jsonResult(result, !plan.verifiedRun) as Record<string, unknown>;
+      const doc = jsonResult(result, !plan.verifiedRun, facts) as Record<string, unknown>;
       if (executor instanceof SlurmExecutor) doc.slurm = executor.submission ? { job_id: executor.submission.jobId, script: executor.submission.script } : null;
       process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
     } else {
-      printHuman(result);
+      printHuman(result, facts);
       if (executor instanceof SlurmExecutor && executor.submission && slurm?.detach) {
         process.stdout.write(
           `Submitted Slurm job array ${executor.submission.jobId}; follow it with: npzguard status --artifact-root ${o.artifactRoot}\n`,
         );
       }
     }
+    if (interruptedBy !== null) return interruptedBy === "SIGINT" ? 130 : 143;
     return result.exitCode;
   } catch (e) {
+    if (interruptedBy !== null && controller.signal.aborted && !isHandoffError(e)) {
+      process.stderr.write(`npzguard run: interrupted by ${interruptedBy}\n`);
+      return interruptedBy === "SIGINT" ? 130 : 143;
+    }
     if (isSlurmError(e)) {
       process.stderr.write(e.toLine() + "\n");
       return e.code === "ERR_SLURM_UNAVAILABLE" ? EXIT.UNREADABLE : EXIT.VIOLATIONS;
+    }
+    if (isHandoffError(e)) {
+      process.stderr.write(`npzguard run: ${e.toLine()}\n`);
+      if (e.code === "ERR_RUN_RECORD" || e.code === "ERR_RUN_LOCK") return EXIT.UNREADABLE;
+      if (e.code === "ERR_TRAINER_IMPORT") return EXIT.USAGE;
+      return EXIT.VIOLATIONS;
     }
     process.stderr.write((isStudyError(e) ? e.toLine() : errorLine(e, o.debug)) + "\n");
     if (isStudyError(e, "ERR_STUDY_ROOT", "ERR_STUDY_DESIGN") || isNpzError(e)) return EXIT.UNREADABLE;
@@ -311,6 +457,7 @@ export async function run(argv: string[]): Promise<number> {
     if (code === "EACCES" || code === "ENOENT" || code === "ENOTDIR" || code === "EROFS") return EXIT.UNREADABLE;
     throw e;
   } finally {
+    lock?.release();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
@@ -376,10 +523,11 @@ async function emitScript(
   opts: HandoffOptions,
   script: SlurmScriptOptions,
   json: boolean,
+  facts: RunFacts,
 ): Promise<number> {
   const verified = jobs.filter((j) => j.verified).map((j) => toHandoffJob(j, opts));
   if (result.gated || verified.length === 0) {
-    printHuman(result);
+    printHuman(result, facts);
     process.stderr.write(`npzguard run: no batch script written (${result.gated ? "a selected job is blocked" : "no verified job"})\n`);
     return EXIT.VIOLATIONS;
   }

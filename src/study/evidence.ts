@@ -69,6 +69,8 @@ export interface TrainerClaim {
   error: string | null;
   bundleSha256: string | null;
   bundleSizeBytes: number | null;
+  /** result.final_loss: a number (NaN included), or null when the trainer reported none. */
+  finalLoss?: number | null;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -121,6 +123,7 @@ export function claimFromManifest(text: string, job: TrainingJob, jobStartMs: nu
         error: `manifest holds ${matching.length} entries for this job, expected exactly 1`,
         bundleSha256: null,
         bundleSizeBytes: null,
+        finalLoss: null,
       },
     };
   }
@@ -135,6 +138,7 @@ export function claimFromManifest(text: string, job: TrainingJob, jobStartMs: nu
       error: typeof result.error === "string" ? result.error : null,
       bundleSha256: typeof result.bundle_sha256 === "string" ? result.bundle_sha256 : null,
       bundleSizeBytes: typeof result.bundle_size_bytes === "number" ? result.bundle_size_bytes : null,
+      finalLoss: typeof result.final_loss === "number" ? result.final_loss : null,
     },
   };
 }
@@ -155,7 +159,7 @@ export function claimFromTrainLog(text: string): TrainerClaim {
       break;
     }
   }
-  const claim: TrainerClaim = { source: "train.log", status: null, error: null, bundleSha256: null, bundleSizeBytes: null };
+  const claim: TrainerClaim = { source: "train.log", status: null, error: null, bundleSha256: null, bundleSizeBytes: null, finalLoss: null };
   if (start < 0) {
     claim.error = "train.log has no training header from this run";
     return claim;
@@ -174,6 +178,8 @@ export function claimFromTrainLog(text: string): TrainerClaim {
     if (sha) claim.bundleSha256 = (sha[1] as string).toLowerCase();
     const size = /^Bundle size: ([0-9]+) bytes\s*$/.exec(line);
     if (size) claim.bundleSizeBytes = Number(size[1]);
+    const loss = /^Final loss: (\S+)\s*$/.exec(line);
+    if (loss) claim.finalLoss = /^(nan|-?inf(inity)?)$/i.test(loss[1] as string) ? parsePyNumber(loss[1] as string) : Number(loss[1]);
   }
   return claim;
 }
@@ -205,6 +211,14 @@ export interface Evidence {
   bundleSizeBytes: number | null;
   /** Raw manifest text when the manifest was the evidence (to be archived by the caller). */
   manifestText: string | null;
+  /** Doubts about a success that do not fail it (NaN or missing final_loss). */
+  warnings: string[];
+}
+
+function parsePyNumber(t: string): number {
+  const l = t.toLowerCase();
+  if (l === "nan") return NaN;
+  return l.startsWith("-") ? -Infinity : Infinity;
 }
 
 async function readTail(path: string, offset: number, notBeforeMs: number): Promise<string | null> {
@@ -240,6 +254,7 @@ export async function collectEvidence(input: EvidenceInput): Promise<Evidence> {
     bundleSha256: null,
     bundleSizeBytes: null,
     manifestText: null,
+    warnings: [],
   };
   if (input.exitCode !== 0) {
     ev.reasons.push(
@@ -294,5 +309,10 @@ export async function collectEvidence(input: EvidenceInput): Promise<Evidence> {
     }
   }
   ev.ok = ev.reasons.length === 0;
+  if (ev.ok && claim !== null) {
+    const loss = claim.finalLoss ?? null;
+    if (loss === null) ev.warnings.push(`trainer reported no final_loss (${claim.source})`);
+    else if (!Number.isFinite(loss)) ev.warnings.push(`final_loss is ${loss} (${claim.source}): the model may not have trained`);
+  }
   return ev;
 }

@@ -22,6 +22,8 @@ export interface HandoffJob {
   cwd: string;
   /** `<A>/logs/phase_e_<view>_gs<g>_dose<int>.log`: header, then the trainer's stdout+stderr. */
   cliLogPath: string;
+  /** `<A>/npzguard/attempts/<id>.state`: the local trainer wrapper writes `exit=<status>` there. */
+  statePath: string;
 }
 
 export interface LaunchInfo {
@@ -32,6 +34,12 @@ export interface LaunchInfo {
   /** GPU id given to the job through CUDA_VISIBLE_DEVICES, or null. */
   gpu: string | null;
   pid: number | null;
+  /** Process group of the trainer (local executor: its own group, = pid). */
+  pgid?: number | null;
+  /** Host the trainer runs on (local executor). */
+  host?: string | null;
+  /** Kernel start time of the trainer process (/proc/<pid>/stat), to tell it from a reused pid. */
+  startTicks?: number | null;
   /** Executor-specific handle, e.g. a Slurm job id. */
   externalId: string | null;
 }
@@ -46,10 +54,12 @@ export interface ExitInfo extends LaunchInfo {
   spawnError: string | null;
 }
 
-export type LaunchGate = { ok: true } | { ok: false; reasons: string[] };
+/** A veto: `cancel` means "not launched, nothing wrong with the job" (e.g. --max-failures reached). */
+export type LaunchGate = { ok: true } | { ok: false; reasons: string[]; cancel?: boolean };
 
 /** "submitted": handed to a batch system that runs it later (Slurm --detach); not yet judged. */
-export type OutcomeStatus = "success" | "failed" | "blocked" | "cancelled" | "submitted";
+/** "interrupted": npzguard was asked to stop (SIGINT/SIGTERM) and stopped the running trainer. */
+export type OutcomeStatus = "success" | "failed" | "blocked" | "cancelled" | "submitted" | "interrupted";
 
 /** A job accepted by a batch system (Slurm) that has not started yet. */
 export interface SubmitInfo {
@@ -83,7 +93,9 @@ export interface ExecutionContext {
   onSubmitted?(job: HandoffJob, info: SubmitInfo): Promise<void>;
   /** Batch executors: the job was cancelled (queued or running); `info` is null if it never started. */
   onCancelled?(job: HandoffJob, info: ExitInfo | null, reason: string): Promise<JobOutcome>;
-  /** Aborting stops new launches and terminates running trainers. */
+  /** The trainer was stopped because the run was aborted (the signal's reason says why). */
+  onInterrupted?(job: HandoffJob, info: ExitInfo, reason: string): Promise<JobOutcome>;
+  /** Aborting stops new launches and terminates running trainers (their whole process groups). */
   signal?: AbortSignal;
 }
 

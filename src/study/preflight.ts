@@ -54,6 +54,8 @@ export interface VerifyResult {
   /** Report per input path (the context of the first job using it). */
   reports: Record<string, Report>;
   stats: VerifyStats;
+  /** Lines for stderr: the cache was damaged and rebuilt, or could not be written. */
+  warnings: string[];
 }
 
 /** The contract options for one input of a job. */
@@ -127,6 +129,7 @@ export async function verifyJobs(jobs: TrainingJob[], opts: VerifyOptions = {}, 
   const useCache = opts.cache !== false && opts.artifactRoot !== undefined;
   const cache = useCache ? VerifyCache.open(opts.artifactRoot as string) : null;
   const stats: VerifyStats = { hits: 0, misses: 0, stores: 0, files: 0, checked: 0 };
+  const warnings: string[] = [];
 
   // Distinct (path, options) units of work.
   interface Unit {
@@ -214,15 +217,17 @@ export async function verifyJobs(jobs: TrainingJob[], opts: VerifyOptions = {}, 
     stats.hits = cache.stats.hits;
     stats.misses = cache.stats.misses;
     stats.stores = cache.stats.stores;
+    if (cache.warning !== null) warnings.push(cache.warning);
     try {
-      cache.save();
-    } catch {
+      if (!(await cache.save())) warnings.push(`verification cache ${cache.file} is busy (another npzguard holds its lock); not updated this time`);
+    } catch (e) {
       // An unwritable artifact root costs only the warm-run speed-up.
+      warnings.push(`verification cache ${cache.file} not written: ${e instanceof Error ? e.message : String(e)}`);
     }
   } else {
     stats.misses = units.size;
   }
-  return { jobs: verified, skipped, blocked, reports, stats };
+  return { jobs: verified, skipped, blocked, reports, stats, warnings };
 }
 
 export interface PlanStudyOptions {
@@ -250,6 +255,8 @@ export interface PlanStudyResult {
   reports: Record<string, Report>;
   stats: VerifyStats | null;
   verifiedRun: boolean;
+  /** Lines for stderr about the verification cache (damaged and rebuilt, not written). */
+  cacheWarnings: string[];
 }
 
 /** Plan (§5-§6) then, unless `verify: false`, verify (§10.3). Throws StudyError on strict misses. */
@@ -278,8 +285,9 @@ export async function planStudy(opts: PlanStudyOptions): Promise<PlanStudyResult
       reports: {},
       stats: null,
       verifiedRun: false,
+      cacheWarnings: [],
     };
   }
   const v = await verifyJobs(sel.jobs, { ...(opts.verify ?? {}), artifactRoot: opts.artifactRoot }, sel.skipped);
-  return { ...common, jobs: v.jobs, blocked: v.blocked, reports: v.reports, stats: v.stats, verifiedRun: true };
+  return { ...common, jobs: v.jobs, blocked: v.blocked, reports: v.reports, stats: v.stats, verifiedRun: true, cacheWarnings: v.warnings };
 }

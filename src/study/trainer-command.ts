@@ -1,6 +1,8 @@
 // Trainer command construction for the Phase E hand-off (study spec §10.1, §10.3 step 4).
 // Pure functions: no I/O. The default command runs without a shell (argv), a --trainer-cmd
-// template runs through `/bin/sh -c` with every substituted value shell-quoted.
+// template runs through `/bin/sh -c` with every substituted value quoted for the place it
+// stands in: bare words are single-quoted, a placeholder inside '...' or "..." is escaped for
+// that quote, and a placeholder inside a command substitution ($(...) or backticks) is refused.
 import type { Backend, TrainingJob } from "./types.js";
 import { pyFloatStr } from "./pyformat.js";
 import { pyJoin } from "./pypath.js";
@@ -16,6 +18,9 @@ export interface TrainerCommandInput {
   backend: Backend;
   /** --trainer-cmd template; placeholders are listed in TEMPLATE_PLACEHOLDERS. */
   template?: string;
+  /** Values of {n_groups} / {neighbor_count} (the check settings; default 512 / 4). */
+  nGroups?: number;
+  neighborCount?: number;
 }
 
 export interface TrainerCommand {
@@ -39,6 +44,8 @@ export const TEMPLATE_PLACEHOLDERS = [
   "train",
   "test",
   "log",
+  "n_groups",
+  "neighbor_count",
 ] as const;
 export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
 
@@ -95,42 +102,123 @@ function placeholderValues(input: TrainerCommandInput): Record<TemplatePlacehold
     train: job.trainDataPath,
     test: job.testDataPath,
     log: job.logPath,
+    n_groups: String(input.nGroups ?? 512),
+    neighbor_count: String(input.neighborCount ?? 4),
   };
 }
 
 const PLACEHOLDER_SET: ReadonlySet<string> = new Set(TEMPLATE_PLACEHOLDERS);
 
-/**
- * Checks a --trainer-cmd template: every `{name}` must be a known placeholder; `{{` and `}}`
- * stand for literal braces. Throws TemplateError.
- */
-export function validateTemplate(template: string): void {
-  if (template.trim().length === 0) throw new TemplateError("--trainer-cmd must not be empty");
-  const stripped = template.replace(/\{\{|\}\}/g, "");
-  const re = /\{([^{}]*)\}/g;
-  for (const m of stripped.matchAll(re)) {
-    const name = m[1] ?? "";
-    if (!PLACEHOLDER_SET.has(name)) {
-      throw new TemplateError(
-        `unknown placeholder {${name}} in --trainer-cmd; expected one of ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`,
-      );
-    }
-  }
-  const rest = stripped.replace(re, "");
-  if (rest.includes("{") || rest.includes("}")) {
-    throw new TemplateError("unbalanced brace in --trainer-cmd (use {{ and }} for literal braces)");
-  }
+type QuoteContext = "bare" | "single" | "double";
+
+interface TemplatePart {
+  text?: string;
+  placeholder?: TemplatePlaceholder;
+  context?: QuoteContext;
 }
 
-/** Substitutes shell-quoted placeholder values into a template. */
+/**
+ * Splits a --trainer-cmd template into literal text and placeholders, each with the shell quoting
+ * context it stands in. `{{` and `}}` stand for literal braces. Throws TemplateError for unknown
+ * placeholders, unbalanced braces or quotes, and placeholders inside a command substitution.
+ */
+function parseTemplate(template: string): TemplatePart[] {
+  if (template.trim().length === 0) throw new TemplateError("--trainer-cmd must not be empty");
+  const parts: TemplatePart[] = [];
+  let text = "";
+  let quote: QuoteContext = "bare";
+  let subst = 0; // depth of $( ... ) / backticks
+  let backtick = false;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i] as string;
+    const next = template[i + 1];
+    if (c === "{" && next === "{") {
+      text += "{";
+      i++;
+      continue;
+    }
+    if (c === "}" && next === "}") {
+      text += "}";
+      i++;
+      continue;
+    }
+    if (c === "{") {
+      const end = template.indexOf("}", i);
+      const name = end < 0 ? null : template.slice(i + 1, end);
+      if (name === null || name.includes("{")) throw new TemplateError("unbalanced brace in --trainer-cmd (use {{ and }} for literal braces)");
+      if (!PLACEHOLDER_SET.has(name)) {
+        throw new TemplateError(
+          `unknown placeholder {${name}} in --trainer-cmd; expected one of ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`,
+        );
+      }
+      if (subst > 0 || backtick) {
+        throw new TemplateError(`placeholder {${name}} inside a command substitution in --trainer-cmd cannot be quoted safely; use it outside $(...) and backticks`);
+      }
+      if (text) parts.push({ text });
+      text = "";
+      parts.push({ placeholder: name as TemplatePlaceholder, context: quote });
+      i = end;
+      continue;
+    }
+    if (c === "}") throw new TemplateError("unbalanced brace in --trainer-cmd (use {{ and }} for literal braces)");
+    text += c;
+    if (quote === "single") {
+      if (c === "'") quote = "bare";
+      continue;
+    }
+    if (c === "\\") {
+      if (next !== undefined && next !== "{" && next !== "}") {
+        text += next;
+        i++;
+      }
+      continue;
+    }
+    if (quote === "double") {
+      if (c === '"') quote = "bare";
+      else if (c === "$" && next === "(") subst++;
+      else if (c === ")" && subst > 0) subst--;
+      else if (c === "`") backtick = !backtick;
+      continue;
+    }
+    if (c === "'") quote = "single";
+    else if (c === '"') quote = "double";
+    else if (c === "$" && next === "(") subst++;
+    else if (c === ")" && subst > 0) subst--;
+    else if (c === "`") backtick = !backtick;
+  }
+  if (quote !== "bare") throw new TemplateError(`unterminated ${quote === "single" ? "single" : "double"} quote in --trainer-cmd`);
+  if (text) parts.push({ text });
+  return parts;
+}
+
+/** A value quoted for the context it is substituted into (see parseTemplate). */
+function quoteFor(value: string, context: QuoteContext): string {
+  if (context === "single") return value.replace(/'/g, `'\\''`);
+  if (context === "double") return value.replace(/[\\$`"]/g, (ch) => `\\${ch}`);
+  return shellQuote(value);
+}
+
+/** Checks a --trainer-cmd template (see parseTemplate). Throws TemplateError. */
+export function validateTemplate(template: string): void {
+  parseTemplate(template);
+}
+
+/** Placeholders a template uses. */
+export function templatePlaceholders(template: string): Set<TemplatePlaceholder> {
+  return new Set(parseTemplate(template).flatMap((p) => (p.placeholder ? [p.placeholder] : [])));
+}
+
+/** Substitutes placeholder values, each quoted for its place, into a template. */
 export function expandTemplate(template: string, input: TrainerCommandInput): string {
-  validateTemplate(template);
   const values = placeholderValues(input);
-  return template.replace(/\{\{|\}\}|\{([a-z_]+)\}/g, (whole, name: string | undefined) => {
-    if (whole === "{{") return "{";
-    if (whole === "}}") return "}";
-    return shellQuote(values[name as TemplatePlaceholder]);
-  });
+  return parseTemplate(template)
+    .map((p) => (p.placeholder ? quoteFor(values[p.placeholder], p.context ?? "bare") : (p.text ?? "")))
+    .join("");
+}
+
+/** `--flag value`, or `--flag=value` when the value starts with '-' (argparse would take it for a flag). */
+function flagArgs(flag: string, value: string): string[] {
+  return value.startsWith("-") ? [`${flag}=${value}`] : [flag, value];
 }
 
 /** The command for one job: the reference study CLI, or the expanded template via /bin/sh -c. */
@@ -144,12 +232,9 @@ export function buildTrainerCommand(input: TrainerCommandInput): TrainerCommand 
     input.python,
     "-m",
     "studies.fly64_dose_overlap.training",
-    "--phase-c-root",
-    input.phaseCRoot,
-    "--phase-d-root",
-    input.phaseDRoot,
-    "--artifact-root",
-    input.artifactRoot,
+    ...flagArgs("--phase-c-root", input.phaseCRoot),
+    ...flagArgs("--phase-d-root", input.phaseDRoot),
+    ...flagArgs("--artifact-root", input.artifactRoot),
     "--dose",
     doseArg(job.dose),
     "--view",

@@ -102,6 +102,7 @@ describe("batchScript()", () => {
     command: { display: `python3 -m studies.fly64_dose_overlap.training --dose ${dose} --view 'it'\\''s'`, file: "python3", args: [] },
     cwd: "/w",
     cliLogPath: `/a/logs/phase_e_${id}.log`,
+    statePath: `/a/npzguard/attempts/${id}.state`,
   });
   const paths = submissionPaths("/a", "STAMP");
 
