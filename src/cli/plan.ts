@@ -10,6 +10,11 @@ import { planStudy, type PlanStudyResult } from "../study/preflight.js";
 import { pyExp0, pyFloat, pyFloatStr, pyJsonDump, type PyJsonValue } from "../study/pyformat.js";
 import { pyJoin } from "../study/pypath.js";
 import type { Violation } from "../contract/types.js";
+import { resumeDecision, type ResumeDecision } from "../study/handoff.js";
+import { isHandoffError } from "../study/handoff-error.js";
+import { identityFromReport, identityNow, type InputIdentity } from "../study/inputs.js";
+import { readRunRecord, type CheckSettings } from "../study/run-record.js";
+import { jobId, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT } from "../study/trainer-command.js";
 
 const HELP = `Usage: npzguard plan --phase-c-root C --phase-d-root D --artifact-root A [options]
 
@@ -53,7 +58,50 @@ function strictMessages(o: StudyCliOptions, r: PlanStudyResult): string[] {
   });
 }
 
-function renderJson(r: PlanStudyResult, strictErrors: string[]): string {
+/** What plan adds about the hand-off: the trainer's settings and, with a record, resume decisions. */
+interface HandoffView {
+  settings: { n_groups: number; neighbor_count: number };
+  trainersSettings: boolean;
+  resume: ResumeDecision[] | null;
+  recordProblem: string | null;
+}
+
+function roleOf(r: PlanStudyResult, b: PlanStudyResult["blocked"][number]): "train" | "test" {
+  const job = r.jobs.find((j) => j.dose === b.dose && j.view === b.view && j.gridsize === b.gridsize);
+  return job && job.testDataPath === b.path && job.trainDataPath !== b.path ? "test" : "train";
+}
+
+async function handoffView(o: StudyCliOptions, r: PlanStudyResult): Promise<HandoffView> {
+  const view: HandoffView = {
+    settings: { n_groups: o.nGroups, neighbor_count: o.neighborCount },
+    trainersSettings: o.nGroups === TRAINER_N_GROUPS && o.neighborCount === TRAINER_NEIGHBOR_COUNT,
+    resume: null,
+    recordProblem: null,
+  };
+  let record;
+  try {
+    record = await readRunRecord(o.artifactRoot);
+  } catch (e) {
+    view.recordProblem = isHandoffError(e) ? e.toLine() : String(e);
+    return view;
+  }
+  if (!record) return view;
+  const byId = new Map(record.jobs.map((j) => [j.id, j]));
+  const ident = async (p: string): Promise<InputIdentity | null> => {
+    const rep = r.reports[p];
+    return rep ? identityFromReport(p, rep) : await identityNow(p);
+  };
+  const settings: CheckSettings = { backend: o.backend, mode: r.verifiedRun ? o.mode : "none", n_groups: o.nGroups, neighbor_count: o.neighborCount };
+  view.resume = [];
+  for (const j of r.jobs) {
+    if (r.verifiedRun && !j.verified) continue;
+    const id = jobId(j);
+    view.resume.push(await resumeDecision(byId.get(id), id, { train: await ident(j.trainDataPath), test: await ident(j.testDataPath), settings }));
+  }
+  return view;
+}
+
+function renderJson(r: PlanStudyResult, strictErrors: string[], h: HandoffView): string {
   const doc: { [k: string]: PyJsonValue } = {
     jobs: r.jobs.map((j) => ({
       dose: pyFloat(j.dose),
@@ -71,6 +119,7 @@ function renderJson(r: PlanStudyResult, strictErrors: string[]): string {
       dose: pyFloat(b.dose),
       view: b.view,
       gridsize: b.gridsize,
+      file: roleOf(r, b),
       path: b.path,
       violations: b.violations.map(violationJson),
     })),
@@ -78,6 +127,10 @@ function renderJson(r: PlanStudyResult, strictErrors: string[]): string {
     errors: strictErrors,
     verified: r.verifiedRun,
     cache: r.stats ? { hits: r.stats.hits, misses: r.stats.misses, checked: r.stats.checked, files: r.stats.files } : null,
+    check_settings: h.settings,
+    trainer_settings: { n_groups: TRAINER_N_GROUPS, neighbor_count: TRAINER_NEIGHBOR_COUNT },
+    settings_are_trainers: h.trainersSettings,
+    resume: h.resume === null ? null : h.resume.map((d) => ({ id: d.id, reuse: d.reuse, reason: d.reason })),
   };
   return pyJsonDump(doc) + "\n";
 }
@@ -86,7 +139,7 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s + " " : s.padEnd(n);
 }
 
-function renderHuman(o: StudyCliOptions, r: PlanStudyResult): string {
+function renderHuman(o: StudyCliOptions, r: PlanStudyResult, h: HandoffView): string {
   const out: string[] = [];
   out.push(`Enumerating training jobs from Phase C (${o.phaseCRoot}) and Phase D (${o.phaseDRoot})...`);
   out.push(`  → Selected backend: ${o.backend}`);
@@ -119,7 +172,7 @@ function renderHuman(o: StudyCliOptions, r: PlanStudyResult): string {
   if (r.blocked.length > 0) {
     out.push("", "Blocked:");
     for (const b of r.blocked) {
-      out.push(`  ${b.view} (dose=${pyExp0(b.dose)}, gridsize=${b.gridsize}): ${b.path}`);
+      out.push(`  ${b.view} (dose=${pyExp0(b.dose)}, gridsize=${b.gridsize}): ${roleOf(r, b)} ${b.path}`);
       for (const v of b.violations) {
         out.push(`    ${v.severity} ${v.rule}${v.key ? ` [${v.key}]` : ""}: ${v.message}`);
         if (v.hint) out.push(`      hint: ${v.hint}`);
@@ -131,6 +184,18 @@ function renderHuman(o: StudyCliOptions, r: PlanStudyResult): string {
     out.push("", "Warnings:");
     for (const w of notes) out.push(`  ⚠ ${w.message}`);
   }
+  if (!h.trainersSettings) {
+    out.push(
+      "",
+      `Note: checked with n_groups=${o.nGroups}, K=${o.neighborCount}; the trainer uses n_groups=${TRAINER_N_GROUPS}, K=${TRAINER_NEIGHBOR_COUNT}. ` +
+        "These verdicts are not the trainer's (npzguard run refuses these settings unless --trainer-cmd passes them on).",
+    );
+  }
+  if (h.resume && h.resume.length > 0) {
+    out.push("", "Hand-off record (what `npzguard run` would do):");
+    for (const d of h.resume) out.push(`  ${d.id}: ${d.reuse ? "reuse" : "run"}: ${d.reason}`);
+  }
+  if (h.recordProblem) out.push("", `Hand-off record: ${h.recordProblem}`);
   const nVerified = r.jobs.filter((j) => j.verified).length;
   const cache = r.stats ? ` (files: ${r.stats.files}, checked: ${r.stats.checked}, cached: ${r.stats.hits})` : "";
   out.push(
@@ -204,11 +269,14 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const strictErrors = o.strict ? strictMessages(o, result) : [];
+  for (const w of result.cacheWarnings) process.stderr.write(`npzguard: warning: ${w}\n`);
+  const h = await handoffView(o, result);
   if (o.json) {
-    process.stdout.write(renderJson(result, strictErrors));
+    process.stdout.write(renderJson(result, strictErrors, h));
   } else {
-    process.stdout.write(renderHuman(o, result));
+    process.stdout.write(renderHuman(o, result, h));
   }
+  if (result.jobs.length === 0) process.stderr.write("npzguard: warning: no job matches the filters\n");
   for (const line of strictErrors) process.stderr.write(`npzguard: ${line}\n`);
   if (result.blocked.length > 0 || strictErrors.length > 0) return EXIT.VIOLATIONS;
   return EXIT.OK;

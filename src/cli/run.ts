@@ -23,7 +23,7 @@ import { checkSbatchValue, writeSubmission, type SlurmScriptOptions } from "../s
 import { VERSION } from "../version.js";
 import { planStudy } from "../study/preflight.js";
 import { requireDirectory } from "../study/matrix.js";
-import { TemplateError, templatePlaceholders, validateTemplate } from "../study/trainer-command.js";
+import { TemplateError, TRAINER_MODULE, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT, templatePlaceholders, validateTemplate } from "../study/trainer-command.js";
 import { pyExp0 } from "../study/pyformat.js";
 import type { VerifiedJob } from "../study/types.js";
 
@@ -52,10 +52,7 @@ const RUN_SPECS = {
   "max-failures": { type: "string" },
 } as const;
 
-/** What the study trainer really uses (study spec §9); `run` verifies with exactly these. */
-export const TRAINER_N_GROUPS = 512;
-export const TRAINER_NEIGHBOR_COUNT = 4;
-export const TRAINER_MODULE = "studies.fly64_dose_overlap.training";
+
 
 const SLURM_ONLY = [
   "slurm-partition",

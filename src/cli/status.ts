@@ -7,7 +7,10 @@ import { statSync } from "node:fs";
 import { EXIT, UsageError, parseCommandArgs, printUsageError } from "./common.js";
 import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../study/run-record.js";
 import { refreshSlurmRecord } from "../study/slurm-executor.js";
+import { isHandoffError } from "../study/handoff-error.js";
+import { RunLock } from "../study/lock.js";
 import { joinPath } from "../study/trainer-command.js";
+import { pyExp0 } from "../study/pyformat.js";
 
 export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local|slurm]
 
@@ -85,8 +88,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     record = await readRunRecord(root);
   } catch (e) {
-    const msg = e instanceof Error ? (values.debug && e.stack ? e.stack : e.message) : String(e);
-    process.stderr.write(`npzguard status: unreadable record ${runRecordPath(root)}: ${msg}\n`);
+    if (isHandoffError(e)) process.stderr.write(`npzguard status: ${e.toLine()}\n`);
+    else {
+      const msg = e instanceof Error ? (values.debug && e.stack ? e.stack : e.message) : String(e);
+      process.stderr.write(`npzguard status: unreadable record ${runRecordPath(root)}: ${msg}\n`);
+    }
     return EXIT.UNREADABLE;
   }
   if (record === null) {
@@ -94,14 +100,19 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.UNREADABLE;
   }
   if (record.jobs.some((j) => j.executor === "slurm" && (j.status === "pending" || j.status === "running"))) {
+    let lock: RunLock | null = null;
     try {
-      const refreshed = await refreshSlurmRecord(root);
+      // Write the refreshed entries only when no run holds the artifact root; never wait for it.
+      lock = await RunLock.tryAcquire(root, "npzguard status").catch(() => null);
+      const refreshed = await refreshSlurmRecord(root, {}, lock === null);
       for (const n of refreshed.notes) process.stderr.write(`npzguard status: ${n}\n`);
       record = refreshed.record;
     } catch (e) {
       // No Slurm here (or it failed): show the record as last written.
       const msg = e instanceof Error ? e.message : String(e);
       process.stderr.write(`npzguard status: cannot refresh Slurm jobs: ${msg}\n`);
+    } finally {
+      lock?.release();
     }
   }
   const filtered = values.executor === undefined ? record : { ...record, jobs: record.jobs.filter((j) => j.executor === values.executor) };
@@ -125,13 +136,24 @@ export async function run(argv: string[]): Promise<number> {
       j.bundle_sha256 === null ? "-" : j.bundle_sha256.slice(0, 12),
       j.start ?? "-",
       j.end ?? "-",
-      j.reasons.join("; "),
+      [...j.reasons, ...(j.warnings ?? []).map((w) => `warning: ${w}`)].join("; "),
     ]);
   }
   const counts = new Map<string, number>();
   for (const j of view.jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
-  process.stdout.write(
-    `${runRecordPath(root)} (updated ${view.updated})\n\n${table(rows)}\n\n${[...counts.entries()].map(([k, n]) => `${n} ${k}`).join(", ") || "no jobs"}\n`,
-  );
+  const extra: string[] = [];
+  const skipped = view.skipped ?? [];
+  const blocked = view.blocked ?? [];
+  if (skipped.length > 0) {
+    extra.push("", "Skipped views (last run's plan):");
+    for (const s of skipped) extra.push(`  ${s.view} dose=${pyExp0(s.dose)}: ${s.reason}`);
+  }
+  if (blocked.length > 0) {
+    extra.push("", "Blocked files (last run's plan):");
+    for (const b of blocked) for (const v of b.violations) extra.push(`  ${b.id} ${b.file} ${b.path}: ${v.rule}: ${v.message}`);
+  }
+  const summary = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(", ") || "no jobs";
+  const ofAll = skipped.length > 0 ? `${view.jobs.length} of ${view.jobs.length + skipped.length} jobs (${skipped.length} view(s) skipped): ` : "";
+  process.stdout.write(`${runRecordPath(root)} (updated ${view.updated})\n\n${table(rows)}${extra.join("\n")}\n\n${ofAll}${summary}\n`);
   return allGood ? EXIT.OK : EXIT.VIOLATIONS;
 }

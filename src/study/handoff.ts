@@ -250,8 +250,14 @@ export async function lastLogLine(path: string | null): Promise<string | null> {
  * archived manifest). Shared by the executors' live path (onExit), adoption of orphaned trainers
  * and `npzguard status`, which settles Slurm tasks that finished while no npzguard was watching.
  */
+/** Where settleAttempt writes: the run's store, or a read-only view (`archive: false` writes no manifest copy). */
+export interface RecordSink {
+  upsert(entry: RunRecordEntry): Promise<void>;
+  readonly archive?: boolean;
+}
+
 export async function settleAttempt(
-  store: RunRecordStore,
+  store: RecordSink,
   artifactRoot: string,
   entry: RunRecordEntry,
   job: TrainingJob,
@@ -272,7 +278,7 @@ export async function settleAttempt(
       trainLogOffset,
     });
     reasons.push(...evidence.reasons);
-    if (evidence.manifestText !== null) {
+    if (evidence.manifestText !== null && store.archive !== false) {
       await writeTextAtomic(joinPath(artifactRoot, "npzguard", "manifests", `${entry.id}.training_manifest.json`), evidence.manifestText);
     }
   }

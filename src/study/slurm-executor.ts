@@ -7,7 +7,7 @@
 // other half of --detach: `npzguard status` uses it to bring the record up to date from Slurm.
 import { readFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
-import { settleAttempt } from "./handoff.js";
+import { settleAttempt, type RecordSink } from "./handoff.js";
 import type { ExecutionContext, Executor, ExitInfo, HandoffJob, JobOutcome, LaunchInfo } from "./executor.js";
 import { cancelledOutcome } from "./executor.js";
 import { processAlive, RunRecordStore, type RunRecord, type RunRecordEntry } from "./run-record.js";
@@ -313,8 +313,19 @@ function jobOfEntry(e: RunRecordEntry): TrainingJob {
  * vanished ones become "cancelled". Entries whose npzguard process is still monitoring them are
  * only displayed with their Slurm state, never written (that process owns them).
  */
-export async function refreshSlurmRecord(artifactRoot: string, call: SlurmCallOptions = {}): Promise<SlurmRefresh> {
-  const store = await RunRecordStore.load(artifactRoot);
+export async function refreshSlurmRecord(artifactRoot: string, call: SlurmCallOptions = {}, readOnly = false): Promise<SlurmRefresh> {
+  const loaded = await RunRecordStore.load(artifactRoot);
+  // Read-only (another npzguard holds the run lock): judge for display, write nothing.
+  const scratchEntries = new Map<string, RunRecordEntry>();
+  const store: RecordSink & { get(id: string): RunRecordEntry | undefined; snapshot(): RunRecord } = {
+    get: (id: string) => scratchEntries.get(id) ?? loaded.get(id),
+    snapshot: () => loaded.snapshot(),
+    upsert: async (e: RunRecordEntry) => {
+      if (readOnly) scratchEntries.set(e.id, structuredClone(e));
+      else await loaded.upsert(e);
+    },
+    archive: !readOnly,
+  };
   const snapshot = store.snapshot();
   const open = snapshot.jobs.filter(
     (j) => j.executor === "slurm" && (j.status === "pending" || j.status === "running") && ARRAY_TASK_RE.test(j.external_id ?? ""),
@@ -382,7 +393,7 @@ export async function refreshSlurmRecord(artifactRoot: string, call: SlurmCallOp
     }
   }
   const record = store.snapshot();
-  record.jobs = record.jobs.map((j) => display.get(j.id) ?? j);
+  record.jobs = record.jobs.map((j) => display.get(j.id) ?? scratchEntries.get(j.id) ?? j);
   const active = record.jobs.filter((j) => j.executor === "slurm" && (j.status === "pending" || j.status === "running"));
   return { record, active, notes, written };
 }

@@ -31,6 +31,11 @@ export interface TrainerCommand {
   args: string[];
 }
 
+/** What the study trainer really uses (study spec §9); `run` verifies with exactly these. */
+export const TRAINER_N_GROUPS = 512;
+export const TRAINER_NEIGHBOR_COUNT = 4;
+export const TRAINER_MODULE = "studies.fly64_dose_overlap.training";
+
 export const TEMPLATE_PLACEHOLDERS = [
   "python",
   "dose",
@@ -231,7 +236,7 @@ export function buildTrainerCommand(input: TrainerCommandInput): TrainerCommand 
   const argv = [
     input.python,
     "-m",
-    "studies.fly64_dose_overlap.training",
+    TRAINER_MODULE,
     ...flagArgs("--phase-c-root", input.phaseCRoot),
     ...flagArgs("--phase-d-root", input.phaseDRoot),
     ...flagArgs("--artifact-root", input.artifactRoot),

@@ -1,5 +1,6 @@
 // Shared harness of the hand-off tests (local and Slurm executors): a study tree of zero-byte
 // inputs, the fake trainer, CLI output capture, and the fake trainer's start/end event log.
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,6 +44,11 @@ export interface TrainerEvent {
   dose: number;
   cuda: string | null;
   time: number;
+  /** Absolute path and SHA-256 of the train / test file the trainer read. */
+  train: string;
+  test: string;
+  train_sha256: string;
+  test_sha256: string;
 }
 
 export function readEvents(t: Tree): TrainerEvent[] {
@@ -51,4 +57,27 @@ export function readEvents(t: Tree): TrainerEvent[] {
     .split("\n")
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as TrainerEvent);
+}
+
+/** A CLI run in a child process (signals, concurrency, cwd): exit code or signal and its output. */
+export interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `node <dist>/cli/main.js ...args`; `done` resolves when it exits. */
+export function startCli(dist: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; done: Promise<ChildRun> } {
+  const child = spawn(process.execPath, [join(dist, "cli", "main.js"), ...args], {
+    cwd: o.cwd ?? process.cwd(),
+    env: o.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<ChildRun>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
 }

@@ -17,8 +17,13 @@ Behaviour is controlled by environment variables:
                                                 report a wrong bundle SHA-256 for those jobs
   FAKE_TRAINER_NAN_LOSS="1"                     final_loss is NaN (Python json emits a bare NaN)
   FAKE_TRAINER_EVENTS="<file>"                  append one JSON line per job start and end with
-                                                pid, view, dose, gridsize, CUDA_VISIBLE_DEVICES
-                                                and time.time()
+                                                pid, view, dose, gridsize, CUDA_VISIBLE_DEVICES,
+                                                time.time(), and the absolute path and SHA-256
+                                                of the train and test files it read
+
+Like the real trainer, it resolves its --phase-*-root arguments relative to its own working
+directory and reads its train and test files (every byte, hashed), so a test can tell which
+files a job really trained on.
 """
 
 import argparse
@@ -62,6 +67,14 @@ def _exit_code_for(view, dose):
     return None
 
 
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(65536), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _event(kind, job):
     target = os.environ.get("FAKE_TRAINER_EVENTS")
     if not target:
@@ -74,6 +87,10 @@ def _event(kind, job):
         "gridsize": job["gridsize"],
         "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "time": time.time(),
+        "train": str(Path(job["train"]).resolve()),
+        "test": str(Path(job["test"]).resolve()),
+        "train_sha256": job.get("train_sha256"),
+        "test_sha256": job.get("test_sha256"),
     }) + "\n"
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
@@ -118,6 +135,9 @@ def _run_job(job, backend):
     log_path = art / "train.log"
     log_path.touch()
     dose, view, gs = job["dose"], job["view"], job["gridsize"]
+    # Read the data, as the real trainer does (its loader opens both files).
+    job["train_sha256"] = _sha256(job["train"])
+    job["test_sha256"] = _sha256(job["test"])
     with open(log_path, "a", encoding="utf-8") as log:
         log.write("=" * 80 + "\n")
         log.write("Phase E5 Training Execution \u2014 %s (dose=%s, gridsize=%d, backend=%s)\n"
@@ -129,7 +149,10 @@ def _run_job(job, backend):
         log.write("Gridsize: %d\n" % gs)
         log.write("nphotons: %s\n" % dose)
         log.write("Backend: %s\n" % backend)
+        log.write("Train dataset SHA256: %s\n" % job["train_sha256"])
+        log.write("Test dataset SHA256: %s\n" % job["test_sha256"])
         log.flush()
+        _event("start", job)
         sleep = float(os.environ.get("FAKE_TRAINER_SLEEP", "0") or 0)
         if sleep > 0:
             time.sleep(sleep)
@@ -210,7 +233,6 @@ def main(argv=None):
         print("  [%d/%d] %s (dose=%s, gridsize=%d, backend=%s)"
               % (i, len(jobs), job["view"], format(job["dose"], ".0e"), job["gridsize"], args.backend))
         sys.stdout.flush()
-        _event("start", job)
         result = _run_job(job, args.backend)
         _event("end", job)
         result.pop("_bundle_abs", None)
