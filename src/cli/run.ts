@@ -15,7 +15,7 @@ import { blockedRecords, runHandoff, toHandoffJob, type HandoffOptions, type Han
 import { isHandoffError, HandoffError } from "../study/handoff-error.js";
 import { identityFromReport, type InputIdentity } from "../study/inputs.js";
 import { RunLock } from "../study/lock.js";
-import type { CheckSettings } from "../study/run-record.js";
+import { readRunRecord, type CheckSettings } from "../study/run-record.js";
 import { LocalExecutor } from "../study/local-executor.js";
 import { isSlurmError, checkSlurm } from "../study/slurm.js";
 import { SlurmExecutor, refreshSlurmRecord } from "../study/slurm-executor.js";
@@ -341,6 +341,8 @@ export async function run(argv: string[]): Promise<number> {
         signal: controller.signal,
       });
     }
+    // A damaged record stops the run before any verification work (ERR_RUN_RECORD, exit 3).
+    if (!dryRun) await readRunRecord(o.artifactRoot);
     if (slurm && !dryRun) {
       // Fail fast, before any verification work, when this machine cannot submit.
       await checkSlurm();

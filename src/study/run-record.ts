@@ -157,7 +157,8 @@ export function parseRunRecord(text: string, path: string, artifactRoot: string)
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw damaged(path, `is not valid JSON (${e instanceof Error ? e.message : String(e)}; truncated?)`);
+    const why = e instanceof Error ? e.message.replace(/\s+/g, " ").slice(0, 120) : String(e);
+    throw damaged(path, `is not valid JSON (${why}; truncated?)`);
   }
   if (!isObj(doc) || !Array.isArray(doc.jobs)) throw damaged(path, "is not an npzguard run record (no 'jobs' list)");
   const problem = doc.jobs.map((e, i) => entryProblem(e, i)).find((p) => p !== null);
