@@ -119,7 +119,6 @@ function renderJson(r: PlanStudyResult, strictErrors: string[], h: HandoffView):
       dose: pyFloat(b.dose),
       view: b.view,
       gridsize: b.gridsize,
-      file: roleOf(r, b),
       path: b.path,
       violations: b.violations.map(violationJson),
     })),
@@ -127,6 +126,9 @@ function renderJson(r: PlanStudyResult, strictErrors: string[], h: HandoffView):
     errors: strictErrors,
     verified: r.verifiedRun,
     cache: r.stats ? { hits: r.stats.hits, misses: r.stats.misses, checked: r.stats.checked, files: r.stats.files } : null,
+    // Which input (train / test) each blocked entry is; a list of its own so that `blocked`
+    // keeps the reference tool's fields exactly.
+    blocked_files: r.blocked.map((b) => ({ dose: pyFloat(b.dose), view: b.view, gridsize: b.gridsize, file: roleOf(r, b), path: b.path })),
     check_settings: h.settings,
     trainer_settings: { n_groups: TRAINER_N_GROUPS, neighbor_count: TRAINER_NEIGHBOR_COUNT },
     settings_are_trainers: h.trainersSettings,
@@ -172,7 +174,7 @@ function renderHuman(o: StudyCliOptions, r: PlanStudyResult, h: HandoffView): st
   if (r.blocked.length > 0) {
     out.push("", "Blocked:");
     for (const b of r.blocked) {
-      out.push(`  ${b.view} (dose=${pyExp0(b.dose)}, gridsize=${b.gridsize}): ${roleOf(r, b)} ${b.path}`);
+      out.push(`  ${b.view} (dose=${pyExp0(b.dose)}, gridsize=${b.gridsize}): ${b.path} (${roleOf(r, b)})`);
       for (const v of b.violations) {
         out.push(`    ${v.severity} ${v.rule}${v.key ? ` [${v.key}]` : ""}: ${v.message}`);
         if (v.hint) out.push(`      hint: ${v.hint}`);

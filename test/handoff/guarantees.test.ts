@@ -475,6 +475,28 @@ describe("the verification cache under concurrency and damage", () => {
     expect(paths.size).toBe(18);
   });
 
+  it("blocked jobs name the file (train / test) of each violation in text, JSON and the record", async () => {
+    const a = join(study, `phase_e_blocked_${Date.now()}`);
+    const args = ["--phase-c-root", join(study, "phase_c"), "--phase-d-root", join(study, "phase_d"), "--artifact-root", a, "--workdir", FAKE, "--dose", "1000", "--view", "dense"];
+    const text = await cli(args);
+    expect(text.code).toBe(1);
+    const train = join(study, "phase_d", "dose_1000", "dense", "train.npz");
+    const test = join(study, "phase_d", "dose_1000", "dense", "test.npz");
+    expect(text.stdout).toContain(`train ${train}: data001/grouping-capacity: Requesting 512 groups`);
+    expect(text.stdout).toContain(`test ${test}: data001/grouping-capacity:`);
+    const rec = await record(a);
+    expect(rec.blocked?.map((b) => [b.id, b.file, b.path])).toEqual([
+      ["dense_gs2_dose1000", "train", train],
+      ["dense_gs2_dose1000", "test", test],
+    ]);
+    expect(rec.blocked?.[0]?.violations[0]?.rule).toBe("data001/grouping-capacity");
+    const js = JSON.parse((await cli([...args, "--json"])).stdout) as { blocked_files: { file: string }[] };
+    expect(js.blocked_files.map((b) => b.file)).toEqual(["train", "test"]);
+    const st = await capture(() => statusCli(["--artifact-root", a]));
+    expect(st.stdout).toContain(`dense_gs2_dose1000 train ${train}: data001/grouping-capacity`);
+    expect(readEvents(tree).length).toBe(0);
+  });
+
   it("a truncated or malformed cache is a warning and is rebuilt", async () => {
     const a = join(study, `phase_e_damaged_${Date.now()}`);
     mkdirSync(a);

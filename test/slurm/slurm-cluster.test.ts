@@ -185,7 +185,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     expect(running).toBe(true);
     child.kill("SIGINT");
     const code = await exited;
-    expect(code).toBe(1);
+    expect(code).toBe(130); // interrupted by SIGINT
     expect(stderr).toMatch(/scancel \d+/);
     const rec = await record(tree);
     expect(rec.jobs).toHaveLength(3);
