@@ -7,7 +7,7 @@ import { formatJson } from "../contract/format/json.js";
 import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report } from "../contract/types.js";
-import { parsePyFloat } from "../study/pyformat.js";
+import { parsePyFloat } from "../python/repr.js";
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]

@@ -7,8 +7,9 @@ import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, t
 import { StudyError, isStudyError, loadStudyDesign } from "../study/design.js";
 import { doseDirName, requireDirectory } from "../study/matrix.js";
 import { planStudy, type PlanStudyResult } from "../study/preflight.js";
-import { pyExp0, pyFloat, pyFloatStr, pyJsonDump, type PyJsonValue } from "../study/pyformat.js";
-import { pyJoin } from "../study/pypath.js";
+import { pyExp0, pyFloatStr } from "../python/repr.js";
+import { pyFloat, pyJsonDump, type PyJsonValue } from "../python/json.js";
+import { pyJoin } from "../python/path.js";
 import type { Violation } from "../contract/types.js";
 import { resumeDecision, type ResumeDecision } from "../study/handoff.js";
 import { isHandoffError } from "../study/handoff-error.js";

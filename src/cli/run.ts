@@ -24,7 +24,7 @@ import { VERSION } from "../version.js";
 import { planStudy } from "../study/preflight.js";
 import { requireDirectory } from "../study/matrix.js";
 import { TemplateError, TRAINER_MODULE, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT, templatePlaceholders, validateTemplate } from "../study/trainer-command.js";
-import { pyExp0 } from "../study/pyformat.js";
+import { pyExp0 } from "../python/repr.js";
 import type { VerifiedJob } from "../study/types.js";
 
 const RUN_SPECS = {

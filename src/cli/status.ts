@@ -10,7 +10,7 @@ import { refreshSlurmRecord } from "../study/slurm-executor.js";
 import { isHandoffError } from "../study/handoff-error.js";
 import { RunLock } from "../study/lock.js";
 import { joinPath } from "../study/trainer-command.js";
-import { pyExp0 } from "../study/pyformat.js";
+import { pyExp0 } from "../python/repr.js";
 
 export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local|slurm]
 

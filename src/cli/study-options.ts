@@ -3,7 +3,7 @@
 // studyPlanOptions() to get the arguments of planStudy().
 import type { ParseArgsConfig } from "node:util";
 import { UsageError, intOption, parseCommandArgs } from "./common.js";
-import { parsePyFloat } from "../study/pyformat.js";
+import { parsePyFloat } from "../python/repr.js";
 import type { Backend, View } from "../study/types.js";
 import type { ScanMode } from "../contract/types.js";
 

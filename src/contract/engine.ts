@@ -18,12 +18,12 @@ import {
   neighborRequiredMessage,
   neighborTooSmallMessage,
   numpyDtypeName,
-  pyFloatRepr,
   pyShape,
   referenceVerdict,
   type RefValue,
 } from "./reference.js";
 import { HINTS, RULES } from "./rules.js";
+import { pyFloatRepr } from "../python/repr.js";
 import type { CheckOptions, Profile, ReferenceVerdict, Severity, Violation } from "./types.js";
 
 export interface CodedError {
@@ -161,7 +161,7 @@ export function containerErrorResult(err: CodedError, path: string, options: Che
 
 function fmt(v: number | null | undefined): string {
   if (v === null || v === undefined) return "None";
-  return Number.isInteger(v) ? pyFloatRepr(v) : String(v);
+  return pyFloatRepr(v);
 }
 
 function componentSum(stats: ArrayStats, f: (c: ArrayStats["components"][number]) => number): number {

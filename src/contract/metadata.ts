@@ -2,9 +2,10 @@
 // and the Phase C provenance guard (PHASEC-METADATA-001, §7.3, exact messages).
 import type { ObjectStrings } from "../types.js";
 import type { Draft } from "./draft.js";
-import { pyFloatRepr, pyRepr, pyShape } from "./reference.js";
+import { pyShape } from "./reference.js";
+import { pyFloatRepr, pyRepr } from "../python/repr.js";
 import { HINTS } from "./rules.js";
-import { pyJsonParse } from "../study/pyformat.js";
+import { pyJsonParse } from "../python/json.js";
 import type { Role } from "./types.js";
 
 export interface MetadataInput {

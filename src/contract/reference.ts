@@ -3,6 +3,7 @@
 // string the TF runner would record. Also NumPy's dtype names (§5.3) and a Python repr for the
 // message texts that embed lists.
 import type { ReferenceVerdict } from "./types.js";
+import { pyStrRepr } from "../python/repr.js";
 
 export const REQUIRED_NPZ_KEYS = ["diffraction", "objectGuess", "probeGuess", "xcoords", "ycoords"] as const;
 
@@ -21,48 +22,6 @@ export interface RefInput {
 }
 
 const PREFIX = "Dataset validation failed: ";
-
-/** Python's repr() of a str. */
-export function pyStrRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) ?? 0;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === quote) out += "\\" + ch;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (cp < 0x20 || cp === 0x7f) out += "\\x" + cp.toString(16).padStart(2, "0");
-    else if (cp >= 0x80 && cp < 0xa0) out += "\\x" + cp.toString(16).padStart(2, "0");
-    else out += ch;
-  }
-  return out + quote;
-}
-
-/** Python's str(float) / repr(float) for finite and special values. */
-export function pyFloatRepr(v: number): string {
-  if (Number.isNaN(v)) return "nan";
-  if (v === Infinity) return "inf";
-  if (v === -Infinity) return "-inf";
-  if (Number.isInteger(v) && Math.abs(v) < 1e16) return v.toFixed(1);
-  const s = String(v);
-  // JS: 1e+21 / 1.5e-7; Python: 1e+21 / 1.5e-07
-  return s.replace(/e([+-])(\d)$/, "e$10$2");
-}
-
-/** Python repr() of a JSON-ish value (str, None, bool, int/float, list, dict). */
-export function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return "None";
-  if (typeof v === "string") return pyStrRepr(v);
-  if (typeof v === "boolean") return v ? "True" : "False";
-  if (typeof v === "number") return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : pyFloatRepr(v);
-  if (Array.isArray(v)) return "[" + v.map(pyRepr).join(", ") + "]";
-  if (typeof v === "object") {
-    return "{" + Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`).join(", ") + "}";
-  }
-  return String(v);
-}
 
 /** Python repr of a shape tuple: (), (3,), (3, 4). */
 export function pyShape(shape: readonly number[]): string {

@@ -7,8 +7,8 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, 
 import { flocker, withFileLockSync } from "./lock.js";
 import type { Report } from "../contract/types.js";
 import { VERSION } from "../version.js";
-import { pyJsonDump, pyJsonParse, type PyJsonValue } from "./pyformat.js";
-import { pyJoin } from "./pypath.js";
+import { pyJsonDump, pyJsonParse, type PyJsonValue } from "../python/json.js";
+import { pyJoin } from "../python/path.js";
 
 export const CACHE_FILE = ".npzguard-cache.json";
 const CACHE_FORMAT = 1;

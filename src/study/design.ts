@@ -2,7 +2,8 @@
 // to_dict() key order, validate() rules with the reference's exact messages, and loading a
 // design from a JSON file (the to_dict() shape; spacing_thresholds is derived and ignored).
 import { readFileSync } from "node:fs";
-import { pyFloatStr, pyFloat, pyJsonParse, type PyJsonValue, type JsonValue } from "./pyformat.js";
+import { pyFloatStr } from "../python/repr.js";
+import { pyFloat, pyJsonParse, type PyJsonValue, type JsonValue } from "../python/json.js";
 
 /** Codes of the study layer's errors (not reader errors; those are NpzError). */
 export type StudyErrorCode =

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { open, readFile, stat } from "node:fs/promises";
 import type { TrainingJob } from "./types.js";
 import { joinPath } from "./trainer-command.js";
-import { pyJsonParse } from "./pyformat.js";
+import { pyJsonParse } from "../python/json.js";
 
 export const BUNDLE_NAME = "wts.h5.zip";
 export const MANIFEST_NAME = "training_manifest.json";

@@ -12,21 +12,6 @@ export {
   type MetricsConfig,
 } from "./design.js";
 export {
-  pyExp0,
-  pyFloatStr,
-  pyFloat,
-  PyFloat,
-  pyBool,
-  pyStrRepr,
-  pyJsonDump,
-  pyJsonParse,
-  parsePyFloat,
-  PyJsonSyntaxError,
-  type PyJsonValue,
-  type JsonValue,
-} from "./pyformat.js";
-export { pyPath, pyJoin, pyParent, pyName } from "./pypath.js";
-export {
   VIEWS,
   OVERLAP_VIEWS,
   doseDirName,

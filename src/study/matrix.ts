@@ -4,8 +4,8 @@
 // Phase C layout warnings) and the CLI filters. Existence checks only; no file is opened.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { StudyDesign, StudyError, getStudyDesign } from "./design.js";
-import { pyBool, pyExp0, pyFloatStr } from "./pyformat.js";
-import { pyJoin } from "./pypath.js";
+import { pyBool, pyExp0, pyFloatStr } from "../python/repr.js";
+import { pyJoin } from "../python/path.js";
 import type { SkippedView, TrainingJob, View } from "./types.js";
 
 export const VIEWS: readonly View[] = ["baseline", "dense", "sparse"];

@@ -18,7 +18,7 @@ import FFT from "fft.js";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { numericNpy, pickledStringScalarNpy, unicodeScalarNpy, type NpyParts } from "../writer/npy.js";
 import { NpzWriter } from "../writer/npz.js";
-import { pyFloat, pyJsonDump, type PyJsonValue } from "./pyformat.js";
+import { pyFloat, pyJsonDump, type PyJsonValue } from "../python/json.js";
 import { doseDirName } from "./matrix.js";
 
 export interface SynthOptions {

@@ -4,8 +4,8 @@
 // stands in: bare words are single-quoted, a placeholder inside '...' or "..." is escaped for
 // that quote, and a placeholder inside a command substitution ($(...) or backticks) is refused.
 import type { Backend, TrainingJob } from "./types.js";
-import { pyFloatStr } from "./pyformat.js";
-import { pyJoin } from "./pypath.js";
+import { pyFloatStr } from "../python/repr.js";
+import { pyJoin } from "../python/path.js";
 
 export { pyFloatStr };
 

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkFile } from "../../src/contract/check.js";
-import { numpyDtypeName, pyRepr, referenceVerdict } from "../../src/contract/reference.js";
+import { numpyDtypeName, referenceVerdict } from "../../src/contract/reference.js";
+import { pyRepr } from "../../src/python/repr.js";
 import { fx } from "./helpers.js";
 
 interface Case {

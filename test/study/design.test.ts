@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { StudyDesign, StudyError, getStudyDesign, loadStudyDesign, isStudyError } from "../../src/study/design.js";
-import { pyJsonDump } from "../../src/study/pyformat.js";
+import { pyJsonDump } from "../../src/python/json.js";
 
 function messageOf(fn: () => void): string {
   try {

@@ -9,7 +9,7 @@ import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/plan.js";
 import { StudyDesign, isStudyError } from "../../src/study/design.js";
 import { buildTrainingJobs, doseDirName, makeTrainingJob, selectJobs, validatePhaseCRoot } from "../../src/study/matrix.js";
-import { pyJoin } from "../../src/study/pypath.js";
+import { pyJoin } from "../../src/python/path.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIX = path.resolve(HERE, "..", "fixtures", "study");

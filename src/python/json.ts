@@ -1,6 +1,7 @@
-// Python-parity formatting (study-fly64-dose-overlap.md §6.1, §8.3): `format(x, '.0e')`,
-// `repr(float)`, `json.dump(obj, indent=2)` and a JSON reader that accepts the bare NaN /
-// Infinity / -Infinity tokens Python's json module writes. Pure functions, no I/O.
+// CPython-compatible JSON (bottom layer): `json.dumps(obj, indent=2)` output byte for byte
+// (ensure_ascii, ": " separators, floats as repr(float), bare NaN / Infinity), and a reader
+// that accepts those bare tokens, which JSON.parse refuses.
+import { pyFloatRepr } from "./repr.js";
 
 /** Marks a number that Python holds as a float (rendered `1000.0`, not `1000`) in pyJsonDump. */
 export class PyFloat {
@@ -10,108 +11,6 @@ export class PyFloat {
 /** Wraps a number so pyJsonDump renders it as a Python float. */
 export function pyFloat(value: number): PyFloat {
   return new PyFloat(value);
-}
-
-function expSuffix(exp: number): string {
-  const sign = exp < 0 ? "-" : "+";
-  const digits = String(Math.abs(exp));
-  return `e${sign}${digits.length < 2 ? "0" + digits : digits}`;
-}
-
-/** Exact (mantissa, binary exponent) of a positive finite double: x = m * 2^k. */
-function decompose(x: number): { m: bigint; k: number } {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  const hi = view.getUint32(0);
-  const lo = view.getUint32(4);
-  const biased = (hi >>> 20) & 0x7ff;
-  const frac = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
-  if (biased === 0) return { m: frac, k: -1074 };
-  return { m: frac | (1n << 52n), k: biased - 1075 };
-}
-
-/** True when the positive double x equals exactly (num / 2) * 10^e. */
-function equalsHalfTimesPow10(x: number, num: bigint, e: number): boolean {
-  const { m, k } = decompose(x);
-  // Compare 2 * m * 2^k * 10^-e with num, moving negative powers to the other side.
-  let left = 2n * m;
-  let right = num;
-  if (k >= 0) left <<= BigInt(k);
-  else right <<= BigInt(-k);
-  if (e <= 0) left *= 10n ** BigInt(-e);
-  else right *= 10n ** BigInt(e);
-  return left === right;
-}
-
-/**
- * Python `format(x, '.0e')`: one significant digit, round-half-even on the exact binary value,
- * explicit exponent sign, at least two exponent digits (`2500` -> `2e+03`, JS gives `3e+3`).
- */
-export function pyExp0(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  const neg = x < 0 || Object.is(x, -0);
-  const a = Math.abs(x);
-  if (a === 0) return (neg ? "-" : "") + "0e+00";
-  // ECMAScript toExponential(0) is exact but breaks ties upward; fix ties to even.
-  const m = /^(\d)e([+-]\d+)$/.exec(a.toExponential(0));
-  if (!m) throw new Error(`unexpected toExponential output for ${a}`);
-  let digit = Number(m[1]);
-  const exp = Number(m[2]);
-  if (digit % 2 === 1 && digit !== 1 && equalsHalfTimesPow10(a, BigInt(2 * digit - 1), exp)) {
-    digit -= 1;
-  }
-  return `${neg ? "-" : ""}${digit}${expSuffix(exp)}`;
-}
-
-/**
- * Python `repr(float)` / `str(float)`: shortest round-trip digits, `.0` on integral values,
- * exponent form when the decimal exponent is < -4 or >= 16 (`1e+16`, `1e-05`).
- */
-export function pyFloatStr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const neg = x < 0;
-  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(Math.abs(x).toExponential());
-  if (!m) throw new Error(`unexpected toExponential output for ${x}`);
-  const digits = m[1] + (m[2] ?? "");
-  const exp10 = Number(m[3]);
-  const decpt = exp10 + 1; // value = 0.<digits> * 10^decpt
-  let body: string;
-  if (decpt <= -4 || decpt > 16) {
-    body = digits.length === 1 ? digits : `${digits[0]}.${digits.slice(1)}`;
-    body += expSuffix(exp10);
-  } else if (decpt <= 0) {
-    body = "0." + "0".repeat(-decpt) + digits;
-  } else if (decpt >= digits.length) {
-    body = digits + "0".repeat(decpt - digits.length) + ".0";
-  } else {
-    body = `${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
-  }
-  return (neg ? "-" : "") + body;
-}
-
-/** Python `repr(bool)`. */
-export function pyBool(b: boolean): string {
-  return b ? "True" : "False";
-}
-
-/** Python `repr(str)` for the common case (single quotes unless the text holds one and no double). */
-export function pyStrRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === quote) out += "\\" + ch;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-    else out += ch;
-  }
-  return out + quote;
 }
 
 /** Values pyJsonDump can render. Plain numbers: integers as ints, others as Python floats. */
@@ -145,7 +44,7 @@ function jsonFloat(x: number): string {
   if (Number.isNaN(x)) return "NaN";
   if (x === Infinity) return "Infinity";
   if (x === -Infinity) return "-Infinity";
-  return pyFloatStr(x);
+  return pyFloatRepr(x);
 }
 
 function dumpValue(v: PyJsonValue | undefined, indent: number | null, level: number): string {
@@ -305,16 +204,3 @@ export function pyJsonParse(text: string): JsonValue {
   return v;
 }
 
-/**
- * Python `float(text)` for CLI arguments: decimal and exponent forms (`1000`, `1e3`, `.5`,
- * `1_000`), `inf`/`nan` with optional sign, surrounding whitespace. Returns undefined if invalid.
- */
-export function parsePyFloat(text: string): number | undefined {
-  const t = text.trim();
-  if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith("-") ? -Infinity : Infinity;
-  if (/^[+-]?nan$/i.test(t)) return NaN;
-  const digits = "\\d(?:_?\\d)*";
-  const re = new RegExp(`^[+-]?(?:${digits}(?:\\.(?:${digits})?)?|\\.${digits})(?:[eE][+-]?${digits})?$`);
-  if (!re.test(t)) return undefined;
-  return Number(t.replace(/_/g, ""));
-}

@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  parsePyFloat,
-  pyExp0,
-  pyFloat,
-  pyFloatStr,
-  pyJsonDump,
-  pyJsonParse,
-  PyJsonSyntaxError,
-} from "../../src/study/pyformat.js";
-import { pyJoin, pyName, pyParent, pyPath } from "../../src/study/pypath.js";
+import { parsePyFloat, pyExp0, pyFloatStr } from "../../src/python/repr.js";
+import { pyFloat, pyJsonDump, pyJsonParse, PyJsonSyntaxError } from "../../src/python/json.js";
+import { pyJoin, pyName, pyParent, pyPath } from "../../src/python/path.js";
 
 describe("pyExp0 (format(x, '.0e'))", () => {
   // §6.1 vectors plus ties and extremes checked against CPython.

@@ -1,4 +1,4 @@
-// pathlib.PurePosixPath-style joining (study-fly64-dose-overlap.md §5): join with "/", collapse
+// CPython-compatible paths (bottom layer): pathlib.PurePosixPath-style joining (study-fly64-dose-overlap.md §5): join with "/", collapse
 // repeated separators, drop "." segments and trailing slashes, KEEP ".." (node's path.join and
 // path.normalize resolve it, which can change the meaning across symlinks). Relative stays
 // relative. Pure string functions.
