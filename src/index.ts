@@ -1,5 +1,6 @@
-// Public exports of npzguard: the reader API, its types, the errors, and the contract / study
-// areas (re-exported wholesale).
+// Entry point of `npzguard`: the reader, the DATA-001 checker and its formatters, the errors and
+// the version. The study / gate / hand-off layer is `npzguard/study` (src/entries/study.ts);
+// importing this module loads neither it nor fft.js.
 export { openNpz, loadNpy, halfToFloat32, NpzFile } from "./npz.js";
 export type { DataFor } from "./npz.js";
 export { parseDescr, type NumericDescr, type ParsedDescr } from "./dtype.js";
@@ -21,4 +22,3 @@ export type {
 } from "./types.js";
 export { VERSION } from "./version.js";
 export * from "./contract/index.js";
-export * from "./study/index.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
 import { formatSynthTree } from "./synth.js";
-import { synthesizeStudy, type SynthResult } from "../study/synth.js";
+import { synthesizeStudy, type SynthResult } from "../synth/synth.js";
 
 export const DEMO_HELP = `Usage: npzguard demo [options]
 

@@ -6,16 +6,16 @@ import { EXIT, UsageError, errorLine, printUsageError, stderrIsInteractive } fro
 import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, type StudyCliOptions } from "./study-options.js";
 import { StudyError, isStudyError, loadStudyDesign } from "../study/design.js";
 import { doseDirName, requireDirectory } from "../study/matrix.js";
-import { planStudy, type PlanStudyResult } from "../study/preflight.js";
+import { planStudy, type PlanStudyResult } from "../gate/preflight.js";
 import { pyExp0, pyFloatStr } from "../python/repr.js";
 import { pyFloat, pyJsonDump, type PyJsonValue } from "../python/json.js";
 import { pyJoin } from "../python/path.js";
 import type { Violation } from "../contract/types.js";
-import { resumeDecision, type ResumeDecision } from "../study/handoff.js";
-import { isHandoffError } from "../study/handoff-error.js";
-import { identityFromReport, identityNow, type InputIdentity } from "../study/inputs.js";
-import { readRunRecord, type CheckSettings } from "../study/run-record.js";
-import { jobId, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT } from "../study/trainer-command.js";
+import { resumeDecision, type ResumeDecision } from "../handoff/handoff.js";
+import { isHandoffError } from "../handoff/errors.js";
+import { identityFromReport, identityNow, type InputIdentity } from "../handoff/inputs.js";
+import { readRunRecord, type CheckSettings } from "../handoff/run-record.js";
+import { jobId, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT } from "../handoff/trainer-command.js";
 
 const HELP = `Usage: npzguard plan --phase-c-root C --phase-d-root D --artifact-root A [options]
 

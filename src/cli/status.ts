@@ -5,11 +5,11 @@
 // finished ones judged from their evidence, and that is written back to the record.
 import { statSync } from "node:fs";
 import { EXIT, UsageError, parseCommandArgs, printUsageError } from "./common.js";
-import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../study/run-record.js";
-import { refreshSlurmRecord } from "../study/slurm-executor.js";
-import { isHandoffError } from "../study/handoff-error.js";
-import { RunLock } from "../study/lock.js";
-import { joinPath } from "../study/trainer-command.js";
+import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../handoff/run-record.js";
+import { refreshSlurmRecord } from "../handoff/slurm-executor.js";
+import { isHandoffError } from "../handoff/errors.js";
+import { RunLock } from "../handoff/lock.js";
+import { joinPath } from "../handoff/trainer-command.js";
 import { pyExp0 } from "../python/repr.js";
 
 export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local|slurm]

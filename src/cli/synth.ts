@@ -1,7 +1,7 @@
 // `npzguard synth --out DIR [--doses 1e3,1e4,1e5] [--positions N] [--size 64|128] [--stored]
 // [--seed S] [--json]`: writes a small, valid Phase C/D study tree and prints what it wrote.
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
-import { synthesizeStudy, type SynthResult } from "../study/synth.js";
+import { synthesizeStudy, type SynthResult } from "../synth/synth.js";
 
 export const SYNTH_HELP = `Usage: npzguard synth --out DIR [options]
 

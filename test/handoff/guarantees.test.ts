@@ -25,10 +25,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { run as runCli } from "../../src/cli/run.js";
 import { run as planCli } from "../../src/cli/plan.js";
 import { run as statusCli } from "../../src/cli/status.js";
-import { readRunRecord, type RunRecord, type RunRecordEntry } from "../../src/study/run-record.js";
+import { readRunRecord, type RunRecord, type RunRecordEntry } from "../../src/handoff/run-record.js";
 import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, capture, makeTree, readEvents, startCli, type ChildRun, type Tree } from "../helpers/study-harness.js";
-import { synthesizeStudy } from "../../src/study/synth.js";
+import { synthesizeStudy } from "../../src/synth/synth.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");

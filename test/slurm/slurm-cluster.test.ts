@@ -12,11 +12,11 @@ import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, capture, makeTree as makeStudyTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
 const makeTree = (doses?: number[]): Tree => makeStudyTree(doses, "npzguard-slurm-");
 import { run as statusCli } from "../../src/cli/status.js";
-import { runHandoff } from "../../src/study/handoff.js";
-import { planStudy } from "../../src/study/preflight.js";
-import { readRunRecord, type RunRecord, type RunRecordEntry } from "../../src/study/run-record.js";
-import { sbatchTestOnly } from "../../src/study/slurm.js";
-import { SlurmExecutor } from "../../src/study/slurm-executor.js";
+import { runHandoff } from "../../src/handoff/handoff.js";
+import { planStudy } from "../../src/gate/preflight.js";
+import { readRunRecord, type RunRecord, type RunRecordEntry } from "../../src/handoff/run-record.js";
+import { sbatchTestOnly } from "../../src/handoff/slurm.js";
+import { SlurmExecutor } from "../../src/handoff/slurm-executor.js";
 import type { VerifiedJob } from "../../src/study/types.js";
 
 const POLL = ["--poll-interval", "0.5"];

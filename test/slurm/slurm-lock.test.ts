@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { readRunRecord } from "../../src/study/run-record.js";
+import { readRunRecord } from "../../src/handoff/run-record.js";
 import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, makeTree, readEvents, startCli, type Tree } from "../helpers/study-harness.js";
 

@@ -11,9 +11,9 @@ import {
   parseScontrolFields,
   parseSqueue,
   phaseOf,
-} from "../../src/study/slurm.js";
-import { batchScript, checkSbatchValue, sbatchDirectives, submissionPaths } from "../../src/study/slurm-script.js";
-import type { HandoffJob } from "../../src/study/executor.js";
+} from "../../src/handoff/slurm.js";
+import { batchScript, checkSbatchValue, sbatchDirectives, submissionPaths } from "../../src/handoff/slurm-script.js";
+import type { HandoffJob } from "../../src/handoff/executor.js";
 
 describe("expandTaskRange()", () => {
   it("expands single ids, ranges, steps, lists and throttles", () => {

@@ -11,7 +11,7 @@ import {
   parsePythonJson,
   parseUtcTimestamp,
   sha256File,
-} from "../../src/study/evidence.js";
+} from "../../src/handoff/evidence.js";
 import type { TrainingJob } from "../../src/study/types.js";
 
 let dir: string;

@@ -4,10 +4,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CheckOptions, Report } from "../../src/contract/types.js";
-import { CACHE_FILE } from "../../src/study/cache.js";
+import { CACHE_FILE } from "../../src/gate/cache.js";
 import { StudyDesign } from "../../src/study/design.js";
 import { buildTrainingJobs } from "../../src/study/matrix.js";
-import { planStudy, verifyJobs, type CheckFileFn } from "../../src/study/preflight.js";
+import { planStudy, verifyJobs, type CheckFileFn } from "../../src/gate/preflight.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..", "..");

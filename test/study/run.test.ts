@@ -10,10 +10,10 @@ import { run as runCli } from "../../src/cli/run.js";
 import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, capture, makeTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
 import { run as statusCli } from "../../src/cli/status.js";
-import { runHandoff } from "../../src/study/handoff.js";
-import { LocalExecutor } from "../../src/study/local-executor.js";
-import { planStudy } from "../../src/study/preflight.js";
-import { readRunRecord, type RunRecord } from "../../src/study/run-record.js";
+import { runHandoff } from "../../src/handoff/handoff.js";
+import { LocalExecutor } from "../../src/handoff/local-executor.js";
+import { planStudy } from "../../src/gate/preflight.js";
+import { readRunRecord, type RunRecord } from "../../src/handoff/run-record.js";
 import {
   TemplateError,
   buildTrainerCommand,
@@ -22,7 +22,7 @@ import {
   expandTemplate,
   jobId,
   shellQuote,
-} from "../../src/study/trainer-command.js";
+} from "../../src/handoff/trainer-command.js";
 import type { TrainingJob, VerifiedJob } from "../../src/study/types.js";
 
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { npyBytes, npyHeader, numericNpy, pickledStringScalarNpy, unicodeScalarNpy } from "../../src/writer/npy.js";
 import { picklePayloadForString } from "../../src/writer/pickle.js";
 import { NpzWriter, writeNpz } from "../../src/writer/npz.js";
-import { doseDirName, mulberry32, poisson, synthesizeStudy, type SynthResult } from "../../src/study/synth.js";
+import { doseDirName, mulberry32, poisson, synthesizeStudy, type SynthResult } from "../../src/synth/synth.js";
 import { run as runSynthCli } from "../../src/cli/synth.js";
 import { run as runDemoCli } from "../../src/cli/demo.js";
 

@@ -22,7 +22,7 @@ import {
   type TaskState,
 } from "./slurm.js";
 import { type SlurmScriptOptions, type SubmissionPaths, taskStatePath, writeSubmission } from "./slurm-script.js";
-import type { TrainingJob } from "./types.js";
+import type { TrainingJob } from "../study/types.js";
 
 export interface SlurmExecutorOptions extends SlurmScriptOptions {
   artifactRoot: string;

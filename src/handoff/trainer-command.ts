@@ -3,7 +3,7 @@
 // template runs through `/bin/sh -c` with every substituted value quoted for the place it
 // stands in: bare words are single-quoted, a placeholder inside '...' or "..." is escaped for
 // that quote, and a placeholder inside a command substitution ($(...) or backticks) is refused.
-import type { Backend, TrainingJob } from "./types.js";
+import type { Backend, TrainingJob } from "../study/types.js";
 import { pyFloatStr } from "../python/repr.js";
 import { pyJoin } from "../python/path.js";
 

@@ -23,7 +23,7 @@ import {
   type LaunchInfo,
 } from "./executor.js";
 import { procStartTicks, stopGroup } from "./proc.js";
-import { createFileNoFollow } from "./safe-files.js";
+import { createFileNoFollow } from "../files/no-follow.js";
 
 export interface LocalExecutorOptions {
   /** GPU ids of the pool (`--gpus 0,1`); empty or absent: one job at a time, no CUDA_VISIBLE_DEVICES. */

@@ -5,7 +5,7 @@
 // the size and SHA-256 the trainer reported (recomputed here in 64 KiB chunks).
 import { createHash } from "node:crypto";
 import { open, readFile, stat } from "node:fs/promises";
-import type { TrainingJob } from "./types.js";
+import type { TrainingJob } from "../study/types.js";
 import { joinPath } from "./trainer-command.js";
 import { pyJsonParse } from "../python/json.js";
 

@@ -8,9 +8,10 @@
 // only, the flock is the lock. The file is opened with O_NOFOLLOW: a symlink planted in a shared
 // artifact root is refused, never followed. It is never deleted (deleting a held lock file would
 // let a second process lock a new inode).
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { flocker, LockFileError, openLockFile } from "../files/flock.js";
 import { hostname } from "node:os";
-import { HandoffError } from "./handoff-error.js";
+import { HandoffError } from "./errors.js";
 import { joinPath } from "./trainer-command.js";
 
 export const RUN_LOCK_NAME = ".npzguard.lock";
@@ -20,33 +21,6 @@ export interface LockHolder {
   host: string | null;
   start: string | null;
   command: string | null;
-}
-
-interface Flock {
-  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
-}
-
-let flockImpl: Flock | undefined;
-async function flocker(): Promise<Flock> {
-  // The addon is loaded only when a lock is needed (plan and status never lock).
-  flockImpl ??= (await import("../native.js")).native;
-  return flockImpl;
-}
-
-function openLockFile(path: string): number {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ELOOP" ? "it is a symbolic link (refusing to follow it)" : (e as Error).message;
-    throw new HandoffError("ERR_RUN_LOCK", `cannot open the lock file ${path}: ${why}`, path);
-  }
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new HandoffError("ERR_RUN_LOCK", `cannot use ${path} as a lock file: not a regular file`, path);
-  }
-  return fd;
 }
 
 /** Who holds (or last held) the lock of an artifact root, from the lock file's content. */
@@ -108,7 +82,13 @@ export class RunLock {
     mkdirSync(artifactRoot, { recursive: true });
     const path = joinPath(artifactRoot, RUN_LOCK_NAME);
     const lock = await flocker();
-    const fd = openLockFile(path);
+    let fd: number;
+    try {
+      fd = openLockFile(path);
+    } catch (e) {
+      if (e instanceof LockFileError) throw new HandoffError("ERR_RUN_LOCK", e.message, path);
+      throw e;
+    }
     try {
       let told = false;
       while (!lock.flock(fd, true, false)) {
@@ -163,29 +143,3 @@ export class RunLock {
   }
 }
 
-/**
- * Runs `fn` under an exclusive flock of `lockPath`, waiting up to `timeoutMs` (synchronously:
- * these sections are a read-merge-write of one small file). Returns undefined, without running
- * fn, when the lock could not be had in time or the lock file cannot be used.
- */
-export function withFileLockSync<T>(lockPath: string, lock: Flock, fn: () => T, timeoutMs = 10_000): T | undefined {
-  let fd: number;
-  try {
-    fd = openLockFile(lockPath);
-  } catch {
-    return undefined;
-  }
-  try {
-    const deadline = Date.now() + timeoutMs;
-    const pause = new Int32Array(new SharedArrayBuffer(4));
-    while (!lock.flock(fd, true, false)) {
-      if (Date.now() > deadline) return undefined;
-      Atomics.wait(pause, 0, 0, 20);
-    }
-    return fn();
-  } finally {
-    closeSync(fd);
-  }
-}
-
-export { flocker };

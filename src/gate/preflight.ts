@@ -7,9 +7,9 @@
 // Fail-closed: a job is verified only if both of its files pass.
 import type { CheckOptions, Report, ScanMode, Violation } from "../contract/types.js";
 import { VerifyCache, optionsHash, stampOf, type CacheStats } from "./cache.js";
-import type { StudyDesign } from "./design.js";
-import { selectJobs, type FilterStep, type JobFilters, type PlannedJob, type PlanWarning } from "./matrix.js";
-import type { Backend, SkippedView, TrainingJob, VerifiedJob, View } from "./types.js";
+import type { StudyDesign } from "../study/design.js";
+import { selectJobs, type FilterStep, type JobFilters, type PlannedJob, type PlanWarning } from "../study/matrix.js";
+import type { Backend, SkippedView, TrainingJob, VerifiedJob, View } from "../study/types.js";
 
 /** Signature of the contract engine's checkFile (src/contract/check.ts). */
 export type CheckFileFn = (path: string, options: CheckOptions) => Promise<Report>;

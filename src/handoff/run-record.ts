@@ -7,10 +7,10 @@
 import { lstat, open, readFile, rename, stat, unlink, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
-import { HandoffError } from "./handoff-error.js";
+import { HandoffError } from "./errors.js";
 import { pidAlive, trainerAlive } from "./proc.js";
 import type { InputIdentity } from "./inputs.js";
-import type { TrainingJob } from "./types.js";
+import type { TrainingJob } from "../study/types.js";
 import { bundleFacts } from "./evidence.js";
 import { joinPath } from "./trainer-command.js";
 

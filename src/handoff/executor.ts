@@ -8,7 +8,7 @@
 import type { Evidence } from "./evidence.js";
 import type { ExecutorName } from "./run-record.js";
 import type { TrainerCommand } from "./trainer-command.js";
-import type { TrainingJob } from "./types.js";
+import type { TrainingJob } from "../study/types.js";
 
 export type { ExecutorName } from "./run-record.js";
 

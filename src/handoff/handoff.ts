@@ -8,14 +8,14 @@
 //   rewritten atomically after every state change.
 import { readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
-import type { FileStamp } from "./cache.js";
-import { removeStaleTemps } from "./cache.js";
+import type { FileStamp } from "../gate/cache.js";
+import { removeStaleTemps } from "../gate/cache.js";
 import { collectEvidence, type Evidence } from "./evidence.js";
 import type { ExecutionContext, Executor, ExitInfo, HandoffJob, JobOutcome, LaunchGate, LaunchInfo, SubmitInfo } from "./executor.js";
-import { HandoffError } from "./handoff-error.js";
+import { HandoffError } from "./errors.js";
 import { identityChange, identityNow, type InputIdentity } from "./inputs.js";
 import { RunLock } from "./lock.js";
-import type { BlockedEntry } from "./preflight.js";
+import type { BlockedEntry } from "../gate/preflight.js";
 import { stopGroup, trainerAlive, waitGroupGone } from "./proc.js";
 import {
   bundleUnchanged,
@@ -28,7 +28,7 @@ import {
   type RunRecordEntry,
 } from "./run-record.js";
 import { buildTrainerCommand, cliLogPath, jobId, joinPath } from "./trainer-command.js";
-import type { Backend, SkippedView, TrainingJob, VerifiedJob } from "./types.js";
+import type { Backend, SkippedView, TrainingJob, VerifiedJob } from "../study/types.js";
 
 export interface HandoffPlan {
   /** Every selected job with its pre-flight verdict (verified or not). */

@@ -4,7 +4,7 @@
 // reader never sees a half-written cache. A cache that cannot be read is ignored, never fatal.
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { flocker, withFileLockSync } from "./lock.js";
+import { flocker, withFileLockSync } from "../files/flock.js";
 import type { Report } from "../contract/types.js";
 import { VERSION } from "../version.js";
 import { pyJsonDump, pyJsonParse, type PyJsonValue } from "../python/json.js";

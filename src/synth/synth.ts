@@ -19,7 +19,7 @@ import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { numericNpy, pickledStringScalarNpy, unicodeScalarNpy, type NpyParts } from "../writer/npy.js";
 import { NpzWriter } from "../writer/npz.js";
 import { pyFloat, pyJsonDump, type PyJsonValue } from "../python/json.js";
-import { doseDirName } from "./matrix.js";
+import { doseDirName } from "../study/matrix.js";
 
 export interface SynthOptions {
   /** Root of the tree (created if missing). */
