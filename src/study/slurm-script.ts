@@ -114,9 +114,11 @@ const SBATCH_PLAIN = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 /**
  * One word of an `#SBATCH` line, written so that sbatch's directive parser yields `value` byte
- * for byte: plain words as they are, others in double quotes with `\` and `"` escaped. Older
- * sbatch versions blank a "hetjob"/"packjob" anywhere in a directive line (the heterogeneous-job
- * separator), so an escape is put inside those words too (`h\etjob` reads back as `hetjob`).
+ * for byte: plain words as they are, others in double quotes with `\` and `"` escaped. The
+ * sbatch of the "packjob" era blanks the first "packjob" (any case) of a directive line before
+ * parsing it (the heterogeneous-job separator, src/sbatch/opt.c get_argument); Slurm 22.05 was
+ * seen not to touch "hetjob". An escape inside both words (`p\ackjob` reads back as
+ * `packjob`) keeps them intact on every version.
  */
 export function sbatchWord(value: string): string {
   const hetjob = /(?<=h)(?=etjob)|(?<=p)(?=ackjob)/gi;

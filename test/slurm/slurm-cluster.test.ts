@@ -278,8 +278,8 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
 
   it("runs jobs under hostile artifact-root and workdir names: nothing in a path is executed, logs land in place", async () => {
     // Every root (Phase C/D, artifact, workdir) lies under a directory whose name has spaces,
-    // both quotes, $(...), backticks, %, a leading '-', '#' and non-ASCII.
-    const hostile = join(tree.root, `-x a'b"c $(touch pwned) \`touch pwned\` 100%a %j #h é`);
+    // both quotes, $(...), backticks, %, a leading '-', '#', non-ASCII and "packjob".
+    const hostile = join(tree.root, `-x a'b"c $(touch pwned) \`touch pwned\` 100%a %j #h é packjob`);
     const t: Tree = makeStudyTreeUnder(hostile, [1000]);
     const workdir = join(hostile, `work %a $(touch pwned) 'dir'`);
     cpSync(FAKE, workdir, { recursive: true });
@@ -316,7 +316,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
       const a = where === "artifact" ? evil : tree.a;
       const r = await cli(["--phase-c-root", tree.c, "--phase-d-root", tree.d, "--artifact-root", a, "--workdir", workdir, "--no-verify", "--executor", "slurm", "--dose", "1000", ...POLL]);
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toMatch(/control character U\+000A/);
+      expect(r.stderr).toMatch(/control character/);
       expect(existsSync(join(a, "slurm"))).toBe(false);
       expect(existsSync(join(a, "npzguard_runs.json"))).toBe(false);
       expect(starts(tree)).toHaveLength(0);

@@ -229,6 +229,7 @@ describe("batchScript() with hostile paths", () => {
     command: { display: `printf '%s' done > ${shellQuote(`${root}/marker`)}`, file: "/bin/sh", args: [] },
     cwd: root,
     cliLogPath: `${root}/logs/phase_e_${id}.log`,
+    statePath: `${root}/npzguard/attempts/${id}.state`,
   });
 
   it("writes #SBATCH words that sbatch's parser reads back exactly, with % doubled in --output", () => {
