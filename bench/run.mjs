@@ -164,7 +164,8 @@ function ensureCaseBData() {
     log(`generating case B study tree in ${rel(dir)} (npzguard synth)...`);
     rmSync(dir, { recursive: true, force: true });
     const t0 = process.hrtime.bigint();
-    runChecked(CLI, ["synth", "--out", dir, "--size", String(B_PARAMS.size), "--positions", String(B_PARAMS.positions), "--seed", String(B_PARAMS.seed), "--json"]);
+    // --deflate-level 6: what np.savez_compressed writes (synth's own default is the faster 1).
+    runChecked(CLI, ["synth", "--out", dir, "--size", String(B_PARAMS.size), "--positions", String(B_PARAMS.positions), "--seed", String(B_PARAMS.seed), "--deflate-level", "6", "--json"]);
     synthSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     writeFileSync(stampFile, stamp);
   } else {

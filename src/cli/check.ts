@@ -22,7 +22,8 @@ Options:
   --view V             overlap view (accepted and ignored, like the Python gate)
   --phase-c            apply the Phase C provenance guard (PHASEC-METADATA-001)
   --dose D             photon dose, cross-checked against _metadata nphotons
-  --headers-only       central directory + NPY headers only (no value scan, no CRC)
+  --headers-only       central directory + NPY headers only (no value scan, no CRC;
+                       the reference gate is then reported as not evaluated)
   --max-inflate SIZE   inflate budget per file (default 1T; e.g. 512M, 64G): a file whose
                        DEFLATE members would produce more fails with ERR_NPZ_LIMIT
   --strict             warnings count as errors

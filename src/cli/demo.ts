@@ -2,6 +2,8 @@
 // synthesizes a small study (a temp dir unless --out), then runs, in process, `check` over the
 // tree, `plan` (verify) and `run --dry-run` (which launches nothing and prints the trainer
 // commands), each under a section header, and ends with a summary of exit codes and paths.
+// plan and run use the trainer's own settings (n_groups 512, K 4): the default study is large
+// enough for them, so the demo never teaches relaxed check settings.
 // Exit code: 0 when every step returned 0, else the largest step code (1 violations/blocked,
 // 3 unreadable), 2 on usage errors.
 import { existsSync, mkdtempSync, statSync } from "node:fs";
@@ -10,15 +12,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
 import { formatSynthTree } from "./synth.js";
-import { synthesizeStudy, type SynthResult } from "../synth/synth.js";
+import { SYNTH_DEFAULT_POSITIONS, synthesizeStudy, type SynthResult } from "../synth/synth.js";
 
 export const DEMO_HELP = `Usage: npzguard demo [options]
 
-Synthesizes a small study, then runs check, plan (verify) and run --dry-run on it.
+Synthesizes a small study, then runs check, plan (verify) and run --dry-run on it with the
+trainer's default settings (n_groups 512, K 4).
 
 Options:
   --out DIR          where to write the study (default: a new temp directory, kept)
-  --positions N      scan positions before the y-split, default 64 (>= 4)
+  --positions N      scan positions before the y-split, default ${SYNTH_DEFAULT_POSITIONS} (>= 4; below about
+                     1300 the dense gs2 jobs are blocked: fewer than 512 positions)
   --size N           frame size, 64 (default) or 128
   --seed S           PRNG seed, default 42
   --stored           STORED members instead of DEFLATED
@@ -134,24 +138,15 @@ export async function run(argv: string[]): Promise<number> {
 
   const artifactRoot = `${study.outDir}/phase_e`.replace(/\/{2,}/g, "/");
   const roots = ["--phase-c-root", study.phaseCRoot, "--phase-d-root", study.phaseDRoot, "--artifact-root", artifactRoot];
-  // The trainer groups n_groups = 512 seeds by default; a demo-sized study has far fewer
-  // positions, so gs2 jobs would be blocked by data001/grouping-capacity. Ask for as many
-  // groups as the smallest Phase D split has positions instead (and say so).
-  const minD = Math.min(...study.files.filter((f) => f.phase === "d").map((f) => f.positions));
-  const nGroups = Math.min(512, minD);
-  const groupArgs = nGroups < 512 ? ["--n-groups", String(nGroups)] : [];
 
   const phaseC = study.files.filter((f) => f.phase === "c").map((f) => f.path);
   const phaseD = study.files.filter((f) => f.phase === "d").map((f) => f.path);
   const steps: StepResult[] = [];
   steps.push(await step("2/4 check: Phase C files (with the PHASEC-METADATA-001 guard)", () => import("./check.js"), ["check", ...phaseC, "--phase-c"], debug));
   steps.push(await step("2/4 check: Phase D files", () => import("./check.js"), ["check", ...phaseD], debug));
-  if (groupArgs.length) {
-    process.stdout.write(`\n(note: this study has at most ${minD} positions per Phase D split; plan and run use --n-groups ${nGroups} instead of the trainer's default 512)\n`);
-  }
-  steps.push(await step("3/4 plan: enumerate the training matrix and verify every dataset", () => import("./plan.js"), ["plan", ...roots, ...groupArgs], debug));
+  steps.push(await step("3/4 plan: enumerate the training matrix and verify every dataset", () => import("./plan.js"), ["plan", ...roots], debug));
   const workdir = fakeTrainerDir();
-  const runArgv = ["run", ...roots, ...groupArgs, "--dry-run", ...(workdir ? ["--workdir", workdir] : [])];
+  const runArgv = ["run", ...roots, "--dry-run", ...(workdir ? ["--workdir", workdir] : [])];
   steps.push(await step("4/4 run --dry-run: the trainer commands that would be launched", () => import("./run.js"), runArgv, debug));
 
   header("summary");
@@ -167,7 +162,7 @@ export async function run(argv: string[]): Promise<number> {
       `  Phase C:      ${study.phaseCRoot}`,
       `  Phase D:      ${study.phaseDRoot}`,
       `  Artifacts:    ${artifactRoot}${existsSync(artifactRoot) ? "" : " (not created by a dry run)"}`,
-      `Re-run a step:  npzguard plan ${roots.map(shellQuote).join(" ")}${groupArgs.length ? " " + groupArgs.join(" ") : ""}`,
+      `Re-run a step:  npzguard plan ${roots.map(shellQuote).join(" ")}`,
       values.out === undefined ? `The temp directory is kept; remove it with: rm -r ${shellQuote(study.outDir)}` : "",
     ].filter((l, i, a) => l !== "" || i < a.length - 1).join("\n") + "\n",
   );

@@ -1,6 +1,6 @@
 // `npzguard run`: plan + verify the study's Phase E jobs, then hand the verified ones to the
 // trainer (study spec §10.3). Argument handling and printing only; the work is in
-// src/study/preflight.ts (plan, verify) and src/study/handoff.ts (gate, resume, drift, executor,
+// src/gate/preflight.ts (plan, verify) and src/handoff/handoff.ts (gate, resume, drift, executor,
 // evidence, record).
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
@@ -19,7 +19,7 @@ import { readRunRecord, type CheckSettings } from "../handoff/run-record.js";
 import { LocalExecutor } from "../handoff/local-executor.js";
 import { isSlurmError, checkSlurm } from "../handoff/slurm.js";
 import { SlurmExecutor, refreshSlurmRecord } from "../handoff/slurm-executor.js";
-import { checkSbatchValue, writeSubmission, type SlurmScriptOptions } from "../handoff/slurm-script.js";
+import { checkSbatchValue, checkSlurmPaths, writeSubmission, type SlurmScriptOptions } from "../handoff/slurm-script.js";
 import { VERSION } from "../version.js";
 import { planStudy } from "../gate/preflight.js";
 import { requireDirectory } from "../study/matrix.js";
@@ -117,7 +117,7 @@ Slurm options (--executor slurm):
   --slurm-partition P    --partition      --slurm-account A   --account
   --slurm-time T         --time           --slurm-mem M       --mem
   --slurm-qos Q          --qos            --slurm-constraint C --constraint
-  --sbatch-arg ARG       any other #SBATCH argument, verbatim (repeatable), e.g. --sbatch-arg=--exclusive
+  --sbatch-arg ARG       any other #SBATCH argument, one argument each (repeatable), e.g. --sbatch-arg=--exclusive
   --gpus-per-task N      --gpus-per-task=N instead of the default --gres=gpu:1 (0: no GPU request)
   --array-limit N        at most N tasks at once (--array=0-<n-1>%N)
   --emit-script          write the batch script to A/slurm/ and print its path; submit nothing
@@ -294,6 +294,8 @@ export async function run(argv: string[]): Promise<number> {
     if (name === "slurm") {
       if (gpusText !== undefined) throw new UsageError("--gpus is for the local executor; Slurm assigns GPUs (see --gpus-per-task)");
       if (maxFailures !== undefined) throw new UsageError("--max-failures is for the local executor (a Slurm array is submitted at once)");
+      const bad = checkSlurmPaths(o.artifactRoot, workdir);
+      if (bad) throw new UsageError(bad);
       slurm = parseSlurmOptions(x);
       executor = new SlurmExecutor({
         ...slurm.script,

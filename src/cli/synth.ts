@@ -1,11 +1,12 @@
 // `npzguard synth --out DIR [--doses 1e3,1e4,1e5] [--positions N] [--size 64|128] [--stored]
 // [--seed S] [--json]`: writes a small, valid Phase C/D study tree and prints what it wrote.
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
-import { synthesizeStudy, type SynthResult } from "../synth/synth.js";
+import { SYNTH_DEFAULT_POSITIONS, synthesizeStudy, type SynthResult } from "../synth/synth.js";
 
 export const SYNTH_HELP = `Usage: npzguard synth --out DIR [options]
 
-Writes a synthetic, DATA-001-valid study tree:
+Writes a synthetic, DATA-001-valid study tree that passes the default \`npzguard plan\`
+(n_groups 512, K 4) with the default --positions:
   DIR/phase_c/dose_<int>/patched_{train,test}.npz      (pickled _metadata, like MetadataManager)
   DIR/phase_c/run_manifest.json
   DIR/phase_d/dose_<int>/{dense,sparse}/{train,test}.npz  (<U JSON _metadata)
@@ -13,9 +14,12 @@ Writes a synthetic, DATA-001-valid study tree:
 Options:
   --out DIR          output directory (created if missing)                     (required)
   --doses LIST       comma-separated doses (nphotons), default 1e3,1e4,1e5
-  --positions N      scan positions before the y-split, default 64 (>= 4)
+  --positions N      scan positions before the y-split, default ${SYNTH_DEFAULT_POSITIONS} (>= 4; below about
+                     1300 the dense gs2 splits have fewer than 512 positions)
   --size N           frame size, 64 (default) or 128
   --stored           STORED members (np.savez) instead of DEFLATED (np.savez_compressed)
+  --deflate-level L  zlib level 0..9 of DEFLATED members, default 1 (numpy uses 6: same
+                     format, twice the CPU time)
   --seed S           PRNG seed, default 42
   --json             machine-readable output on stdout
   --debug            stack traces on errors`;
@@ -26,6 +30,7 @@ const OPTIONS = {
   positions: { type: "string" },
   size: { type: "string" },
   stored: { type: "boolean" },
+  "deflate-level": { type: "string" },
   seed: { type: "string" },
   json: { type: "boolean" },
   debug: { type: "boolean" },
@@ -50,6 +55,7 @@ export interface SynthArgs {
   positions?: number;
   size?: 64 | 128;
   compressed: boolean;
+  deflateLevel?: number;
   seed?: number;
   json: boolean;
   debug: boolean;
@@ -66,6 +72,8 @@ export function parseSynthArgs(argv: string[]): SynthArgs {
   }
   const positions = intOption("positions", values.positions, 4);
   if (positions !== undefined && positions > 100_000) throw new UsageError(`Expected an integer <= 100000 for --positions, got '${values.positions}'`);
+  const level = intOption("deflate-level", values["deflate-level"], 0);
+  if (level !== undefined && level > 9) throw new UsageError(`Expected an integer 0..9 for --deflate-level, got '${values["deflate-level"]}'`);
   const seed = intOption("seed", values.seed, 0);
   if (seed !== undefined && seed > 0xffffffff) throw new UsageError(`Expected an integer <= 4294967295 for --seed, got '${values.seed}'`);
   const doses = values.doses === undefined ? undefined : parseDoseList(values.doses);
@@ -79,6 +87,7 @@ export function parseSynthArgs(argv: string[]): SynthArgs {
     ...(positions !== undefined ? { positions } : {}),
     ...(sizeText ? { size: Number(sizeText) as 64 | 128 } : {}),
     compressed: values.stored !== true,
+    ...(level !== undefined ? { deflateLevel: level } : {}),
     ...(seed !== undefined ? { seed } : {}),
     json: values.json === true,
     debug: values.debug === true,
@@ -129,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(args.positions !== undefined ? { positions: args.positions } : {}),
       ...(args.size ? { size: args.size } : {}),
       compressed: args.compressed,
+      ...(args.deflateLevel !== undefined ? { deflateLevel: args.deflateLevel } : {}),
       ...(args.seed !== undefined ? { seed: args.seed } : {}),
     });
     process.stdout.write(args.json ? JSON.stringify(result, null, 2) + "\n" : formatSynthTree(result) + "\n");

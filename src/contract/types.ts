@@ -45,8 +45,13 @@ export interface MemberReport {
 }
 
 export interface ReferenceVerdict {
-  status: "pass" | "fail";
-  error?: string; // "Dataset validation failed: <Type>: <msg>"
+  /**
+   * What PtychoPINN's own gate would say. "not-evaluated" with `--headers-only` (mode "header"):
+   * that gate loads every array, so its verdict depends on CRC-32s and values that were not read.
+   */
+  status: "pass" | "fail" | "not-evaluated";
+  error?: string; // "Dataset validation failed: <Type>: <msg>" (status "fail")
+  reason?: string; // why it was not evaluated (status "not-evaluated")
 }
 
 export interface Report {
@@ -56,7 +61,7 @@ export interface Report {
   mode: ScanMode;
   referenceVerdict: ReferenceVerdict;
   violations: Violation[]; // errors first
-  notEvaluated: string[]; // value rules skipped (header mode)
+  notEvaluated: string[]; // rules not evaluated: in header mode npz/integrity (CRC-32) and the value rules
   members: MemberReport[];
   /** Per-member stats keyed by member key (also in members[]). */
   stats: Record<string, ArrayStats | null>;

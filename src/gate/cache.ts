@@ -11,7 +11,8 @@ import { pyJsonDump, pyJsonParse, type PyJsonValue } from "../python/json.js";
 import { pyJoin } from "../python/path.js";
 
 export const CACHE_FILE = ".npzguard-cache.json";
-const CACHE_FORMAT = 1;
+// 2: header-only reports say "not-evaluated" for the reference verdict (format 1 said "pass").
+const CACHE_FORMAT = 2;
 
 /** File identity used for invalidation. */
 export interface FileStamp {

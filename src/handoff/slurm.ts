@@ -7,7 +7,12 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 
-export type SlurmErrorCode = "ERR_SLURM_UNAVAILABLE" | "ERR_SLURM_REJECTED" | "ERR_SLURM_COMMAND";
+export type SlurmErrorCode =
+  | "ERR_SLURM_UNAVAILABLE"
+  | "ERR_SLURM_REJECTED"
+  | "ERR_SLURM_COMMAND"
+  /** A path that cannot be written into a batch script safely (control character, or a backslash in Slurm's --output). */
+  | "ERR_SLURM_PATH";
 
 export class SlurmError extends Error {
   override readonly name = "SlurmError";

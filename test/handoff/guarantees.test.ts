@@ -505,7 +505,7 @@ describe("the verification cache under concurrency and damage", () => {
     expect(r.stderr).toMatch(/warning: verification cache .* is not valid JSON \(truncated\?\); rebuilding it/);
     expect(r.stderr).not.toMatch(/TypeError|SyntaxError/);
     expect(cacheEntries(a).length).toBe(6);
-    writeFileSync(join(a, ".npzguard-cache.json"), JSON.stringify({ format: 1, entries: [{ path: "x", optionsHash: "y", size: 1, mtimeMs: 1, inode: 1, report: {} }, null] }));
+    writeFileSync(join(a, ".npzguard-cache.json"), JSON.stringify({ format: 2, entries: [{ path: "x", optionsHash: "y", size: 1, mtimeMs: 1, inode: 1, report: {} }, null] }));
     const r2 = await startCli(dist, planArgs(a, "1000")).done;
     expect(r2.stderr).toContain("has 2 malformed entries (dropped)");
     expect(r2.code).toBe(r.code);

@@ -20,7 +20,12 @@ export interface Tree {
 }
 
 export function makeTree(doses = [1000, 10000, 100000], prefix = "npzguard-run-"): Tree {
-  const root = mkdtempSync(join(tmpdir(), prefix));
+  return makeTreeUnder(mkdtempSync(join(tmpdir(), prefix)), doses);
+}
+
+/** The same tree under a given (created) directory, e.g. one with a hostile name. */
+export function makeTreeUnder(root: string, doses = [1000, 10000, 100000]): Tree {
+  mkdirSync(root, { recursive: true });
   const c = join(root, "phase_c");
   const d = join(root, "phase_d");
   for (const dose of doses) {

@@ -3,13 +3,13 @@
 // Without a reachable cluster (sinfo fails) these tests skip, unless NPZGUARD_REQUIRE_SLURM=1
 // (CI), where that is a failure. Datasets are touched empty files with --no-verify.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
 import { buildPrivateDist } from "../helpers/private-dist.js";
-import { FAKE, FAKE_VARS, capture, makeTree as makeStudyTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
+import { FAKE, FAKE_VARS, capture, makeTree as makeStudyTree, makeTreeUnder as makeStudyTreeUnder, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
 const makeTree = (doses?: number[]): Tree => makeStudyTree(doses, "npzguard-slurm-");
 import { run as statusCli } from "../../src/cli/status.js";
 import { runHandoff } from "../../src/handoff/handoff.js";
@@ -276,6 +276,55 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     expect(tasks).toHaveLength(9);
   });
 
+  it("runs jobs under hostile artifact-root and workdir names: nothing in a path is executed, logs land in place", async () => {
+    // Every root (Phase C/D, artifact, workdir) lies under a directory whose name has spaces,
+    // both quotes, $(...), backticks, %, a leading '-', '#', non-ASCII and "packjob".
+    const hostile = join(tree.root, `-x a'b"c $(touch pwned) \`touch pwned\` 100%a %j #h é packjob`);
+    const t: Tree = makeStudyTreeUnder(hostile, [1000]);
+    const workdir = join(hostile, `work %a $(touch pwned) 'dir'`);
+    cpSync(FAKE, workdir, { recursive: true });
+    process.env.FAKE_TRAINER_EVENTS = t.events;
+    process.env.FAKE_TRAINER_SLEEP = "0";
+    const r = await cli(["--phase-c-root", t.c, "--phase-d-root", t.d, "--artifact-root", t.a, "--workdir", workdir, "--no-verify", "--executor", "slurm", "--dose", "1000", ...POLL]);
+    expect(r.code, r.stderr).toBe(0);
+    const rec = await record(t);
+    expect(rec.jobs.map((j) => j.status)).toEqual(["success", "success", "success"]);
+    expect(readEvents(t).filter((e) => e.event === "start")).toHaveLength(3);
+    for (const j of rec.jobs) {
+      const logPath = join(t.a, "logs", `phase_e_${j.id}.log`);
+      const lines = readFileSync(logPath, "utf8").split("\n");
+      expect(lines[1]).toBe(`# CWD: ${workdir}`);
+      expect(lines[2]).toBe(`# Log: ${logPath}`);
+      expect(lines.join("\n")).toContain("Executing 1 training job(s)...");
+      expect(existsSync(join(t.a, "dose_1000", j.id.split("_")[0] as string, j.id.includes("baseline") ? "gs1" : "gs2", "wts.h5.zip"))).toBe(true);
+    }
+    // The script is valid bash, and no other file was written for the tasks (Slurm kept to --output).
+    const script = readdirSync(join(t.a, "slurm")).find((f) => f.endsWith(".sbatch")) as string;
+    execFileSync("bash", ["-n", join(t.a, "slurm", script)]);
+    expect(readdirSync(join(t.a, "slurm", script.replace(/\.sbatch$/, ".tasks"))).sort()).toEqual(["0.log", "0.state", "1.log", "1.state", "2.log", "2.state"]);
+    expect(findNamed(tree.root, "pwned")).toEqual([]);
+    expect(existsSync(join(process.cwd(), "pwned"))).toBe(false);
+    expect(existsSync(join(FAKE, "pwned"))).toBe(false);
+    expect(existsSync(join(tmpdir(), "pwned"))).toBe(false);
+  }, 90_000);
+
+  it("refuses a newline in the artifact root or workdir with exit 2 and submits nothing", async () => {
+    for (const where of ["artifact", "workdir"] as const) {
+      const evil = join(tree.root, `x\n#SBATCH --wrap=touch pwned\ntouch pwned`);
+      const workdir = where === "workdir" ? evil : FAKE;
+      if (where === "workdir") cpSync(FAKE, evil, { recursive: true });
+      const a = where === "artifact" ? evil : tree.a;
+      const r = await cli(["--phase-c-root", tree.c, "--phase-d-root", tree.d, "--artifact-root", a, "--workdir", workdir, "--no-verify", "--executor", "slurm", "--dose", "1000", ...POLL]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/control character/);
+      expect(existsSync(join(a, "slurm"))).toBe(false);
+      expect(existsSync(join(a, "npzguard_runs.json"))).toBe(false);
+      expect(starts(tree)).toHaveLength(0);
+      rmSync(evil, { recursive: true, force: true });
+    }
+    expect(findNamed(tree.root, "pwned")).toEqual([]);
+  });
+
   it("reports an sbatch rejection (unknown partition) and submits nothing", async () => {
     const r = await cli([...baseArgs(tree), "--dose", "1000", "--slurm-partition", "no-such-partition", ...POLL]);
     expect(r.code).toBe(1);
@@ -335,3 +384,13 @@ describe("npzguard run --executor slurm without Slurm", () => {
     expect((await cli([...baseArgs(t), "--emit-script", "--detach"])).code).toBe(2);
   });
 });
+
+function findNamed(dir: string, name: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.name === name) out.push(p);
+    if (e.isDirectory()) out.push(...findNamed(p, name));
+  }
+  return out;
+}

@@ -20,6 +20,10 @@ export function formatGithub(reports: readonly Report[]): string {
       const msg = (v.key ? `[${v.key}] ` : "") + v.message + (v.hint ? `\nhint: ${v.hint}` : "");
       lines.push(`::${cmd} file=${escapeProperty(r.path)},title=${escapeProperty(v.rule)}::${escapeData(msg)}`);
     }
+    if (r.referenceVerdict.status === "not-evaluated") {
+      const msg = `reference gate not evaluated (${r.referenceVerdict.reason ?? r.mode}); not evaluated: ${r.notEvaluated.join(", ")}`;
+      lines.push(`::notice file=${escapeProperty(r.path)},title=${escapeProperty("reference gate")}::${escapeData(msg)}`);
+    }
   }
   return lines.length ? lines.join("\n") + "\n" : "";
 }

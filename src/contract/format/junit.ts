@@ -51,7 +51,7 @@ export function formatJunit(reports: readonly Report[]): string {
     failures += suiteFailures;
     suites.push(
       `  <testsuite name="${xmlEscape(r.path)}" tests="${rules.length}" failures="${suiteFailures}" errors="0" skipped="${skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n` +
-        `    <properties>\n      <property name="profile" value="${xmlEscape(r.profile)}"/>\n      <property name="referenceVerdict" value="${xmlEscape(r.referenceVerdict.status === "pass" ? "pass" : r.referenceVerdict.error ?? "fail")}"/>\n    </properties>\n` +
+        `    <properties>\n      <property name="profile" value="${xmlEscape(r.profile)}"/>\n      <property name="referenceVerdict" value="${xmlEscape(r.referenceVerdict.status === "fail" ? r.referenceVerdict.error ?? "fail" : r.referenceVerdict.status)}"/>\n    </properties>\n` +
         cases.join("\n") +
         "\n  </testsuite>",
     );

@@ -13,6 +13,17 @@ function count(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+function verdictText(v: Report["referenceVerdict"]): string {
+  switch (v.status) {
+    case "pass":
+      return "pass";
+    case "fail":
+      return `fail (${oneLine(v.error ?? "")})`;
+    case "not-evaluated":
+      return `not evaluated (${oneLine(v.reason ?? "")})`;
+  }
+}
+
 export function formatReportText(r: Report): string {
   const errors = r.violations.filter((v) => v.severity === "error").length;
   const warnings = r.violations.filter((v) => v.severity === "warning").length;
@@ -23,7 +34,7 @@ export function formatReportText(r: Report): string {
     lines.push(`  ${LABEL[v.severity]} ${v.rule}${v.key ? ` [${oneLine(v.key)}]` : ""}: ${oneLine(v.message)}`);
     if (v.hint) lines.push(`          hint: ${oneLine(v.hint)}`);
   }
-  lines.push(`  reference gate: ${r.referenceVerdict.status === "pass" ? "pass" : `fail (${oneLine(r.referenceVerdict.error ?? "")})`}`);
+  lines.push(`  reference gate: ${verdictText(r.referenceVerdict)}`);
   if (r.notEvaluated.length) lines.push(`  not evaluated: ${r.notEvaluated.join(", ")}`);
   if (!r.readError && r.mode === "full" && /\.npy$/i.test(r.path)) {
     lines.push("  CRC: none (plain .npy file)");
