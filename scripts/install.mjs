@@ -119,7 +119,7 @@ function missingTools() {
 }
 
 function main() {
-  let why = fromSource ? "a source build was requested (--build-from-source)" : null;
+  let why = fromSource ? "not tried (a source build was requested)" : null;
   if (!fromSource && !isDev) {
     const r = tryPrebuilt();
     if (r.loaded) {

@@ -3,9 +3,10 @@
 // tarball, at prebuilds/<platform>-<arch>/npzguard.napi.glibc.node (node-gyp-build's layout:
 // N-API, so one binary serves every supported Node; glibc, so musl systems build from source).
 //
-// The build (CMake option NPZ_PREBUILT) links zlib, libstdc++ and libgcc statically with their
-// symbols hidden and uses no optional system library, so the binary needs only glibc. This script
-// refuses to ship a binary that needs any other shared library, and prints the highest GLIBC_
+// The build (CMake option NPZ_PREBUILT) links zlib and libstdc++ statically with their symbols
+// hidden and uses no optional system library, so the binary needs only glibc and libgcc_s (which
+// the node executable links itself). This script refuses to ship a binary that needs any other
+// shared library, and prints the highest GLIBC_
 // symbol version it needs (`node scripts/prebuild.mjs --check FILE` prints that for any file).
 // `postpack` runs it with --clean to remove prebuilds/ from the checkout again.
 import { spawnSync } from "node:child_process";
@@ -20,7 +21,7 @@ const tuple = `${process.platform}-${process.arch}`;
 const outDir = path.join(root, "prebuilds", tuple);
 const outFile = path.join(outDir, "npzguard.napi.glibc.node");
 // glibc's own libraries; anything else in DT_NEEDED would have to be on the user's machine.
-const ALLOWED = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$/;
+const ALLOWED = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libgcc_s\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$/;
 
 function run(argv) {
   const r = spawnSync(argv[0], argv.slice(1), { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
