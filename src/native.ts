@@ -142,12 +142,14 @@ function load(): { addon: NativeAddon; file: string; origin: AddonOrigin } {
     return { addon: require(where.file) as NativeAddon, ...where };
   } catch (e) {
     const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new Error(
+    const err = new Error(
       `npzguard: the native addon ${where ? `${where.file} failed to load (${why})` : `is missing (${why})`}. ` +
         "Run `npm rebuild npzguard` (it loads the prebuilt binary or builds from source), " +
         "or set NPZGUARD_ADDON to the path of an npzguard.node built for this platform.",
       { cause: e },
     );
+    // An installation problem, not a bug: the CLI exits 3 with this message (no "internal error").
+    throw Object.assign(err, { code: "ERR_NPZGUARD_ADDON" });
   }
 }
 

@@ -2,7 +2,7 @@
 // npzguard CLI entry: dispatches to one module per subcommand (src/cli/<command>.ts).
 // Exit codes (stable): 0 ok, 1 contract violations / blocked jobs, 2 usage error,
 // 3 unreadable or malformed input, 70 internal error (a bug in npzguard).
-import { EXIT, UsageError, jsonText, printUsageError } from "./common.js";
+import { EXIT, UsageError, exitCodeFor, jsonText, printUsageError } from "./common.js";
 
 // bin/npzguard moved NODE_EXTRA_CA_CERTS aside so Node would not parse a certificate bundle this
 // tool never uses; put it back before anything can spawn a child (trainer, sbatch, ...).
@@ -98,7 +98,9 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const debug = process.argv.includes("--debug");
     const e = err instanceof Error ? err : new Error(String(err));
-    process.stderr.write(`npzguard: internal error: ${debug ? (e.stack ?? e.message) : e.message}\n`);
-    process.exitCode = EXIT.INTERNAL;
+    const code = exitCodeFor(err); // 3: input or installation (a coded error), 70: a bug
+    const text = debug ? (e.stack ?? e.message) : e.message;
+    process.stderr.write(code === EXIT.INTERNAL ? `npzguard: internal error: ${text}\n` : `${text.startsWith("npzguard:") ? "" : "npzguard: "}${text}\n`);
+    process.exitCode = code;
   },
 );
