@@ -21,4 +21,5 @@ export type {
   ScanResult,
 } from "./types.js";
 export { VERSION } from "./version.js";
+export { buildInfo, type BuildInfo } from "./build-info.js";
 export * from "./contract/index.js";

@@ -116,15 +116,45 @@ export interface NativeAddon {
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const candidates = [
-  process.env.NPZGUARD_ADDON,
-  path.join(root, "build", "Release", "npzguard.node"),
-  path.join(root, "build", "Debug", "npzguard.node"),
-].filter((p): p is string => !!p);
-
 const require = createRequire(import.meta.url);
-const found = candidates.find((p) => existsSync(p));
-if (!found) {
-  throw new Error(`npzguard: native addon not built; tried ${candidates.join(", ")} (run: npm run build:native)`);
+
+/** Where the loaded addon came from: NPZGUARD_ADDON, a build on this machine, or the package's prebuilt binary. */
+export type AddonOrigin = "env" | "local" | "prebuilt";
+
+function locate(): { file: string; origin: AddonOrigin } {
+  const override = process.env.NPZGUARD_ADDON;
+  if (override) {
+    if (!existsSync(override)) throw new Error(`NPZGUARD_ADDON=${override} does not exist`);
+    return { file: path.resolve(override), origin: "env" };
+  }
+  // node-gyp-build's order: build/Release, build/Debug (a source build), then
+  // prebuilds/<platform>-<arch>/ (the binary shipped in the npm tarball).
+  const resolve = (require("node-gyp-build") as { resolve(dir: string): string }).resolve;
+  const file = resolve(root);
+  const rel = path.relative(root, file).split(path.sep);
+  return { file, origin: rel[0] === "prebuilds" ? "prebuilt" : "local" };
 }
-export const native: NativeAddon = require(found) as NativeAddon;
+
+function load(): { addon: NativeAddon; file: string; origin: AddonOrigin } {
+  let where: { file: string; origin: AddonOrigin } | undefined;
+  try {
+    where = locate();
+    return { addon: require(where.file) as NativeAddon, ...where };
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    const err = new Error(
+      `npzguard: the native addon ${where ? `${where.file} failed to load (${why})` : `is missing (${why})`}. ` +
+        "Run `npm rebuild npzguard` (it loads the prebuilt binary or builds from source), " +
+        "or set NPZGUARD_ADDON to the path of an npzguard.node built for this platform.",
+      { cause: e },
+    );
+    // An installation problem, not a bug: the CLI exits 3 with this message (no "internal error").
+    throw Object.assign(err, { code: "ERR_NPZGUARD_ADDON" });
+  }
+}
+
+const loaded = load();
+export const native: NativeAddon = loaded.addon;
+/** Absolute path of the loaded .node file and where it came from. */
+export const addonFile: string = loaded.file;
+export const addonOrigin: AddonOrigin = loaded.origin;

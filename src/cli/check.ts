@@ -3,12 +3,12 @@
 import type { SingleBar } from "cli-progress";
 import { checkPaths, expandPaths } from "../contract/check.js";
 import { formatGithub } from "../contract/format/github.js";
-import { formatJson } from "../contract/format/json.js";
+import { toJsonOutput } from "../contract/format/json.js";
 import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report } from "../contract/types.js";
 import { parsePyFloat } from "../python/repr.js";
-import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
+import { EXIT, UsageError, errorLine, exitCodeFor, intOption, jsonText, parseCommandArgs, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]
 
@@ -164,14 +164,14 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (e) {
     process.stderr.write(errorLine(e, debug) + "\n");
-    return EXIT.UNREADABLE;
+    return exitCodeFor(e);
   } finally {
     (bar as SingleBar | null)?.stop();
     process.removeListener("SIGINT", onSigint);
   }
 
   const text =
-    format === "json" ? formatJson(reports) : format === "junit" ? formatJunit(reports) : format === "github" ? formatGithub(reports) : formatText(reports);
+    format === "json" ? jsonText(toJsonOutput(reports)) : format === "junit" ? formatJunit(reports) : format === "github" ? formatGithub(reports) : formatText(reports);
   process.stdout.write(text);
   let unreadable = false;
   for (const r of reports) {

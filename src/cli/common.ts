@@ -2,8 +2,41 @@
 // are usage errors), error printing (one line per error, stack only with --debug).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { isNpzError } from "../errors.js";
+import { VERSION } from "../version.js";
 
-export const EXIT = { OK: 0, VIOLATIONS: 1, USAGE: 2, UNREADABLE: 3 } as const;
+/** 70 is sysexits' EX_SOFTWARE: a bug in npzguard, not a problem with the input. */
+export const EXIT = { OK: 0, VIOLATIONS: 1, USAGE: 2, UNREADABLE: 3, INTERNAL: 70 } as const;
+
+/**
+ * Version of every `--json` document's shape (schemas/<command>.schema.json). Raised when a key
+ * is removed or changes meaning; adding a key does not raise it.
+ */
+export const JSON_SCHEMA_VERSION = 1;
+
+/**
+ * The one envelope of every `--json` document: `schemaVersion` and `tool` first, then the
+ * command's own keys, unchanged. npzguard's own keys are camelCase; the job records of
+ * plan/run/status keep the reference study tool's snake_case names verbatim.
+ */
+export function jsonDocument<T extends object>(doc: T): { schemaVersion: number; tool: { name: string; version: string } } & T {
+  return { schemaVersion: JSON_SCHEMA_VERSION, tool: { name: "npzguard", version: VERSION }, ...doc };
+}
+
+/** `jsonDocument(doc)` as the CLI prints it: two-space indented, one trailing newline. */
+export function jsonText(doc: object): string {
+  return JSON.stringify(jsonDocument(doc), null, 2) + "\n";
+}
+
+/**
+ * Exit code for an error caught by a command: 3 when the input or the environment is at fault (an
+ * NpzError, or any error carrying a string `code` such as ENOENT or ERR_STUDY_ROOT), 70 otherwise
+ * (a bug in npzguard).
+ */
+export function exitCodeFor(err: unknown): number {
+  if (isNpzError(err)) return EXIT.UNREADABLE;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? EXIT.UNREADABLE : EXIT.INTERNAL;
+}
 
 export class UsageError extends Error {
   override readonly name = "UsageError";

@@ -2,7 +2,7 @@
 // shape, order, compression, sizes). Header-only: never reads array data.
 // Exit 0 when every file and member was read, 3 when any file is unreadable or any member has a
 // member-level error (one stderr line per failure).
-import { EXIT, UsageError, errorLine, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, jsonText, parseCommandArgs, printUsageError } from "./common.js";
 import { NpzError, isErrorCode, isNpzError } from "../errors.js";
 import type { MemberInfo } from "../types.js";
 
@@ -184,7 +184,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   if (values.json) {
-    process.stdout.write(JSON.stringify({ files: results.map(toJsonFile) }, null, 2) + "\n");
+    process.stdout.write(jsonText({ files: results.map(toJsonFile) }));
   } else {
     process.stdout.write(results.map(humanFile).join("\n\n") + "\n");
   }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // npzguard CLI entry: dispatches to one module per subcommand (src/cli/<command>.ts).
 // Exit codes (stable): 0 ok, 1 contract violations / blocked jobs, 2 usage error,
-// 3 unreadable or malformed input.
-import { EXIT, UsageError, printUsageError } from "./common.js";
+// 3 unreadable or malformed input, 70 internal error (a bug in npzguard).
+import { EXIT, UsageError, exitCodeFor, jsonText, printUsageError } from "./common.js";
 
 // bin/npzguard moved NODE_EXTRA_CA_CERTS aside so Node would not parse a certificate bundle this
 // tool never uses; put it back before anything can spawn a child (trainer, sbatch, ...).
@@ -23,10 +23,55 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   demo: { summary: "synthesize a small study, check it, plan it and dry-run the hand-off", load: () => import("./demo.js") },
 };
 
+const VERSION_HELP = `Usage: npzguard --version [--verbose] [--json]
+
+  --verbose   also print Node and N-API versions, the native addon's path, whether it is the
+              prebuilt binary or a local build, and the CRC-32 / inflate implementations in use
+  --json      the same as JSON (schemas/version.schema.json)`;
+
+async function version(argv: string[]): Promise<number> {
+  const flags = new Set(argv);
+  for (const a of flags) {
+    if (a !== "--verbose" && a !== "-v" && a !== "--json" && a !== "--debug") {
+      printUsageError(new UsageError(`unknown option '${a}' for --version`), VERSION_HELP);
+      return EXIT.USAGE;
+    }
+  }
+  const verbose = flags.has("--verbose") || flags.has("-v");
+  const { VERSION } = await import("../version.js");
+  if (!verbose) {
+    process.stdout.write(flags.has("--json") ? jsonText({}) : VERSION + "\n");
+    return EXIT.OK;
+  }
+  let info;
+  try {
+    info = (await import("../build-info.js")).buildInfo();
+  } catch (e) {
+    process.stdout.write(`npzguard ${VERSION}\n`);
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.UNREADABLE;
+  }
+  if (flags.has("--json")) {
+    process.stdout.write(jsonText({ build: info }));
+    return EXIT.OK;
+  }
+  const rows: [string, string][] = [
+    ["node", `${info.node} (N-API ${info.napi.node}; the addon needs ${info.napi.addon})`],
+    ["platform", info.platform],
+    ["addon", info.addon.path],
+    ["build", info.addon.origin === "prebuilt" ? "prebuilt binary shipped in the package" : info.addon.origin === "local" ? "built from source on this machine" : "NPZGUARD_ADDON override"],
+    ["compiler", info.addon.compiler + (info.addon.sanitizers ? " (ASan/UBSan)" : "")],
+    ["crc32", info.crc32],
+    ["inflate", info.inflate],
+  ];
+  process.stdout.write(`npzguard ${info.version}\n` + rows.map(([k, v]) => `  ${k.padEnd(9)} ${v}`).join("\n") + "\n");
+  return EXIT.OK;
+}
+
 function usage(): string {
   const lines = ["Usage: npzguard <command> [options]", "", "Commands:"];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
-  lines.push("", "Run `npzguard <command> --help` for the options of a command.");
+  lines.push("", "Run `npzguard <command> --help` for the options of a command.", "`npzguard --version --verbose` shows the build in use (addon, prebuilt or local, CRC/inflate).");
   return lines.join("\n");
 }
 
@@ -36,11 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + "\n");
     return cmd === undefined ? EXIT.USAGE : EXIT.OK;
   }
-  if (cmd === "--version" || cmd === "-V") {
-    const { VERSION } = await import("../version.js");
-    process.stdout.write(VERSION + "\n");
-    return EXIT.OK;
-  }
+  if (cmd === "--version" || cmd === "-V") return version(rest);
   const entry = COMMANDS[cmd];
   if (!entry) {
     printUsageError(new UsageError(`unknown command '${cmd}'`), usage());
@@ -57,7 +98,9 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const debug = process.argv.includes("--debug");
     const e = err instanceof Error ? err : new Error(String(err));
-    process.stderr.write(`npzguard: internal error: ${debug ? (e.stack ?? e.message) : e.message}\n`);
-    process.exitCode = EXIT.UNREADABLE;
+    const code = exitCodeFor(err); // 3: input or installation (a coded error), 70: a bug
+    const text = debug ? (e.stack ?? e.message) : e.message;
+    process.stderr.write(code === EXIT.INTERNAL ? `npzguard: internal error: ${text}\n` : `${text.startsWith("npzguard:") ? "" : "npzguard: "}${text}\n`);
+    process.exitCode = code;
   },
 );

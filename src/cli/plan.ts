@@ -2,7 +2,7 @@
 // every dataset they read (§10.3). Exit 0 when every selected job verified, 1 when a job is
 // blocked or (--strict) a Phase D view is missing, 2 usage, 3 unreadable root or design file.
 import { existsSync, statSync } from "node:fs";
-import { EXIT, UsageError, errorLine, printUsageError, stderrIsInteractive } from "./common.js";
+import { EXIT, UsageError, errorLine, exitCodeFor, jsonDocument, printUsageError, stderrIsInteractive } from "./common.js";
 import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, type StudyCliOptions } from "./study-options.js";
 import { StudyError, isStudyError, loadStudyDesign } from "../study/design.js";
 import { doseDirName, requireDirectory } from "../study/matrix.js";
@@ -135,7 +135,7 @@ function renderJson(r: PlanStudyResult, strictErrors: string[], h: HandoffView):
     settings_are_trainers: h.trainersSettings,
     resume: h.resume === null ? null : h.resume.map((d) => ({ id: d.id, reuse: d.reuse, reason: d.reason })),
   };
-  return pyJsonDump(doc) + "\n";
+  return pyJsonDump(jsonDocument(doc)) + "\n";
 }
 
 function pad(s: string, n: number): string {
@@ -268,7 +268,7 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.VIOLATIONS; // a strict input (Phase C baseline) is missing
     }
     process.stderr.write(`npzguard: ${errorLine(e, o.debug)}\n`);
-    return EXIT.UNREADABLE;
+    return exitCodeFor(e);
   }
 
   const strictErrors = o.strict ? strictMessages(o, result) : [];

@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { EXIT, UsageError, errorLine, intOption, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, intOption, jsonText, printUsageError } from "./common.js";
 import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions } from "./study-options.js";
 import { isStudyError, loadStudyDesign } from "../study/design.js";
 import { isNpzError } from "../errors.js";
@@ -425,7 +425,7 @@ export async function run(argv: string[]): Promise<number> {
     if (o.json) {
       const doc = jsonResult(result, !plan.verifiedRun, facts) as Record<string, unknown>;
       if (executor instanceof SlurmExecutor) doc.slurm = executor.submission ? { job_id: executor.submission.jobId, script: executor.submission.script } : null;
-      process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      process.stdout.write(jsonText(doc));
     } else {
       printHuman(result, facts);
       if (executor instanceof SlurmExecutor && executor.submission && slurm?.detach) {
@@ -535,7 +535,7 @@ async function emitScript(
   const paths = await writeSubmission(verified, opts.artifactRoot, opts.workdir ?? process.cwd(), script, undefined, `npzguard ${VERSION}`);
   if (json) {
     process.stdout.write(
-      JSON.stringify({ executor: "slurm", script: paths.script, tasks: verified.map((h, i) => ({ task: i, id: h.id, command: h.command.display, log: h.cliLogPath })) }, null, 2) + "\n",
+      jsonText({ executor: "slurm", script: paths.script, tasks: verified.map((h, i) => ({ task: i, id: h.id, command: h.command.display, log: h.cliLogPath })) }),
     );
   } else {
     process.stdout.write(`${paths.script}\n`);

@@ -4,7 +4,7 @@
 // jobs; pending/running Slurm jobs that no npzguard is watching are refreshed from Slurm and
 // finished ones judged from their evidence, and that is written back to the record.
 import { statSync } from "node:fs";
-import { EXIT, UsageError, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, jsonText, parseCommandArgs, printUsageError } from "./common.js";
 import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../handoff/run-record.js";
 import { refreshSlurmRecord } from "../handoff/slurm-executor.js";
 import { isHandoffError } from "../handoff/errors.js";
@@ -120,7 +120,7 @@ export async function run(argv: string[]): Promise<number> {
   const allGood = view.jobs.length > 0 && view.jobs.every((j) => j.status === "success" && j.reasons.length === 0);
 
   if (values.json) {
-    process.stdout.write(JSON.stringify(view, null, 2) + "\n");
+    process.stdout.write(jsonText(view));
     return allGood ? EXIT.OK : EXIT.VIOLATIONS;
   }
   const rows: string[][] = [["JOB", "STATUS", "EXEC", "GPU", "EXIT", "RESULT", "BUNDLE", "SHA256", "START", "END", "NOTES"]];

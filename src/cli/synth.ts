@@ -1,6 +1,6 @@
 // `npzguard synth --out DIR [--doses 1e3,1e4,1e5] [--positions N] [--size 64|128] [--stored]
 // [--seed S] [--json]`: writes a small, valid Phase C/D study tree and prints what it wrote.
-import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, exitCodeFor, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
 import { SYNTH_DEFAULT_POSITIONS, synthesizeStudy, type SynthResult } from "../synth/synth.js";
 
 export const SYNTH_HELP = `Usage: npzguard synth --out DIR [options]
@@ -141,10 +141,10 @@ export async function run(argv: string[]): Promise<number> {
       ...(args.deflateLevel !== undefined ? { deflateLevel: args.deflateLevel } : {}),
       ...(args.seed !== undefined ? { seed: args.seed } : {}),
     });
-    process.stdout.write(args.json ? JSON.stringify(result, null, 2) + "\n" : formatSynthTree(result) + "\n");
+    process.stdout.write(args.json ? jsonText(result) : formatSynthTree(result) + "\n");
     return EXIT.OK;
   } catch (e) {
     process.stderr.write(`npzguard synth: ${errorLine(e, args.debug)}\n`);
-    return e instanceof RangeError || e instanceof TypeError ? EXIT.USAGE : EXIT.UNREADABLE;
+    return e instanceof RangeError || e instanceof TypeError ? EXIT.USAGE : exitCodeFor(e);
   }
 }

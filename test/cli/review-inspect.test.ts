@@ -71,7 +71,7 @@ describe("npzguard inspect --json", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     const out = JSON.parse(r.stdout) as { files: JsonFile[] };
-    expect(Object.keys(out)).toEqual(["files"]);
+    expect(Object.keys(out)).toEqual(["schemaVersion", "tool", "files"]); // the envelope of every --json document
     expect(out.files.map((x) => Object.keys(x).sort())).toEqual([
       ["format", "members", "path"],
       ["format", "members", "path"],
