@@ -108,7 +108,7 @@ export function pyJsonParse(text: string): JsonValue {
     let out = "";
     for (;;) {
       if (i >= text.length) return fail("unterminated string");
-      const c = text[i];
+      const c = text[i] as string;
       if (c === '"') {
         i++;
         return out;

@@ -54,7 +54,7 @@ let runArgs: string[];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "npzguard-schema-"));
   study = join(dir, "study");
-  const r = await capture(() => synthCmd(["--out", study, "--doses", "1000", "--json"]));
+  const r = await capture(() => synthCmd(["--out", study, "--doses", "1000", "--positions", "64", "--json"]));
   expect(r.code).toBe(0);
   expectValid("synth", r.stdout);
   studyArgs = ["--phase-c-root", join(study, "phase_c"), "--phase-d-root", join(study, "phase_d"), "--artifact-root", join(study, "art"), "--dose", "1000", "--n-groups", "16"];

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const bytes = readFileSync(good);
   const at = bytes.indexOf(Buffer.from("just bytes"));
   expect(at).toBeGreaterThan(0);
-  bytes[at] ^= 0x20; // same size, CRC in the central directory unchanged
+  bytes[at] = (bytes[at] as number) ^ 0x20; // same size, CRC in the central directory unchanged
   bad = path.join(dir, "bad.npz");
   writeFileSync(bad, bytes);
 });
