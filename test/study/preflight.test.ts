@@ -217,10 +217,8 @@ describe("planStudy()", () => {
   });
 });
 
-const engineAvailable =
-  existsSync(path.join(REPO, "src", "contract", "check.ts")) && existsSync(path.join(REPO, "build", "Release", "npzguard.node"));
-
-describe.skipIf(!engineAvailable)("planStudy() with the contract engine", () => {
+// The contract engine and the native addon are part of every build: these tests never skip.
+describe("planStudy() with the contract engine", () => {
   it("verifies the fixture tree, blocks the invalid file's job, and re-runs from the cache", async () => {
     makeTree();
     copyFileSync(path.join(FIX, "invalid", "bad_diffraction.npz"), `${D}/dose_10000/sparse/test.npz`);
