@@ -85,7 +85,7 @@ function shellQuote(s: string): string {
 /** The repository's fake study trainer (a Python package) if this install ships it. */
 function fakeTrainerDir(): string | undefined {
   // src/cli/demo.ts and dist/cli/demo.js are both two levels below the package root.
-  const dir = fileURLToPath(new URL("../../test/study/fake-trainer/", import.meta.url));
+  const dir = fileURLToPath(new URL("../../test/helpers/fake-trainer/", import.meta.url));
   try {
     return statSync(dir).isDirectory() ? dir.replace(/\/$/, "") : undefined;
   } catch {

@@ -3,7 +3,7 @@
 // artifact root, no second trainer after kill -9), only while its inputs, settings and command are
 // those of the recorded success, under the trainer's own settings, stoppable (process groups), and
 // the record / status say what happened (skips, blocks, interruptions, damaged state).
-// The fake trainer (test/study/fake-trainer) reads and hashes its inputs relative to its own cwd,
+// The fake trainer (test/helpers/fake-trainer) reads and hashes its inputs relative to its own cwd,
 // like the real one, and logs what it read (FAKE_TRAINER_EVENTS).
 import { execFileSync, spawnSync } from "node:child_process";
 import {

@@ -1,5 +1,5 @@
 // `npzguard run` / `npzguard status` and the hand-off library, driven against the fake trainer in
-// test/study/fake-trainer (python stdlib only). Datasets are touched empty files with --no-verify
+// test/helpers/fake-trainer (python stdlib only). Datasets are touched empty files with --no-verify
 // (or hand-made verdicts), so these tests need neither the native addon nor numpy.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 // One run per artifact root with the Slurm executor too: two concurrent `npzguard run --executor
 // slurm` on one root submit every job exactly once (the second exits 1 naming the holder), and a
 // detached submission's record is refreshed by `status` only while no run holds the lock.
-// Needs the one-node cluster of test/slurm/slurm-ci.sh; skips without one unless
+// Needs the one-node cluster of test/helpers/slurm-ci.sh; skips without one unless
 // NPZGUARD_REQUIRE_SLURM=1 (CI), where a missing cluster is a failure.
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
@@ -21,7 +21,7 @@ function clusterReachable(): boolean {
   }
 }
 const CLUSTER = clusterReachable();
-if (!CLUSTER && !REQUIRE) process.stderr.write("\n[test/slurm] slurm-lock tests skipped: no cluster reachable (`sinfo` failed); see slurm-cluster.test.ts\n\n");
+if (!CLUSTER && !REQUIRE) process.stderr.write("\n[test/handoff/slurm] slurm-lock tests skipped: no cluster reachable (`sinfo` failed); see slurm-cluster.test.ts\n\n");
 
 let tree: Tree;
 let dist: string;

@@ -1,5 +1,5 @@
 // `npzguard run --executor slurm` against a real Slurm cluster (in CI: the one-node cluster of
-// test/slurm/slurm-ci.sh, 2 fake GPUs) and the fake trainer of test/study/fake-trainer.
+// test/helpers/slurm-ci.sh, 2 fake GPUs) and the fake trainer of test/helpers/fake-trainer.
 // Without a reachable cluster (sinfo fails) these tests skip, unless NPZGUARD_REQUIRE_SLURM=1
 // (CI), where that is a failure. Datasets are touched empty files with --no-verify.
 import { execFileSync, spawn } from "node:child_process";
@@ -32,9 +32,9 @@ function clusterReachable(): boolean {
 }
 const CLUSTER = clusterReachable();
 const SKIP_NOTE =
-  "Slurm cluster tests skipped: no cluster reachable (`sinfo` failed). As root: `. test/slurm/slurm-ci.sh; slurm_ci_up` " +
+  "Slurm cluster tests skipped: no cluster reachable (`sinfo` failed). As root: `. test/helpers/slurm-ci.sh; slurm_ci_up` " +
   "(exports SLURM_CONF), then re-run; NPZGUARD_REQUIRE_SLURM=1 turns this skip into a failure.";
-if (!CLUSTER && !REQUIRE) process.stderr.write(`\n[test/slurm] ${SKIP_NOTE}\n\n`);
+if (!CLUSTER && !REQUIRE) process.stderr.write(`\n[test/handoff/slurm] ${SKIP_NOTE}\n\n`);
 
 
 
@@ -84,7 +84,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
   });
   afterAll(() => {
     rmSync(dist, { recursive: true, force: true });
-    process.stderr.write(`\n[test/slurm] Slurm cluster tests: ${((Date.now() - t0) / 1000).toFixed(1)} s wall time\n`);
+    process.stderr.write(`\n[test/handoff/slurm] Slurm cluster tests: ${((Date.now() - t0) / 1000).toFixed(1)} s wall time\n`);
   });
   beforeEach(() => {
     for (const k of FAKE_VARS) delete process.env[k];

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/check.js";
-import { fx } from "./helpers.js";
+import { fx } from "../contract/helpers.js";
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const r = await capture(() => run(argv));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npzguard's copy of the company recipe for a real one-node Slurm cluster on localhost, used by
-# test/slurm/*.test.ts (`npzguard run --executor slurm`). .ci/run does:
-#   . test/slurm/slurm-ci.sh; trap slurm_ci_down EXIT; slurm_ci_up || exit 1
+# test/handoff/slurm-*.test.ts (`npzguard run --executor slurm`). .ci/run does:
+#   . test/helpers/slurm-ci.sh; trap slurm_ci_down EXIT; slurm_ci_up || exit 1
 #   export NPZGUARD_REQUIRE_SLURM=1   # the Slurm tests then fail instead of skipping
 # slurm-ci.sh -- bring up / tear down a one-node Slurm (controller + compute node) on localhost.
 # Usage (as root, Debian 12):   . slurm-ci.sh; slurm_ci_up || exit 1; ...tests...; slurm_ci_down
