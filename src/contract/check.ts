@@ -1,15 +1,15 @@
 // checkFile / checkPaths: open each file, gather facts (headers, member errors, one streaming
 // scan per member for CRC + stats, `_metadata` strings) and hand them to the engine. Scans of
 // all members of all files share one bound (`concurrency`, default os.availableParallelism()).
-import { promises as fsp, statSync } from "node:fs";
+import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isNpzError } from "../errors.js";
 import { openNpz, type NpzFile } from "../npz.js";
 import type { MemberInfo } from "../types.js";
-import { containerErrorResult, evaluate, type CodedError, type MemberFacts } from "./engine.js";
-import { VALUE_RULE_IDS } from "./rules.js";
-import type { CheckOptions, MemberReport, Profile, Report } from "./types.js";
+import { evaluate, type CodedError, type MemberFacts } from "./engine.js";
+import { errorReport, fileReport } from "./report.js";
+import type { CheckOptions, Profile, Report } from "./types.js";
 
 /** CheckOptions plus run-time hooks that do not belong in a serialisable options object. */
 export interface CheckRunOptions extends CheckOptions {
@@ -156,8 +156,6 @@ async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOpt
 }
 
 /** Rules a header-only check cannot evaluate: member CRC-32s (npz/integrity) and the value rules. */
-const HEADER_MODE_NOT_EVALUATED: readonly string[] = ["npz/integrity", ...VALUE_RULE_IDS];
-const HEADER_MODE_REASON = "headers only: member CRC-32s and array values were not read";
 
 /** Checks one .npz/.npy file against DATA-001. Contract violations are data; only misuse and aborts throw. */
 export async function checkFile(filePath: string, options: CheckRunOptions = {}): Promise<Report> {
@@ -172,70 +170,12 @@ export async function checkFile(filePath: string, options: CheckRunOptions = {})
   try {
     file = openNpz(filePath, options.maxInflateBytes !== undefined ? { maxInflateBytes: options.maxInflateBytes } : {});
   } catch (err) {
-    const e = coded(err);
-    let st = { size: 0, mtimeMs: 0, ino: 0 };
-    try {
-      st = statSync(filePath);
-    } catch {
-      /* missing file: digest stays zero */
-    }
-    const res = containerErrorResult(e, filePath, options);
-    const member = isNpzError(err) ? err.member : undefined;
-    return {
-      path: filePath,
-      ok: !res.violations.some((v) => v.severity === "error"),
-      profile,
-      mode,
-      referenceVerdict: res.referenceVerdict,
-      violations: res.violations,
-      notEvaluated: [...VALUE_RULE_IDS],
-      members: [],
-      stats: {},
-      readError: { code: e.code, message: e.message, ...(member ? { member } : {}) },
-      digest: { size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, members: [] },
-      durationMs: performance.now() - started,
-    };
+    coded(err); // misuse (no ERR_* code) is thrown, not reported
+    return errorReport(filePath, options, err, started);
   }
   try {
     const facts = await gatherFacts(file, filePath, options, limiter);
-    const res = evaluate({ path: filePath, members: facts }, options);
-    const notEvaluated = new Set(res.notEvaluated);
-    const members: MemberReport[] = [];
-    const stats: Record<string, Report["stats"][string]> = {};
-    for (const f of facts) {
-      const h = f.info.header;
-      members.push({
-        key: f.info.key,
-        descr: h?.descr ?? null,
-        shape: h ? [...h.shape] : null,
-        compression: f.info.compression,
-        crcVerified: f.crcVerified,
-        stats: f.stats,
-      });
-      if (!(f.info.key in stats)) stats[f.info.key] = f.stats;
-    }
-    if (mode === "header") for (const id of HEADER_MODE_NOT_EVALUATED) notEvaluated.add(id);
-    return {
-      path: filePath,
-      ok: !res.violations.some((v) => v.severity === "error"),
-      profile,
-      mode,
-      // The reference gate loads every array (CRC-checked by zipfile): from headers alone its
-      // verdict is unknown, even where the headers already show a failure of our own rules.
-      referenceVerdict: mode === "header" ? { status: "not-evaluated", reason: HEADER_MODE_REASON } : res.referenceVerdict,
-      violations: res.violations,
-      notEvaluated: HEADER_MODE_NOT_EVALUATED.filter((id) => notEvaluated.has(id)),
-      members,
-      stats,
-      ...(res.metadata !== undefined ? { metadata: res.metadata } : {}),
-      digest: {
-        size: file.fileSize,
-        mtimeMs: file.mtimeMs,
-        inode: file.inode,
-        members: facts.map((f) => ({ key: f.info.key, crc32: f.info.crc32, usize: f.info.uncompressedSize })),
-      },
-      durationMs: performance.now() - started,
-    };
+    return fileReport(filePath, options, file, facts, evaluate({ path: filePath, members: facts }, options), started);
   } finally {
     file.close();
   }

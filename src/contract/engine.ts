@@ -20,6 +20,7 @@ import {
   numpyDtypeName,
   pyShape,
   referenceVerdict,
+  failedVerdict,
   type RefValue,
 } from "./reference.js";
 import { HINTS, RULES } from "./rules.js";
@@ -154,7 +155,7 @@ export function containerErrorResult(err: CodedError, path: string, options: Che
   if ((options.role ?? "generic") === "phase-c") drafts.push(...evaluateMetadata({ path, role: "phase-c", strings: null, gridsize: options.gridsize ?? 1 }).drafts.filter((d) => d.rule === "data001/phasec-provenance"));
   return {
     violations: resolveDrafts(drafts, profile, options.strict),
-    referenceVerdict: { status: "fail", error: `Dataset validation failed: ${err.code}: ${err.message}` },
+    referenceVerdict: failedVerdict(err.code, err.message),
     notEvaluated: [],
   };
 }

@@ -5,6 +5,11 @@
 import type { ReferenceVerdict } from "./types.js";
 import { pyStrRepr } from "../python/repr.js";
 
+/** The reference gate's failure, as the TF runner records it: the one place this text is written. */
+export function failedVerdict(type: string, message: string): ReferenceVerdict {
+  return { status: "fail", error: `Dataset validation failed: ${type}: ${message}` };
+}
+
 export const REQUIRED_NPZ_KEYS = ["diffraction", "objectGuess", "probeGuess", "xcoords", "ycoords"] as const;
 
 /** What `dict(np.load(...))[key]` is, as far as the validator can observe it. */
@@ -21,7 +26,6 @@ export interface RefInput {
   neighborCount?: number | null;
 }
 
-const PREFIX = "Dataset validation failed: ";
 
 /** Python repr of a shape tuple: (), (3,), (3, 4). */
 export function pyShape(shape: readonly number[]): string {
@@ -59,7 +63,7 @@ export function numpyDtypeName(descr: string): string {
 }
 
 function fail(type: string, msg: string): ReferenceVerdict {
-  return { status: "fail", error: `${PREFIX}${type}: ${msg}` };
+  return failedVerdict(type, msg);
 }
 
 /** Python-style list repr of the required keys. */

@@ -83,26 +83,6 @@ async function defaultCheckFile(): Promise<CheckFileFn> {
   return lazyCheckFile;
 }
 
-function unreadableReport(path: string, options: CheckOptions, err: unknown): Report {
-  const code = (err as { code?: unknown })?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  const c = typeof code === "string" ? code : "ERR_NPZ_OPEN";
-  return {
-    path,
-    ok: false,
-    profile: options.profile ?? "study",
-    mode: options.mode ?? "full",
-    referenceVerdict: { status: "fail", error: `Dataset validation failed: ${c}: ${message}` },
-    violations: [{ rule: "npz/readable", severity: "error", key: null, message: `${c}: ${message}`, finding: "DATA-001" }],
-    notEvaluated: [],
-    members: [],
-    stats: {},
-    readError: { code: c, message },
-    digest: { size: 0, mtimeMs: 0, inode: 0, members: [] },
-    durationMs: 0,
-  };
-}
-
 function fileErrors(r: Report): Violation[] {
   const errs = r.violations.filter((v) => v.severity === "error");
   if (!r.ok && errs.length === 0) {
@@ -177,7 +157,9 @@ export async function verifyJobs(jobs: TrainingJob[], opts: VerifyOptions = {}, 
         report = await check(unit.path, options);
       } catch (e) {
         if (opts.signal?.aborted) throw e;
-        report = unreadableReport(unit.path, unit.options, e);
+        // The check itself failed (not a contract violation): the same report as an unreadable file.
+        const { errorReport } = await import("../contract/report.js");
+        report = errorReport(unit.path, unit.options, e);
       }
       unit.report = report;
       if (cache && stamp && !report.readError) cache.set(unit.path, unit.hash, stamp, report);
