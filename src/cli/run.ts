@@ -1,29 +1,26 @@
 // `npzguard run`: plan + verify the study's Phase E jobs, then hand the verified ones to the
-// trainer (study spec §10.3). Argument handling and printing only; the work is in
-// src/gate/preflight.ts (plan, verify) and src/handoff/handoff.ts (gate, resume, drift, executor,
-// evidence, record).
-import { spawnSync } from "node:child_process";
+// trainer (study spec §10.3). Argument handling, the executor's construction and printing only;
+// the run itself is src/handoff/run-study.ts (lock, record, Slurm probe, plan + verify, trainer
+// import check) and src/handoff/handoff.ts (gate, resume, drift, executor,
+// evidence, record). Over 400 lines only because of the help text, the Slurm flags and the
+// human / JSON printing.
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { EXIT, UsageError, errorLine, intOption, jsonText, printUsageError } from "./common.js";
-import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions } from "./study-options.js";
+import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters } from "./study-options.js";
 import { isStudyError, loadStudyDesign } from "../study/design.js";
 import { isNpzError } from "../errors.js";
-import type { Executor, ExecutorName } from "../handoff/executor.js";
-import type { FileStamp } from "../gate/cache.js";
-import { blockedRecords, runHandoff, toHandoffJob, type HandoffOptions, type HandoffResult } from "../handoff/handoff.js";
-import { isHandoffError, HandoffError } from "../handoff/errors.js";
-import { identityFromReport, type InputIdentity } from "../handoff/inputs.js";
-import { RunLock } from "../handoff/lock.js";
-import { readRunRecord, type CheckSettings } from "../handoff/run-record.js";
+import type { Executor } from "../handoff/executor.js";
+import { toHandoffJob, type HandoffOptions, type HandoffResult } from "../handoff/handoff.js";
+import { runStudy } from "../handoff/run-study.js";
+import type { BlockedRecord, CheckSettings } from "../handoff/run-record.js";
+import { isHandoffError } from "../handoff/errors.js";
 import { LocalExecutor } from "../handoff/local-executor.js";
-import { isSlurmError, checkSlurm } from "../handoff/slurm.js";
-import { SlurmExecutor, refreshSlurmRecord } from "../handoff/slurm-executor.js";
+import { isSlurmError } from "../handoff/slurm.js";
+import { SlurmExecutor } from "../handoff/slurm-executor.js";
 import { checkSbatchValue, checkSlurmPaths, writeSubmission, type SlurmScriptOptions } from "../handoff/slurm-script.js";
 import { VERSION } from "../version.js";
-import { planStudy } from "../gate/preflight.js";
-import { requireDirectory } from "../study/matrix.js";
-import { TemplateError, TRAINER_MODULE, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT, templatePlaceholders, validateTemplate } from "../handoff/trainer-command.js";
+import { TemplateError, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT, templatePlaceholders, validateTemplate } from "../handoff/trainer-command.js";
 import { pyExp0 } from "../python/repr.js";
 import type { VerifiedJob } from "../study/types.js";
 
@@ -184,7 +181,7 @@ function jsonResult(r: HandoffResult, noVerify: boolean, extra: RunFacts): unkno
 
 interface RunFacts {
   settings: CheckSettings;
-  blockedFiles: ReturnType<typeof blockedRecords>;
+  blockedFiles: BlockedRecord[];
   /** Jobs of the matrix under the filters, skipped views included ("8 of 9 jobs"). */
   matrixJobs: number;
 }
@@ -217,21 +214,6 @@ function printHuman(r: HandoffResult, facts: RunFacts): void {
   const ofAll = r.skipped.length > 0 ? `${r.jobs.length} of ${facts.matrixJobs} jobs (${r.skipped.length} view(s) skipped): ` : `${r.jobs.length} job(s): `;
   out.push("", `${r.jobs.length > 0 ? ofAll : ""}${summary || "no jobs selected"}${r.recordPath ? `; record ${r.recordPath}` : ""}`);
   process.stdout.write(out.join("\n") + "\n");
-}
-
-/** Runs `<python> -c "import <module>"` in the workdir once; throws ERR_TRAINER_IMPORT with the error's last line. */
-function checkTrainerImports(python: string, workdir: string): void {
-  const r = spawnSync(python, ["-c", `import ${TRAINER_MODULE}`], { cwd: workdir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
-  if (r.error) {
-    throw new HandoffError("ERR_TRAINER_IMPORT", `cannot run --python ${python}: ${r.error.message}`);
-  }
-  if (r.status !== 0) {
-    const last = (r.stderr ?? "").trim().split("\n").filter((l) => l.trim()).pop() ?? `exit status ${r.status ?? r.signal}`;
-    throw new HandoffError(
-      "ERR_TRAINER_IMPORT",
-      `${python} cannot import ${TRAINER_MODULE} in ${workdir}: ${last.trim()} (check --workdir and --python); nothing was launched`,
-    );
-  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -334,93 +316,50 @@ export async function run(argv: string[]): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const dryRun = x["dry-run"] === true || slurm?.emitScript === true;
-  let lock: RunLock | null = null;
   try {
-    if (!dryRun) {
-      lock = await RunLock.acquire(o.artifactRoot, {
-        wait: x["wait-lock"] === true,
-        onWait: (h) => say(`${o.artifactRoot} is in use by ${h?.pid ? `npzguard pid ${h.pid}${h.host ? ` on ${h.host}` : ""}` : "another npzguard"}; waiting for it (--wait-lock)`),
-        signal: controller.signal,
-      });
-    }
-    // A damaged record stops the run before any verification work (ERR_RUN_RECORD, exit 3).
-    if (!dryRun) await readRunRecord(o.artifactRoot);
-    if (slurm && !dryRun) {
-      // Fail fast, before any verification work, when this machine cannot submit.
-      await checkSlurm();
-      const earlier = await refreshSlurmRecord(o.artifactRoot);
-      for (const n of earlier.notes) say(n);
-      if (earlier.active.length > 0) {
-        const ids = [...new Set(earlier.active.map((j) => (j.external_id ?? "").split("_")[0]))].join(", ");
-        process.stderr.write(
-          `npzguard run: ${earlier.active.length} job(s) of an earlier submission are still pending or running in Slurm (job ${ids}); ` +
-            `follow them with \`npzguard status --artifact-root ${o.artifactRoot}\` or cancel them with \`scancel ${ids}\`\n`,
-        );
-        return EXIT.VIOLATIONS;
-      }
-    }
-    requireDirectory(o.phaseCRoot, "Phase C");
     const design = o.design !== undefined ? loadStudyDesign(o.design) : undefined;
-    const plan = await planStudy({
+    const outcome = await runStudy({
       phaseCRoot: o.phaseCRoot,
       phaseDRoot: o.phaseDRoot,
       artifactRoot: o.artifactRoot,
       ...(design ? { design } : {}),
       filters: studyFilters(o),
       allowMissingPhaseD: !o.strict,
-      verify: studyVerifyOptions(o) === false ? false : { ...studyVerifyOptions(o), signal: controller.signal },
-    });
-    for (const w of plan.cacheWarnings) say(`warning: ${w}`);
-    if (plan.jobs.length === 0) {
-      const skippedNote = plan.skipped.length > 0 ? ` (${plan.skipped.length} view(s) skipped: ${plan.skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
-      process.stderr.write(`npzguard run: no job matches the filters${skippedNote}; nothing to run\n`);
-      return EXIT.VIOLATIONS;
-    }
-    if (!plan.verifiedRun) say("--no-verify: datasets were not verified (existence checks only)");
-    // Without verification the gate has nothing to hold on: planned jobs are handed off as is.
-    const jobs: VerifiedJob[] = plan.verifiedRun ? plan.jobs : plan.jobs.map((j) => ({ ...j, verified: true }));
-    const stamps = new Map<string, FileStamp>();
-    const inputs = new Map<string, InputIdentity | null>();
-    for (const [p, rep] of Object.entries(plan.reports)) {
-      if (!rep.readError) stamps.set(p, { size: rep.digest.size, mtimeMs: rep.digest.mtimeMs, inode: rep.digest.inode });
-      inputs.set(p, identityFromReport(p, rep));
-    }
-    const settings: CheckSettings = {
+      verify: o.verify,
       backend: o.backend,
-      mode: plan.verifiedRun ? o.mode : "none",
-      n_groups: o.nGroups,
-      neighbor_count: o.neighborCount,
-    };
-    const python = str("python") ?? "python3";
-    if (!dryRun && slurm === null && trainerCmd === undefined && jobs.some((j) => j.verified)) {
-      checkTrainerImports(python, workdir);
-    }
-    const executorName: ExecutorName = executor.name;
-    if (!o.json) say(`${jobs.length} job(s) selected, ${jobs.filter((j) => !j.verified).length} blocked; executor ${executorName}`);
-    const handoffOptions: HandoffOptions = {
-      phaseCRoot: o.phaseCRoot,
-      phaseDRoot: o.phaseDRoot,
-      artifactRoot: o.artifactRoot,
-      backend: o.backend,
-      python,
+      mode: o.mode,
+      nGroups: o.nGroups,
+      neighborCount: o.neighborCount,
+      cache: o.cache,
+      python: str("python") ?? "python3",
       workdir,
       ...(trainerCmd !== undefined ? { trainerCmd } : {}),
       skipBlocked: x["skip-blocked"] === true,
       force: x.force === true,
       dryRun,
+      waitLock: x["wait-lock"] === true,
+      ...(maxFailures !== undefined ? { maxFailures } : {}),
       executor,
       signal: controller.signal,
       progress: say,
-      checkSettings: settings,
-      ...(maxFailures !== undefined ? { maxFailures } : {}),
-      ...(lock ? { lock } : {}),
-    };
-    const facts: RunFacts = {
-      settings,
-      blockedFiles: blockedRecords(jobs, plan.blocked),
-      matrixJobs: plan.jobs.length + plan.skipped.length,
-    };
-    const result = await runHandoff({ jobs, skipped: plan.skipped, stamps, inputs, blockedFiles: plan.blocked }, handoffOptions);
+      quiet: o.json,
+    });
+    if (outcome.kind === "slurm-busy") {
+      const ids = outcome.arrayIds.join(", ");
+      process.stderr.write(
+        `npzguard run: ${outcome.active.length} job(s) of an earlier submission are still pending or running in Slurm (job ${ids}); ` +
+          `follow them with \`npzguard status --artifact-root ${o.artifactRoot}\` or cancel them with \`scancel ${ids}\`\n`,
+      );
+      return EXIT.VIOLATIONS;
+    }
+    if (outcome.kind === "no-jobs") {
+      const skipped = outcome.plan.skipped;
+      const skippedNote = skipped.length > 0 ? ` (${skipped.length} view(s) skipped: ${skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
+      process.stderr.write(`npzguard run: no job matches the filters${skippedNote}; nothing to run\n`);
+      return EXIT.VIOLATIONS;
+    }
+    const { result, plan, jobs, handoffOptions } = outcome;
+    const facts: RunFacts = { settings: outcome.settings, blockedFiles: outcome.blockedFiles, matrixJobs: outcome.matrixJobs };
     if (slurm?.emitScript) return await emitScript(result, jobs, handoffOptions, slurm.script, o.json, facts);
     if (o.json) {
       const doc = jsonResult(result, !plan.verifiedRun, facts) as Record<string, unknown>;
@@ -458,7 +397,6 @@ export async function run(argv: string[]): Promise<number> {
     if (code === "EACCES" || code === "ENOENT" || code === "ENOTDIR" || code === "EROFS") return EXIT.UNREADABLE;
     throw e;
   } finally {
-    lock?.release();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
