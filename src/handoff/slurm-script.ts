@@ -27,7 +27,9 @@
 //   of defence.
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { closeSync } from "node:fs";
 import type { HandoffJob } from "./executor.js";
+import { createFileNoFollow } from "../files/no-follow.js";
 import { SlurmError } from "./slurm.js";
 import { shellQuote } from "./trainer-command.js";
 
@@ -230,7 +232,10 @@ export async function writeSubmission(
   for (let i = 0; i < jobs.length; i++) {
     const job = jobs[i] as HandoffJob;
     const target = resolve(job.cliLogPath);
-    await mkdir(dirname(target), { recursive: true });
+    // Slurm opens the task output through the link below and follows links in the log's place:
+    // create the log now as a regular file (a symlink planted at its name is replaced, a
+    // symlinked logs/ directory refused), so Slurm writes into that file and nowhere else.
+    closeSync(createFileNoFollow(target));
     const link = join(paths.tasksDir, `${i}.log`);
     await rm(link, { force: true });
     await symlink(relative(paths.tasksDir, target) || basename(target), link);

@@ -4,7 +4,7 @@
 // Needs the one-node cluster of test/helpers/slurm-ci.sh; skips without one unless
 // NPZGUARD_REQUIRE_SLURM=1 (CI), where a missing cluster is a failure.
 import { execFileSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { readRunRecord } from "../../src/handoff/run-record.js";
@@ -66,4 +66,18 @@ describe.skipIf(!CLUSTER && !REQUIRE)("run lock with the Slurm executor (real cl
     expect(new Set(rec?.jobs.map((j) => (j.external_id ?? "").split("_")[0])).size).toBe(1);
     expect(rec?.jobs.every((j) => j.status === "success")).toBe(true);
   }, 180_000);
+
+  it("a symlink planted at a job's log is replaced before submission: Slurm never writes through it", async () => {
+    const victim = join(tree.root, "victim.txt");
+    writeFileSync(victim, "precious\n");
+    mkdirSync(join(tree.a, "logs"), { recursive: true });
+    const log = join(tree.a, "logs", "phase_e_baseline_gs1_dose1000.log");
+    symlinkSync(victim, log);
+    const env = { ...process.env, FAKE_TRAINER_EVENTS: tree.events };
+    const r = await startCli(dist, ["run", "--phase-c-root", tree.c, "--phase-d-root", tree.d, "--artifact-root", tree.a, "--workdir", FAKE, "--no-verify", "--executor", "slurm", "--poll-interval", "0.5", "--dose", "1000", "--view", "baseline"], { env }).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(victim, "utf8")).toBe("precious\n");
+    expect(lstatSync(log).isSymbolicLink()).toBe(false);
+    expect(readFileSync(log, "utf8")).toMatch(/^# Command: /);
+  }, 120_000);
 });
