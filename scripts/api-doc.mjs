@@ -62,6 +62,9 @@ for (const [name, file] of entries) {
     out += `- **${sym.name}** (${kind})\n${lines.join("\n")}\n`;
   }
 }
+// Types the entries do not re-export print as import("<absolute path>").Name: keep the name only,
+// so the file is the same in every checkout.
+out = out.replace(/import\("[^"]*"\)\./g, "");
 const target = path.join(root, "docs", "api.md");
 if (process.argv.includes("--check")) {
   const now = readFileSync(target, "utf8");
