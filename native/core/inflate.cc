@@ -15,8 +15,6 @@
 #include <isa-l.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
-#elif defined(NPZ_HAVE_LIBDEFLATE)
-#include <libdeflate.h>
 #endif
 
 namespace npz {
@@ -90,47 +88,8 @@ class ZlibInflater final : public Inflater {
 
 std::unique_ptr<Inflater> make_zlib_inflater() { return std::make_unique<ZlibInflater>(); }
 
-std::unique_ptr<Inflater> make_inflater() {
-#if defined(NPZ_HAVE_ISAL)
-  return std::make_unique<IsalInflater>();
-#else
-  return std::make_unique<ZlibInflater>();
-#endif
-}
+std::unique_ptr<Inflater> make_inflater() { return make_npz_inflater(); }
 
-const char* inflate_impl_name() {
-#if defined(NPZ_HAVE_ISAL)
-  return "isa-l " NPZ_STR(ISAL_MAJOR_VERSION) "." NPZ_STR(ISAL_MINOR_VERSION);
-#else
-  return "zlib " ZLIB_VERSION;
-#endif
-}
-
-const char* crc32_impl_name() {
-#if defined(NPZ_HAVE_ISAL)
-  return "isa-l " NPZ_STR(ISAL_MAJOR_VERSION) "." NPZ_STR(ISAL_MINOR_VERSION);
-#elif defined(NPZ_HAVE_LIBDEFLATE)
-  return "libdeflate " LIBDEFLATE_VERSION_STRING;
-#else
-  return "zlib " ZLIB_VERSION;
-#endif
-}
-
-uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
-  if (n == 0) return crc;
-#if defined(NPZ_HAVE_ISAL)
-  return crc32_gzip_refl(crc, p, n);
-#elif defined(NPZ_HAVE_LIBDEFLATE)
-  return libdeflate_crc32(crc, p, n);
-#else
-  while (n > 0) {
-    const uInt k = n > 0x40000000u ? 0x40000000u : static_cast<uInt>(n);
-    crc = static_cast<uint32_t>(::crc32(crc, p, k));
-    p += k;
-    n -= k;
-  }
-  return crc;
-#endif
-}
+const char* inflate_impl_name() { return "npzguard"; }
 
 }  // namespace npz

@@ -25,9 +25,16 @@ class Inflater {
   std::vector<uint8_t> buf;
   size_t off = 0, len = 0;
   bool ended = false;
+  // Set by the caller when `in` holds the last bytes of the stream (the decoder then treats
+  // running out of input as a truncated stream instead of asking for more).
+  bool in_final = false;
 };
 
-std::unique_ptr<Inflater> make_inflater();       // the fastest compiled in
+std::unique_ptr<Inflater> make_inflater();       // the default: make_npz_inflater()
+std::unique_ptr<Inflater> make_npz_inflater();   // npzguard's own decoder (deflate_decoder.cc)
 std::unique_ptr<Inflater> make_zlib_inflater();  // always zlib (differential tests)
+
+// Name of the implementation make_inflater() returns ("npzguard", ...).
+const char* inflate_impl_name();
 
 }  // namespace npz
