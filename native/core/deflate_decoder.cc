@@ -281,90 +281,101 @@ class NpzInflater final : public Inflater {
       // three literals go per refill (3 x 15 <= 56 - 11); an entry looked up with >= 15 bits
       // left stays valid across the refill, so the next lookup is not on the refill's path.
       if (pad == 0 && iend - ip >= 16 && w < stop) {
-        bb |= load64(ip) << bits;
-        ip += (63 - bits) >> 3;
-        bits |= 56;
-        uint32_t e = lt[bb & mask(kLitBits)];
+        // Register copies: the careful reader's lambdas hold references to bb/bits, which
+        // would otherwise keep them in memory in this loop.
+        uint64_t fb = bb;
+        unsigned fbits = bits;
+        const uint8_t* in = ip;  // ip is a reference: stores through w could alias it
+        fb |= load64(in) << fbits;
+        in += (63 - fbits) >> 3;
+        fbits |= 56;
+        uint32_t e = lt[fb & mask(kLitBits)];
         for (;;) {
           if (e & kLit) {
-            bb >>= e & 31;
-            bits -= e & 31;
+            fb >>= e & 31;
+            fbits -= e & 31;
             *w++ = static_cast<uint8_t>(e >> 16);
-            e = lt[bb & mask(kLitBits)];  // >= 41 bits left
+            e = lt[fb & mask(kLitBits)];  // >= 41 fbits left
             if (e & kLit) {
-              bb >>= e & 31;
-              bits -= e & 31;
+              fb >>= e & 31;
+              fbits -= e & 31;
               *w++ = static_cast<uint8_t>(e >> 16);
-              e = lt[bb & mask(kLitBits)];  // >= 26 bits left
+              e = lt[fb & mask(kLitBits)];  // >= 26 fbits left
               if (e & kLit) {
-                bb >>= e & 31;
-                bits -= e & 31;
+                fb >>= e & 31;
+                fbits -= e & 31;
                 *w++ = static_cast<uint8_t>(e >> 16);
-                if (iend - ip < 16 || w >= stop) break;
-                bb |= load64(ip) << bits;
-                ip += (63 - bits) >> 3;
-                bits |= 56;
-                e = lt[bb & mask(kLitBits)];
+                if (iend - in < 16 || w >= stop) break;
+                fb |= load64(in) << fbits;
+                in += (63 - fbits) >> 3;
+                fbits |= 56;
+                e = lt[fb & mask(kLitBits)];
                 continue;
               }
             }
-            if (iend - ip < 16 || w >= stop) break;
-            bb |= load64(ip) << bits;
-            ip += (63 - bits) >> 3;
-            bits |= 56;
+            if (iend - in < 16 || w >= stop) break;
+            fb |= load64(in) << fbits;
+            in += (63 - fbits) >> 3;
+            fbits |= 56;
             continue;
           }
           if (e & kSub) {
-            bb >>= kLitBits;
-            bits -= kLitBits;
-            e = lt[(e >> 16) + (bb & mask((e >> 5) & 31))];
+            fb >>= kLitBits;
+            fbits -= kLitBits;
+            e = lt[(e >> 16) + (fb & mask((e >> 5) & 31))];
             if (e & kLit) {
-              bb >>= e & 31;
-              bits -= e & 31;
+              fb >>= e & 31;
+              fbits -= e & 31;
               *w++ = static_cast<uint8_t>(e >> 16);
-              if (iend - ip < 16 || w >= stop) break;
-              bb |= load64(ip) << bits;
-              ip += (63 - bits) >> 3;
-              bits |= 56;
-              e = lt[bb & mask(kLitBits)];
+              if (iend - in < 16 || w >= stop) break;
+              fb |= load64(in) << fbits;
+              in += (63 - fbits) >> 3;
+              fbits |= 56;
+              e = lt[fb & mask(kLitBits)];
               continue;
             }
           }
           if (e & (kEob | kBad)) {
             if (e & kBad) corrupt("invalid literal/length code");
-            bb >>= e & 31;
-            bits -= e & 31;
+            fb >>= e & 31;
+            fbits -= e & 31;
             state_ = State::Header;
             break;
           }
-          bb >>= e & 31;
-          bits -= e & 31;
+          // Code and extra bits go in one shift; the extra value comes from the saved buffer,
+          // off the path the next lookup waits on.
+          uint64_t saved = fb;
           unsigned extra = (e >> 5) & 31;
-          const unsigned mlen = (e >> 16) + static_cast<unsigned>(bb & mask(extra));
-          bb >>= extra;
-          bits -= extra;
-          uint32_t d = dt[bb & mask(kDistBits)];
+          unsigned total = (e & 31) + extra;
+          fb >>= total;
+          fbits -= total;
+          const unsigned mlen =
+              (e >> 16) + static_cast<unsigned>((saved >> (e & 31)) & mask(extra));
+          uint32_t d = dt[fb & mask(kDistBits)];
           if (d & kSub) {
-            bb >>= kDistBits;
-            bits -= kDistBits;
-            d = dt[(d >> 16) + (bb & mask((d >> 5) & 31))];
+            fb >>= kDistBits;
+            fbits -= kDistBits;
+            d = dt[(d >> 16) + (fb & mask((d >> 5) & 31))];
           }
           if (d & kBad) corrupt("invalid distance code");
-          bb >>= d & 31;
-          bits -= d & 31;
+          saved = fb;
           extra = (d >> 5) & 31;
-          const size_t dist = (d >> 16) + static_cast<size_t>(bb & mask(extra));
-          bb >>= extra;
-          bits -= extra;
+          total = (d & 31) + extra;
+          fb >>= total;
+          fbits -= total;
+          const size_t dist = (d >> 16) + static_cast<size_t>((saved >> (d & 31)) & mask(extra));
           if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
           copy_match(w, dist, mlen);
           w += mlen;
-          if (iend - ip < 16 || w >= stop) break;
-          bb |= load64(ip) << bits;
-          ip += (63 - bits) >> 3;
-          bits |= 56;
-          e = lt[bb & mask(kLitBits)];
+          if (iend - in < 16 || w >= stop) break;
+          fb |= load64(in) << fbits;
+          in += (63 - fbits) >> 3;
+          fbits |= 56;
+          e = lt[fb & mask(kLitBits)];
         }
+        ip = in;
+        bb = fb;
+        bits = fbits;
         bb &= mask(bits);  // drop look-ahead bits beyond the count (the careful reader ORs bytes)
         if (state_ != State::Huffman) continue;
       }
