@@ -1,5 +1,5 @@
-// Raw DEFLATE decoders and the CRC-32 dispatch. ISA-L's igzip (several times faster than zlib)
-// when available, zlib otherwise; CRC-32 from ISA-L, libdeflate or zlib, best first.
+// The Inflater back ends other than our own decoder: zlib (differential tests and reference)
+// and ISA-L's igzip (optional, only when the build links it). CRC-32 lives in crc32.cc.
 #include "inflate.h"
 
 #include <zlib.h>
@@ -13,7 +13,6 @@
 
 #if defined(NPZ_HAVE_ISAL)
 #include <isa-l.h>
-#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #endif
 
@@ -88,8 +87,31 @@ class ZlibInflater final : public Inflater {
 
 std::unique_ptr<Inflater> make_zlib_inflater() { return std::make_unique<ZlibInflater>(); }
 
-std::unique_ptr<Inflater> make_inflater() { return make_npz_inflater(); }
+std::unique_ptr<Inflater> make_isal_inflater() {
+#if defined(NPZ_HAVE_ISAL)
+  return std::make_unique<IsalInflater>();
+#else
+  return nullptr;
+#endif
+}
 
-const char* inflate_impl_name() { return "npzguard"; }
+// ISA-L, when a build links it (NPZ_USE_ISAL and libisal-dev present): on complex64 noise it
+// measured ~7% faster than our decoder (0.31 vs 0.29 GB/s per core, zlib 0.25), so it stays an
+// optional extra. A default install has no ISA-L and uses ours.
+std::unique_ptr<Inflater> make_inflater() {
+#if defined(NPZ_HAVE_ISAL)
+  return make_isal_inflater();
+#else
+  return make_npz_inflater();
+#endif
+}
+
+const char* inflate_impl_name() {
+#if defined(NPZ_HAVE_ISAL)
+  return "isa-l " NPZ_STR(ISAL_MAJOR_VERSION) "." NPZ_STR(ISAL_MINOR_VERSION);
+#else
+  return "npzguard";
+#endif
+}
 
 }  // namespace npz
