@@ -259,7 +259,7 @@ class NpzInflater final : public Inflater {
         if (truncated_) break;
         size_t k = std::min<size_t>({size_t{stored_left_}, static_cast<size_t>(stop - w),
                                      static_cast<size_t>(iend - ip)});
-        std::memcpy(w, ip, k);
+        if (k) std::memcpy(w, ip, k);  // ip may be null when no input was given
         w += k;
         ip += k;
         stored_left_ -= static_cast<uint32_t>(k);

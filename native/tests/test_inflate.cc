@@ -224,7 +224,7 @@ NPZ_TEST(inflate_corrupt_and_truncated_streams_refused_like_zlib) {
         const auto a = ours(t, 64, 4096), b = zlibs(t, 64, 4096);
         NPZ_EXPECT(!a.ended && !b.ended);
         NPZ_EXPECT(a.out.size() <= data.size() &&
-                   std::memcmp(a.out.data(), data.data(), a.out.size()) == 0);
+                   (a.out.empty() || std::memcmp(a.out.data(), data.data(), a.out.size()) == 0));
       }
       // Random bit flips and byte overwrites: same outcome as zlib.
       for (int t = 0; t < 400; ++t) {
