@@ -44,9 +44,10 @@ constexpr size_t kNewData = 256u << 10;
 constexpr size_t kMargin = 258 + 32;     // a whole match plus the 8-byte copy overrun
 constexpr size_t kMaxHeaderBytes = 600;  // > 3 + 14 + 19*3 + 316*14 bits
 
-// Table entry: bits 0-4 code length at this level, 5-9 extra bits (or subtable index bits),
-// flags below, bits 16-31 the value (literal, length or distance base, subtable offset).
-constexpr uint32_t kLit = 1u << 10, kSub = 1u << 11, kEob = 1u << 12, kBad = 1u << 13;
+// Table entry: bits 0-4 code length at this level (bit 5 always 0, so `x >> (e & 63)` needs no
+// masking on x86-64, where shifts take their count mod 64), bits 6-10 extra bits (or subtable
+// index bits), flags below, bits 16-31 the value (literal, length/distance base, subtable offset).
+constexpr uint32_t kLit = 1u << 11, kSub = 1u << 12, kEob = 1u << 13, kBad = 1u << 14;
 
 constexpr uint16_t kLenBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
                                    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
@@ -66,10 +67,10 @@ uint32_t symbol_entry(Kind k, unsigned sym) {
     case Kind::LitLen:
       if (sym < 256) return kLit | (sym << 16);
       if (sym == 256) return kEob;
-      if (sym <= 285) return (uint32_t{kLenBase[sym - 257]} << 16) | (kLenExtra[sym - 257] << 5);
+      if (sym <= 285) return (uint32_t{kLenBase[sym - 257]} << 16) | (kLenExtra[sym - 257] << 6);
       return kBad;  // 286, 287: only reachable in fixed blocks
     case Kind::Dist:
-      if (sym < 30) return (uint32_t{kDistBase[sym]} << 16) | (kDistExtra[sym] << 5);
+      if (sym < 30) return (uint32_t{kDistBase[sym]} << 16) | (kDistExtra[sym] << 6);
       return kBad;  // 30, 31: only reachable in fixed blocks
     case Kind::Pre:
       return sym << 16;
@@ -137,7 +138,7 @@ bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned 
     }
     const unsigned p = r & (psize - 1);
     if (!(table[p] & kSub)) {
-      table[p] = kSub | pbits | (sbits << 5) | (next_sub << 16);
+      table[p] = kSub | pbits | (sbits << 6) | (next_sub << 16);
       for (unsigned i = 0; i < (1u << sbits); ++i) table[next_sub + i] = invalid;
       next_sub += 1u << sbits;
     }
@@ -292,18 +293,18 @@ class NpzInflater final : public Inflater {
         uint32_t e = lt[fb & mask(kLitBits)];
         for (;;) {
           if (e & kLit) {
-            fb >>= e & 31;
-            fbits -= e & 31;
+            fb >>= e & 63;
+            fbits -= e & 63;
             *w++ = static_cast<uint8_t>(e >> 16);
             e = lt[fb & mask(kLitBits)];  // >= 41 fbits left
             if (e & kLit) {
-              fb >>= e & 31;
-              fbits -= e & 31;
+              fb >>= e & 63;
+              fbits -= e & 63;
               *w++ = static_cast<uint8_t>(e >> 16);
               e = lt[fb & mask(kLitBits)];  // >= 26 fbits left
               if (e & kLit) {
-                fb >>= e & 31;
-                fbits -= e & 31;
+                fb >>= e & 63;
+                fbits -= e & 63;
                 *w++ = static_cast<uint8_t>(e >> 16);
                 if (iend - in < 16 || w >= stop) break;
                 fb |= load64(in) << fbits;
@@ -322,10 +323,10 @@ class NpzInflater final : public Inflater {
           if (e & kSub) {
             fb >>= kLitBits;
             fbits -= kLitBits;
-            e = lt[(e >> 16) + (fb & mask((e >> 5) & 31))];
+            e = lt[(e >> 16) + (fb & mask((e >> 6) & 31))];
             if (e & kLit) {
-              fb >>= e & 31;
-              fbits -= e & 31;
+              fb >>= e & 63;
+              fbits -= e & 63;
               *w++ = static_cast<uint8_t>(e >> 16);
               if (iend - in < 16 || w >= stop) break;
               fb |= load64(in) << fbits;
@@ -337,33 +338,33 @@ class NpzInflater final : public Inflater {
           }
           if (e & (kEob | kBad)) {
             if (e & kBad) corrupt("invalid literal/length code");
-            fb >>= e & 31;
-            fbits -= e & 31;
+            fb >>= e & 63;
+            fbits -= e & 63;
             state_ = State::Header;
             break;
           }
           // Code and extra bits go in one shift; the extra value comes from the saved buffer,
           // off the path the next lookup waits on.
           uint64_t saved = fb;
-          unsigned extra = (e >> 5) & 31;
-          unsigned total = (e & 31) + extra;
+          unsigned extra = (e >> 6) & 31;
+          unsigned total = (e & 63) + extra;
           fb >>= total;
           fbits -= total;
           const unsigned mlen =
-              (e >> 16) + static_cast<unsigned>((saved >> (e & 31)) & mask(extra));
+              (e >> 16) + static_cast<unsigned>((saved >> (e & 63)) & mask(extra));
           uint32_t d = dt[fb & mask(kDistBits)];
           if (d & kSub) {
             fb >>= kDistBits;
             fbits -= kDistBits;
-            d = dt[(d >> 16) + (fb & mask((d >> 5) & 31))];
+            d = dt[(d >> 16) + (fb & mask((d >> 6) & 31))];
           }
           if (d & kBad) corrupt("invalid distance code");
           saved = fb;
-          extra = (d >> 5) & 31;
-          total = (d & 31) + extra;
+          extra = (d >> 6) & 31;
+          total = (d & 63) + extra;
           fb >>= total;
           fbits -= total;
-          const size_t dist = (d >> 16) + static_cast<size_t>((saved >> (d & 31)) & mask(extra));
+          const size_t dist = (d >> 16) + static_cast<size_t>((saved >> (d & 63)) & mask(extra));
           if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
           copy_match(w, dist, mlen);
           w += mlen;
@@ -389,9 +390,9 @@ class NpzInflater final : public Inflater {
         uint32_t e = lt[bb & mask(kLitBits)];
         if (e & kSub) {
           if (!take(kLitBits)) break;
-          e = lt[(e >> 16) + (bb & mask((e >> 5) & 31))];
+          e = lt[(e >> 16) + (bb & mask((e >> 6) & 31))];
         }
-        if (!take(e & 31)) break;
+        if (!take(e & 63)) break;
         if (e & kLit) {
           *w++ = static_cast<uint8_t>(e >> 16);
           continue;
@@ -401,17 +402,17 @@ class NpzInflater final : public Inflater {
           state_ = State::Header;
           break;
         }
-        unsigned extra = (e >> 5) & 31;
+        unsigned extra = (e >> 6) & 31;
         const unsigned mlen = (e >> 16) + static_cast<unsigned>(bb & mask(extra));
         if (!take(extra)) break;
         uint32_t d = dt[bb & mask(kDistBits)];
         if (d & kSub) {
           if (!take(kDistBits)) break;
-          d = dt[(d >> 16) + (bb & mask((d >> 5) & 31))];
+          d = dt[(d >> 16) + (bb & mask((d >> 6) & 31))];
         }
-        if (!take(d & 31)) break;
+        if (!take(d & 63)) break;
         if (d & kBad) corrupt("invalid distance code");
-        extra = (d >> 5) & 31;
+        extra = (d >> 6) & 31;
         const size_t dist = (d >> 16) + static_cast<size_t>(bb & mask(extra));
         if (!take(extra)) break;
         if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
@@ -496,7 +497,7 @@ class NpzInflater final : public Inflater {
     while (have < total) {
       refill_slow();
       const uint32_t e = pt[bb & mask(kPreBits)];
-      if (!take(e & 31)) return false;
+      if (!take(e & 63)) return false;
       if (e & kBad) corrupt("invalid code lengths set");  // only from an empty code-length code
       const unsigned sym = e >> 16;
       if (sym < 16) {
