@@ -7,6 +7,8 @@
         "native/core/source.cc",
         "native/core/npy_header.cc",
         "native/core/zip_index.cc",
+        "native/core/crc32.cc",
+        "native/core/deflate_decoder.cc",
         "native/core/inflate.cc",
         "native/core/member_stream.cc",
         "native/core/scan.cc",

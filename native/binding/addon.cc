@@ -29,8 +29,10 @@
 
 #include "byteswap.h"
 #include "archive.h"
+#include "crc32.h"
 #include "errors.h"
 #include "file_lock.h"
+#include "inflate.h"
 #include "member_stream.h"
 #include "source.h"
 

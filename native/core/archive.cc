@@ -14,9 +14,9 @@
 #include <exception>
 #include <string>
 #include <thread>
-#include <zlib.h>
 
 #include "byteswap.h"
+#include "crc32.h"
 #include "fresh_fill.h"
 #include "member_stream.h"
 
@@ -366,11 +366,10 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
     rest = copy_stored_part(src, z, arr_begin, dst, full, n, swap);
   }
   tail = crc_of_range(src, z, arr_begin + n, z.usize);
-  uLong crc = crc32_combine(head, p0.crc, static_cast<z_off_t>(half));
-  crc = crc32_combine(crc, p1.crc, static_cast<z_off_t>(end1 - half));
-  crc = crc32_combine(crc, rest, static_cast<z_off_t>(n - end1));
-  crc = crc32_combine(crc, tail, static_cast<z_off_t>(z.usize - arr_begin - n));
-  return static_cast<uint32_t>(crc);
+  uint32_t crc = crc32_combine(head, p0.crc, half);
+  crc = crc32_combine(crc, p1.crc, end1 - half);
+  crc = crc32_combine(crc, rest, n - end1);
+  return crc32_combine(crc, tail, z.usize - arr_begin - n);
 }
 
 }  // namespace
@@ -719,8 +718,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
         t.join();
         if (err) std::rethrow_exception(err);
         if (want_crc)
-          res.crc_ok = static_cast<uint32_t>(crc32_combine(
-                           r0.crc, r1.crc, static_cast<z_off_t>(z.usize - split))) == z.crc32;
+          res.crc_ok = crc32_combine(r0.crc, r1.crc, z.usize - split) == z.crc32;
         if (r0.stats) {
           merge_stats(*r0.stats, *r1.stats);
           res.stats = std::move(r0.stats);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "errors.h"
@@ -13,11 +14,37 @@ namespace npz {
 
 namespace {
 constexpr size_t kFirstRefill = 16u << 10;  // header peeks touch only a few KiB of input
+// The decoder may leave up to this many bytes unconsumed when it cannot be sure the next symbol
+// or block header is complete; they are kept and more input is appended behind them.
+constexpr size_t kKeepTail = 1024;
 }
 
 MemberStream::MemberStream(const Source& src, const ZipEntry& entry, size_t chunk)
     : src_(src), entry_(entry), chunk_(chunk < 4096 ? 4096 : chunk) {
-  if (entry_.method == 8) inflater_ = make_inflater();
+  if (entry_.method == 8) {
+    inflater_ = make_inflater();
+    inflater_->in_final = entry_.csize == 0;
+  }
+}
+
+void MemberStream::use_inflater_for_tests(std::unique_ptr<Inflater> inf) {
+  if (!inflater_) return;
+  inf->in_final = inflater_->in_final;
+  inflater_ = std::move(inf);
+}
+
+// Appends the next piece of compressed input behind the unconsumed tail (moved to the front).
+void MemberStream::refill(size_t cap) {
+  Inflater& inf = *inflater_;
+  const size_t tail = inf.len - inf.off;
+  const size_t k = static_cast<size_t>(std::min<uint64_t>(cap, entry_.csize - in_pos_));
+  if (inf.buf.size() < tail + k) inf.buf.resize(tail + k);
+  if (tail && inf.off) std::memmove(inf.buf.data(), inf.buf.data() + inf.off, tail);
+  src_.read(entry_.data_offset + in_pos_, inf.buf.data() + tail, k);
+  in_pos_ += k;
+  inf.off = 0;
+  inf.len = tail + k;
+  inf.in_final = in_pos_ >= entry_.csize;
 }
 
 MemberStream::~MemberStream() = default;
@@ -46,15 +73,9 @@ size_t MemberStream::read(uint8_t* dst, size_t n) {
                     "DEFLATE stream ends after " + std::to_string(pos_) + " bytes, member '" +
                         entry_.name + "' declares " + std::to_string(entry_.usize),
                     member_key(entry_.name));
-      if (inf.off == inf.len && in_pos_ < entry_.csize) {
+      if (inf.len - inf.off < kKeepTail && in_pos_ < entry_.csize) {
         // Grow the read size geometrically: a header peek reads a few KiB, a scan 1 MiB.
-        const size_t cap = std::min(chunk_, std::max(kFirstRefill, inf.buf.size() * 2));
-        const size_t k = static_cast<size_t>(std::min<uint64_t>(cap, entry_.csize - in_pos_));
-        if (inf.buf.size() < k) inf.buf.resize(k);
-        src_.read(entry_.data_offset + in_pos_, inf.buf.data(), k);
-        in_pos_ += k;
-        inf.off = 0;
-        inf.len = k;
+        refill(std::min(chunk_, std::max(kFirstRefill, inf.buf.size() * 2)));
       }
       const Inflater::Step s = inf.step(inf.buf.data() + inf.off, inf.len - inf.off, dst, want);
       inf.off += s.consumed;
@@ -85,15 +106,8 @@ void MemberStream::finish_checks() {
     // All declared bytes delivered: the stream must end here, not produce more.
     uint8_t probe;
     while (!inf.ended) {
-      if (inf.off == inf.len && in_pos_ < entry_.csize) {
-        const size_t k = static_cast<size_t>(
-            std::min<uint64_t>(std::max<size_t>(inf.buf.size(), 4096), entry_.csize - in_pos_));
-        if (inf.buf.size() < k) inf.buf.resize(k);
-        src_.read(entry_.data_offset + in_pos_, inf.buf.data(), k);
-        in_pos_ += k;
-        inf.off = 0;
-        inf.len = k;
-      }
+      if (inf.len - inf.off < kKeepTail && in_pos_ < entry_.csize)
+        refill(std::min(chunk_, std::max<size_t>(inf.buf.size(), 4096)));
       const Inflater::Step s = inf.step(inf.buf.data() + inf.off, inf.len - inf.off, &probe, 1);
       inf.off += s.consumed;
       if (s.produced)

@@ -10,12 +10,13 @@
 #include <memory>
 #include <vector>
 
+#include "crc32.h"
 #include "source.h"
 #include "zip_index.h"
 
 namespace npz {
 
-class Inflater;  // zlib (always) or ISA-L/libdeflate-backed, see inflate.cc
+class Inflater;  // inflate.h: npzguard's decoder by default
 
 class MemberStream {
  public:
@@ -39,9 +40,13 @@ class MemberStream {
   void set_verify_crc(bool v) { verify_crc_ = v; }
   // Optional cancellation flag checked once per chunk (ERR_NPZ_ABORTED).
   void set_cancel(const std::atomic<bool>* flag) { cancel_ = flag; }
+  // Differential tests: decode with this inflater (e.g. make_zlib_inflater()) instead of the
+  // default; call before the first read.
+  void use_inflater_for_tests(std::unique_ptr<Inflater> inf);
 
  private:
   void finish_checks();
+  void refill(size_t cap);
   const Source& src_;
   ZipEntry entry_;
   size_t chunk_;
@@ -54,9 +59,5 @@ class MemberStream {
   const std::atomic<bool>* cancel_ = nullptr;
 };
 
-// Name of the inflate / CRC implementations compiled in ("zlib 1.2.13", "isa-l 2.30", ...).
-const char* inflate_impl_name();
-const char* crc32_impl_name();
-uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n);
 
 }  // namespace npz

@@ -9,6 +9,11 @@ Targets and what they get:
                      of object arrays with protocols 2, 3, 4 and 5, incl. a _metadata payload
   fuzz_zip_index     small np.savez / np.savez_compressed archives
   fuzz_archive_scan  the same kind of archives, with values worth scanning (NaN, inf, bool 2)
+  fuzz_inflate       raw DEFLATE streams (stored, fixed, dynamic, Huffman-only, RLE) of float
+                     noise, text-like bytes and runs, behind the two piece-size bytes
+  fuzz_crc32         a few byte strings (seed + split prefix, then data)
+
+    python3 native/tests/gen_seed_corpus.py fuzz_inflate fuzz_crc32   # only those targets
 
 Files are named after their content so re-running replaces rather than accumulates them.
 Archives embed DOS timestamps, so their bytes (and names) change between runs. The whole
@@ -187,12 +192,50 @@ def archive_seeds():
         write(target, "plain_npy", npy_bytes(np.arange(4, dtype=np.float32)))
 
 
+def inflate_seeds():
+    import zlib
+    target = "fuzz_inflate"
+    rng = np.random.default_rng(3)
+    data = {
+        "noise": rng.standard_normal(1024).astype(np.float32).tobytes(),
+        "text": (b"the quick brown fox jumps over the lazy dog " * 60),
+        "runs": bytes(1000) + bytes(range(256)) * 3,
+        "empty": b"",
+    }
+    strategies = {"default": zlib.Z_DEFAULT_STRATEGY, "fixed": zlib.Z_FIXED,
+                  "huffman": zlib.Z_HUFFMAN_ONLY, "rle": zlib.Z_RLE}
+    for name, raw in data.items():
+        for sname, strat in strategies.items():
+            for level in (0, 6):
+                if level == 0 and sname != "default":
+                    continue
+                c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strat)
+                z = c.compress(raw) + c.flush()
+                write(target, f"{name}_{sname}_l{level}", bytes([0x07, 0x03]) + z)
+
+
+def crc32_seeds():
+    target = "fuzz_crc32"
+    for n in (0, 15, 64, 300, 4100):
+        write(target, f"len{n}", bytes([0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x21]) + bytes((i * 7) & 0xFF for i in range(n)))
+
+
 def main():
-    for t in ("fuzz_npy_header", "fuzz_pickle", "fuzz_zip_index", "fuzz_archive_scan"):
+    import sys
+    gens = {"fuzz_npy_header": npy_header_seeds, "fuzz_pickle": pickle_seeds,
+            "fuzz_zip_index": None, "fuzz_archive_scan": archive_seeds,
+            "fuzz_inflate": inflate_seeds, "fuzz_crc32": crc32_seeds}
+    only = sys.argv[1:] or list(gens)
+    for t in only:
+        if t not in gens:
+            raise SystemExit(f"unknown target {t}")
         clean(t)
-    npy_header_seeds()
-    pickle_seeds()
-    archive_seeds()
+    if "fuzz_zip_index" in only and "fuzz_archive_scan" not in only:
+        clean("fuzz_archive_scan")
+        only.append("fuzz_archive_scan")  # archive_seeds writes both
+    for t in only:
+        if gens[t]:
+            gens[t]()
     total = 0
     for root, _, files in os.walk(OUT):
         total += sum(os.path.getsize(os.path.join(root, f)) for f in files)

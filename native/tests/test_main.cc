@@ -1,6 +1,11 @@
 // Runs every NPZ_TEST registered by the test_*.cc files. argv[1]: the test/fixtures directory.
+// NPZ_TEST_FILTER=prefix1,prefix2 runs only the tests whose names start with one of them (the
+// arm64 run under qemu uses it to keep to the kernels that differ by architecture).
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <string>
 
 #include "harness.h"
 
@@ -13,7 +18,21 @@ std::string fixtures_dir = "test/fixtures";
 int main(int argc, char** argv) {
   if (argc > 1) npztest::fixtures_dir = argv[1];
   int passed = 0, failed = 0;
+  const char* filter = std::getenv("NPZ_TEST_FILTER");
+  auto selected = [&](const char* name) {
+    if (!filter || !*filter) return true;
+    std::string f = filter;
+    for (size_t at = 0; at <= f.size();) {
+      size_t comma = f.find(',', at);
+      if (comma == std::string::npos) comma = f.size();
+      const std::string p = f.substr(at, comma - at);
+      if (!p.empty() && std::strncmp(name, p.c_str(), p.size()) == 0) return true;
+      at = comma + 1;
+    }
+    return false;
+  };
   for (auto& c : npztest::registry()) {
+    if (!selected(c.name)) continue;
     int before = npztest::failures;
     try {
       c.fn();

@@ -75,6 +75,7 @@ NPZ_TEST(inflaters_agree_with_zlib) {
     bool end = false;
     while (!end) {
       const size_t il = std::min<size_t>(777, z.size() - in);
+      inf->in_final = in + il == z.size();
       const size_t ol = std::min<size_t>(1000, out.size() - o);
       auto s = inf->step(z.data() + in, il, out.data() + o, ol);
       in += s.consumed;
@@ -90,6 +91,7 @@ NPZ_TEST(inflaters_agree_with_zlib) {
   Bytes junk = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   Bytes out(100);
   auto inf = npz::make_inflater();
+  inf->in_final = true;
   NPZ_EXPECT_CODE(inf->step(junk.data(), junk.size(), out.data(), out.size()), Code::NpzCorrupt);
 }
 

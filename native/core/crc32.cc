@@ -1,0 +1,347 @@
+// CRC-32 kernels and their run-time dispatch (see crc32.h).
+//
+// Folding, in one paragraph: a 16-byte little-endian load of the message is a 128-bit polynomial
+// in the reflected bit order CRC-32 uses (bit 0 of the first byte is the highest power). Moving a
+// block X = A*x^64 + B forward by D bits and xoring it into the block there keeps the message's
+// remainder mod P unchanged, and X*x^D mod P = A*(x^(64+D) mod P) + B*(x^D mod P) is two 64x64
+// carry-less multiplies. A carry-less multiply of two reflected operands yields the reflected
+// product times x, hence the constants x^(63+D) and x^(D-1) below. After the last fold the
+// remaining 128 bits have the same CRC as everything folded into them, so the table finishes
+// them (and the < 16-byte tail): no Barrett reduction needed. The constants are computed at
+// compile time from the polynomial by the same arithmetic crc32_combine uses.
+#include "crc32.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define NPZ_CRC_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#elif defined(__aarch64__)
+#define NPZ_CRC_ARM 1
+#include <arm_acle.h>
+#include <arm_neon.h>
+#include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7)
+#endif
+#ifndef HWCAP_PMULL
+#define HWCAP_PMULL (1 << 4)
+#endif
+#endif
+
+namespace npz {
+
+namespace {
+
+constexpr uint32_t kPoly = 0xEDB88320u;  // x^32 + ... reflected; bit 31 is x^0
+
+// Polynomials mod P in the reflected 32-bit form: bit (31 - i) holds the coefficient of x^i.
+constexpr uint32_t mul_mod_p(uint32_t a, uint32_t b) {
+  uint32_t r = 0;
+  for (int i = 0; i < 32; ++i) {  // b runs through b * x^i
+    if (a & (0x80000000u >> i)) r ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;
+  }
+  return r;
+}
+
+// x^(k*e) mod P for base = x^k mod P, by square-and-multiply over the bits of e.
+constexpr uint32_t pow_mod_p(uint32_t base, uint64_t e) {
+  uint32_t r = 0x80000000u;  // x^0
+  while (e) {
+    if (e & 1) r = mul_mod_p(r, base);
+    base = mul_mod_p(base, base);
+    e >>= 1;
+  }
+  return r;
+}
+
+constexpr uint32_t xpow(uint64_t e) { return pow_mod_p(0x40000000u, e); }  // x^e mod P
+
+// As a 64-bit reflected operand (bit 63 - i holds x^i).
+constexpr uint64_t fold_k(uint64_t e) { return static_cast<uint64_t>(xpow(e)) << 32; }
+
+constexpr uint64_t kF127 = fold_k(127), kF191 = fold_k(191);    // D = 128
+constexpr uint64_t kF255 = fold_k(255), kF319 = fold_k(319);    // D = 256
+constexpr uint64_t kF511 = fold_k(511), kF575 = fold_k(575);    // D = 512
+constexpr uint64_t kF1023 = fold_k(1023), kF1087 = fold_k(1087);  // D = 1024
+
+struct Tables {
+  uint32_t t[8][256];
+};
+constexpr Tables make_tables() {
+  Tables s{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
+    s.t[0][i] = c;
+  }
+  for (uint32_t i = 0; i < 256; ++i)
+    for (int k = 1; k < 8; ++k) s.t[k][i] = (s.t[k - 1][i] >> 8) ^ s.t[0][s.t[k - 1][i] & 0xFF];
+  return s;
+}
+constexpr Tables kT = make_tables();
+
+inline uint64_t load_le64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+// Raw register update (no pre/post inversion), slicing-by-8.
+uint32_t table_raw(uint32_t c, const uint8_t* p, size_t n) {
+  while (n >= 8) {
+    const uint64_t v = load_le64(p) ^ c;
+    c = kT.t[7][v & 0xFF] ^ kT.t[6][(v >> 8) & 0xFF] ^ kT.t[5][(v >> 16) & 0xFF] ^
+        kT.t[4][(v >> 24) & 0xFF] ^ kT.t[3][(v >> 32) & 0xFF] ^ kT.t[2][(v >> 40) & 0xFF] ^
+        kT.t[1][(v >> 48) & 0xFF] ^ kT.t[0][v >> 56];
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = (c >> 8) ^ kT.t[0][(c ^ *p++) & 0xFF];
+  return c;
+}
+
+uint32_t crc_table(uint32_t crc, const uint8_t* p, size_t n) { return ~table_raw(~crc, p, n); }
+
+#if defined(NPZ_CRC_X86)
+
+#define NPZ_PCLMUL __attribute__((target("pclmul,sse4.1")))
+#define NPZ_VPCLMUL __attribute__((target("vpclmulqdq,pclmul,avx2,sse4.1")))
+
+NPZ_PCLMUL inline __m128i fold128(__m128i x, __m128i k) {
+  return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+NPZ_PCLMUL inline __m128i ld128(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// Folds the one remaining 128-bit block x plus the n < ... tail bytes at p to the final CRC.
+NPZ_PCLMUL uint32_t finish128(__m128i x, const uint8_t* p, size_t n) {
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127),
+                                      static_cast<long long>(kF191));
+  while (n >= 16) {
+    x = _mm_xor_si128(fold128(x, k128), ld128(p));
+    p += 16;
+    n -= 16;
+  }
+  alignas(16) uint8_t r[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(r), x);
+  return ~table_raw(table_raw(0, r, 16), p, n);
+}
+
+NPZ_PCLMUL uint32_t crc_pclmul(uint32_t crc, const uint8_t* p, size_t n) {
+  if (n < 64) return crc_table(crc, p, n);
+  const __m128i k512 = _mm_set_epi64x(static_cast<long long>(kF511),
+                                      static_cast<long long>(kF575));
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127),
+                                      static_cast<long long>(kF191));
+  __m128i x0 = _mm_xor_si128(ld128(p), _mm_cvtsi32_si128(static_cast<int>(~crc)));
+  __m128i x1 = ld128(p + 16), x2 = ld128(p + 32), x3 = ld128(p + 48);
+  p += 64;
+  n -= 64;
+  while (n >= 64) {
+    x0 = _mm_xor_si128(fold128(x0, k512), ld128(p));
+    x1 = _mm_xor_si128(fold128(x1, k512), ld128(p + 16));
+    x2 = _mm_xor_si128(fold128(x2, k512), ld128(p + 32));
+    x3 = _mm_xor_si128(fold128(x3, k512), ld128(p + 48));
+    p += 64;
+    n -= 64;
+  }
+  __m128i x = _mm_xor_si128(fold128(x0, k128), x1);
+  x = _mm_xor_si128(fold128(x, k128), x2);
+  x = _mm_xor_si128(fold128(x, k128), x3);
+  return finish128(x, p, n);
+}
+
+NPZ_VPCLMUL inline __m256i fold256(__m256i x, __m256i k) {
+  return _mm256_xor_si256(_mm256_clmulepi64_epi128(x, k, 0x00),
+                          _mm256_clmulepi64_epi128(x, k, 0x11));
+}
+NPZ_VPCLMUL inline __m256i ld256(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+NPZ_VPCLMUL inline __m256i bcast_k(uint64_t lo, uint64_t hi) {
+  const long long l = static_cast<long long>(lo), h = static_cast<long long>(hi);
+  return _mm256_set_epi64x(h, l, h, l);
+}
+
+// Eight 128-bit lanes in four 256-bit registers, 128 bytes per iteration.
+NPZ_VPCLMUL uint32_t crc_vpclmul_avx2(uint32_t crc, const uint8_t* p, size_t n) {
+  if (n < 256) return crc_pclmul(crc, p, n);
+  const __m256i k1024 = bcast_k(kF1087, kF1023);
+  const __m256i k256 = bcast_k(kF319, kF255);
+  __m256i y0 = _mm256_xor_si256(ld256(p), _mm256_zextsi128_si256(
+                                              _mm_cvtsi32_si128(static_cast<int>(~crc))));
+  __m256i y1 = ld256(p + 32), y2 = ld256(p + 64), y3 = ld256(p + 96);
+  p += 128;
+  n -= 128;
+  while (n >= 128) {
+    y0 = _mm256_xor_si256(fold256(y0, k1024), ld256(p));
+    y1 = _mm256_xor_si256(fold256(y1, k1024), ld256(p + 32));
+    y2 = _mm256_xor_si256(fold256(y2, k1024), ld256(p + 64));
+    y3 = _mm256_xor_si256(fold256(y3, k1024), ld256(p + 96));
+    p += 128;
+    n -= 128;
+  }
+  __m256i y = _mm256_xor_si256(fold256(y0, k256), y1);
+  y = _mm256_xor_si256(fold256(y, k256), y2);
+  y = _mm256_xor_si256(fold256(y, k256), y3);
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127),
+                                      static_cast<long long>(kF191));
+  const __m128i x = _mm_xor_si128(fold128(_mm256_castsi256_si128(y), k128),
+                                  _mm256_extracti128_si256(y, 1));
+  return finish128(x, p, n);
+}
+
+bool cpu_has_pclmul() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  return (c & bit_PCLMUL) && (c & bit_SSE4_1);
+}
+bool cpu_has_vpclmul_avx2() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool osxsave = c & bit_OSXSAVE;
+  if (!osxsave || !(c & bit_PCLMUL)) return false;
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x6) != 0x6) return false;  // the OS saves XMM and YMM state
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (b & bit_AVX2) && (c & (1u << 10));  // CPUID.7.0:ECX bit 10 = VPCLMULQDQ
+}
+
+#endif  // NPZ_CRC_X86
+
+#if defined(NPZ_CRC_ARM)
+
+#define NPZ_ARM_CRC __attribute__((target("arch=armv8-a+crc")))
+#define NPZ_ARM_PMULL __attribute__((target("arch=armv8-a+crc+crypto")))
+
+NPZ_ARM_CRC uint32_t crc_armv8(uint32_t crc, const uint8_t* p, size_t n) {
+  uint32_t c = ~crc;
+  while (n >= 8) {
+    c = __crc32d(c, load_le64(p));
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = __crc32b(c, *p++);
+  return ~c;
+}
+
+NPZ_ARM_PMULL inline uint64x2_t fold_neon(uint64x2_t x, poly64_t ka, poly64_t kb) {
+  const poly128_t a = vmull_p64(static_cast<poly64_t>(vgetq_lane_u64(x, 0)), ka);
+  const poly128_t b = vmull_p64(static_cast<poly64_t>(vgetq_lane_u64(x, 1)), kb);
+  return veorq_u64(vreinterpretq_u64_p128(a), vreinterpretq_u64_p128(b));
+}
+
+// PMULL folding, four 128-bit lanes; the ARMv8 CRC32 instructions finish the last block and tail.
+NPZ_ARM_PMULL uint32_t crc_pmull(uint32_t crc, const uint8_t* p, size_t n) {
+  if (n < 64) return crc_armv8(crc, p, n);
+  const poly64_t a512 = static_cast<poly64_t>(kF575), b512 = static_cast<poly64_t>(kF511);
+  const poly64_t a128 = static_cast<poly64_t>(kF191), b128 = static_cast<poly64_t>(kF127);
+  uint64x2_t x0 = veorq_u64(vld1q_u64(reinterpret_cast<const uint64_t*>(p)),
+                            vsetq_lane_u64(static_cast<uint64_t>(~crc), vdupq_n_u64(0), 0));
+  uint64x2_t x1 = vld1q_u64(reinterpret_cast<const uint64_t*>(p + 16));
+  uint64x2_t x2 = vld1q_u64(reinterpret_cast<const uint64_t*>(p + 32));
+  uint64x2_t x3 = vld1q_u64(reinterpret_cast<const uint64_t*>(p + 48));
+  p += 64;
+  n -= 64;
+  while (n >= 64) {
+    x0 = veorq_u64(fold_neon(x0, a512, b512), vld1q_u64(reinterpret_cast<const uint64_t*>(p)));
+    x1 = veorq_u64(fold_neon(x1, a512, b512), vld1q_u64(reinterpret_cast<const uint64_t*>(p + 16)));
+    x2 = veorq_u64(fold_neon(x2, a512, b512), vld1q_u64(reinterpret_cast<const uint64_t*>(p + 32)));
+    x3 = veorq_u64(fold_neon(x3, a512, b512), vld1q_u64(reinterpret_cast<const uint64_t*>(p + 48)));
+    p += 64;
+    n -= 64;
+  }
+  uint64x2_t x = veorq_u64(fold_neon(x0, a128, b128), x1);
+  x = veorq_u64(fold_neon(x, a128, b128), x2);
+  x = veorq_u64(fold_neon(x, a128, b128), x3);
+  while (n >= 16) {
+    x = veorq_u64(fold_neon(x, a128, b128), vld1q_u64(reinterpret_cast<const uint64_t*>(p)));
+    p += 16;
+    n -= 16;
+  }
+  // The raw CRC of the 16 folded bytes, then of the tail (CRC32X is the raw register update).
+  uint32_t c = __crc32d(0, vgetq_lane_u64(x, 0));
+  c = __crc32d(c, vgetq_lane_u64(x, 1));
+  while (n >= 8) {
+    c = __crc32d(c, load_le64(p));
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = __crc32b(c, *p++);
+  return ~c;
+}
+
+#endif  // NPZ_CRC_ARM
+
+struct KernelList {
+  Crc32Kernel k[4];
+  size_t n = 0;
+};
+
+KernelList make_kernels() {
+  KernelList l;
+#if defined(NPZ_CRC_X86)
+  l.k[l.n++] = {"vpclmul-avx2 (npzguard)", crc_vpclmul_avx2, cpu_has_vpclmul_avx2()};
+  l.k[l.n++] = {"pclmul (npzguard)", crc_pclmul, cpu_has_pclmul()};
+#elif defined(NPZ_CRC_ARM)
+  const unsigned long hw = getauxval(AT_HWCAP);
+  const bool has_crc = (hw & HWCAP_CRC32) != 0;
+  l.k[l.n++] = {"pmull (npzguard)", crc_pmull, has_crc && (hw & HWCAP_PMULL) != 0};
+  l.k[l.n++] = {"armv8-crc32 (npzguard)", crc_armv8, has_crc};
+#endif
+  l.k[l.n++] = {"slice-by-8 (npzguard)", crc_table, true};
+  return l;
+}
+
+const KernelList& kernels() {
+  static const KernelList l = make_kernels();
+  return l;
+}
+
+// The first (fastest) supported kernel, or the one NPZGUARD_CRC32 names when it is supported.
+const Crc32Kernel& selected() {
+  static const Crc32Kernel* const sel = [] {
+    const KernelList& l = kernels();
+    const char* want = std::getenv("NPZGUARD_CRC32");
+    if (want && *want) {
+      for (size_t i = 0; i < l.n; ++i)
+        if (l.k[i].supported && std::strncmp(l.k[i].name, want, std::strlen(want)) == 0)
+          return &l.k[i];
+    }
+    for (size_t i = 0; i < l.n; ++i)
+      if (l.k[i].supported) return &l.k[i];
+    return &l.k[l.n - 1];
+  }();
+  return *sel;
+}
+
+}  // namespace
+
+uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
+  if (n == 0) return crc;
+  static const auto fn = selected().fn;
+  return fn(crc, p, n);
+}
+
+uint32_t crc32_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  // crc(A||B) = crc(A) * x^(8 len_b) + crc(B) mod P; the ~ conditioning cancels out.
+  return mul_mod_p(pow_mod_p(xpow(8), len_b), crc_a) ^ crc_b;
+}
+
+const char* crc32_impl_name() { return selected().name; }
+
+size_t crc32_kernels(const Crc32Kernel** out) {
+  *out = kernels().k;
+  return kernels().n;
+}
+
+}  // namespace npz

@@ -1,0 +1,548 @@
+// npzguard's own raw-DEFLATE (RFC 1951) decoder behind the Inflater interface (inflate.h).
+//
+// Design (ideas from libdeflate and zlib-ng; the code is written here):
+//  - Huffman codes decode through one table lookup: an 11-bit primary table for literal/length
+//    codes and an 8-bit one for distances, with second-level tables for longer codes. An entry
+//    carries the code length, the kind (literal, length/distance base, end of block, subtable,
+//    invalid) and the extra-bit count, so a symbol costs a lookup, a shift and a store.
+//  - A 64-bit bit buffer refilled branch-free 8 bytes at a time: after a refill at least 56 bits
+//    are available, enough for two literals, or one length + distance with all extra bits.
+//  - Output goes to an internal buffer holding the 32 KiB window followed by up to 256 KiB of new
+//    data; matches copy 8 bytes at a time (the buffer has slack for the overrun), then the caller
+//    gets a memcpy. The buffer slides (last 32 KiB moved to the front) once everything decoded
+//    has been delivered.
+//  - Streaming in bounded memory: the fast loop runs while >= 16 input bytes and room for a
+//    whole match remain; near the end of the given input a careful loop decodes one symbol at a
+//    time and stops, without changing state, when the next symbol might need bits that have not
+//    arrived (the caller keeps the unconsumed tail and appends more, see MemberStream). A block
+//    header is parsed only when 600 bytes (more than the largest header) are available or the
+//    input is final. Nothing is ever resumed mid-symbol, so no partial-symbol state exists.
+//  - Refusals mirror zlib's inflate(): the same streams are refused (invalid block type, stored
+//    length mismatch, over-subscribed or incomplete codes with zlib's exceptions, missing end of
+//    block code, repeat without a previous length or past the end, invalid codes, distances
+//    beyond the output so far) and a stream that stops early is "truncated", never "corrupt".
+//    fuzz_inflate checks this against zlib.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "inflate.h"
+
+namespace npz {
+
+namespace {
+
+constexpr unsigned kLitBits = 11;   // primary literal/length table index bits
+constexpr unsigned kDistBits = 8;   // primary distance table index bits
+constexpr unsigned kPreBits = 7;    // code-length code: at most 7 bits, one level
+constexpr size_t kLitTable = (1u << kLitBits) + 288 * (1u << (15 - kLitBits));
+constexpr size_t kDistTable = (1u << kDistBits) + 32 * (1u << (15 - kDistBits));
+constexpr size_t kWindow = 32768;
+constexpr size_t kNewData = 256u << 10;
+constexpr size_t kMargin = 258 + 32;     // a whole match plus the 8-byte copy overrun
+constexpr size_t kMaxHeaderBytes = 600;  // > 3 + 14 + 19*3 + 316*14 bits
+
+// Table entry: bits 0-4 code length at this level (bit 5 always 0, so `x >> (e & 63)` needs no
+// masking on x86-64, where shifts take their count mod 64), bits 6-10 extra bits (or subtable
+// index bits), flags below, bits 16-31 the value (literal, length/distance base, subtable offset).
+constexpr uint32_t kLit = 1u << 11, kSub = 1u << 12, kEob = 1u << 13, kBad = 1u << 14;
+
+constexpr uint16_t kLenBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                   31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+constexpr uint8_t kLenExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                   2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+constexpr uint16_t kDistBase[30] = {1,    2,    3,    4,    5,    7,     9,     13,    17,  25,
+                                    33,   49,   65,   97,   129,  193,   257,   385,   513, 769,
+                                    1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                    6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+constexpr uint8_t kPreOrder[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+enum class Kind { LitLen, Dist, Pre };
+
+uint32_t symbol_entry(Kind k, unsigned sym) {
+  switch (k) {
+    case Kind::LitLen:
+      if (sym < 256) return kLit | (sym << 16);
+      if (sym == 256) return kEob;
+      if (sym <= 285) return (uint32_t{kLenBase[sym - 257]} << 16) | (kLenExtra[sym - 257] << 6);
+      return kBad;  // 286, 287: only reachable in fixed blocks
+    case Kind::Dist:
+      if (sym < 30) return (uint32_t{kDistBase[sym]} << 16) | (kDistExtra[sym] << 6);
+      return kBad;  // 30, 31: only reachable in fixed blocks
+    case Kind::Pre:
+      return sym << 16;
+  }
+  return kBad;
+}
+
+inline uint64_t load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+inline uint64_t mask(unsigned n) { return (uint64_t{1} << n) - 1; }
+
+unsigned reverse_bits(unsigned code, unsigned len) {
+  unsigned r = 0;
+  for (unsigned i = 0; i < len; ++i) r |= ((code >> i) & 1u) << (len - 1 - i);
+  return r;
+}
+
+// Builds a canonical Huffman decoding table from code lengths. Returns false where zlib's
+// inflate_table refuses: over-subscribed, or incomplete unless it is a single one-bit code of a
+// literal/length or distance alphabet (a code-length code must be complete). An empty code
+// gives a table of invalid entries (decoding from it is an error).
+bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n, Kind kind) {
+  unsigned count[16] = {0};
+  for (unsigned i = 0; i < n; ++i) ++count[lens[i]];
+  count[0] = 0;
+  unsigned maxlen = 0;
+  for (unsigned l = 15; l >= 1; --l)
+    if (count[l]) {
+      maxlen = l;
+      break;
+    }
+  const uint32_t invalid = kBad | 1;  // one bit, as zlib's "invalid code" entries
+  const unsigned psize = 1u << pbits;
+  for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
+  if (maxlen == 0) return kind != Kind::Pre;
+  int left = 1;
+  for (unsigned l = 1; l <= 15; ++l) {
+    left = (left << 1) - static_cast<int>(count[l]);
+    if (left < 0) return false;
+  }
+  if (left > 0 && (kind == Kind::Pre || maxlen != 1)) return false;
+  unsigned next[16];
+  unsigned code = 0;
+  next[0] = 0;
+  for (unsigned l = 1; l <= 15; ++l) {
+    code = (code + count[l - 1]) << 1;
+    next[l] = code;
+  }
+  const unsigned sbits = maxlen > pbits ? maxlen - pbits : 0;
+  unsigned next_sub = psize;
+  for (unsigned sym = 0; sym < n; ++sym) {
+    const unsigned len = lens[sym];
+    if (!len) continue;
+    const unsigned r = reverse_bits(next[len]++, len);
+    const uint32_t e = symbol_entry(kind, sym);
+    if (len <= pbits) {
+      for (unsigned i = r; i < psize; i += 1u << len) table[i] = e | len;
+      continue;
+    }
+    const unsigned p = r & (psize - 1);
+    if (!(table[p] & kSub)) {
+      table[p] = kSub | pbits | (sbits << 6) | (next_sub << 16);
+      for (unsigned i = 0; i < (1u << sbits); ++i) table[next_sub + i] = invalid;
+      next_sub += 1u << sbits;
+    }
+    const unsigned off = table[p] >> 16, sublen = len - pbits;
+    for (unsigned i = r >> pbits; i < (1u << sbits); i += 1u << sublen) table[off + i] = e | sublen;
+  }
+  return true;
+}
+
+[[noreturn]] void corrupt(const char* what) {
+  throw Error(Code::NpzCorrupt, std::string("invalid DEFLATE data (") + what + ")");
+}
+
+class NpzInflater final : public Inflater {
+ public:
+  NpzInflater() : out_(kWindow + kNewData + kMargin + 64), lit_(kLitTable), dist_(kDistTable) {}
+
+  Step step(const uint8_t* in, size_t in_len, uint8_t* out, size_t out_len) override {
+    const uint8_t* ip = in;
+    const uint8_t* const iend = in + in_len;
+    size_t produced = 0;
+    bool stalled = false;
+    for (;;) {
+      const size_t k = std::min(w_ - r_, out_len - produced);
+      if (k) {
+        std::memcpy(out + produced, out_.data() + r_, k);
+        r_ += k;
+        produced += k;
+      }
+      if (produced == out_len || state_ == State::Done || truncated_ || stalled) break;
+      // Everything decoded has been delivered: slide the window when the room runs short.
+      if (w_ + 2 * kMargin > out_.size() - 64 - kMargin) {
+        const size_t keep = std::min(w_, kWindow);
+        std::memmove(out_.data(), out_.data() + w_ - keep, keep);
+        w_ = r_ = keep;
+      }
+      stalled = !run(ip, iend, out_len - produced);
+    }
+    Step s;
+    if (truncated_) ip = iend;  // the caller sees the input used up, then reports the short stream
+    s.consumed = static_cast<size_t>(ip - in);
+    s.produced = produced;
+    s.end = state_ == State::Done && r_ == w_;
+    return s;
+  }
+
+ private:
+  enum class State { Header, Stored, Huffman, Done };
+
+  // Decodes until about `want` new bytes are pending, the buffer is full, the stream ends, or the
+  // input runs short. Returns false when it stopped for input (or truncation).
+  bool run(const uint8_t*& ip, const uint8_t* iend, size_t want) {
+    uint64_t bb = bb_;
+    unsigned bits = bits_, pad = pad_;
+    uint8_t* const base = out_.data();
+    uint8_t* w = base + w_;
+    uint8_t* const stop = base + std::min(out_.size() - 64 - kMargin, r_ + want);
+    const bool fin = in_final;
+    bool more = true;
+
+    // Careful reader: byte-wise refill; past the end of final input, zero bits are added and
+    // counted in `pad`, so a symbol that needs them is recognised as truncated.
+    auto refill_slow = [&] {
+      while (bits < 56) {  // ends with 56..63 bits (never 64: shifts stay defined)
+        if (ip < iend) {
+          bb |= uint64_t{*ip++} << bits;
+          bits += 8;
+        } else if (fin) {
+          pad += 8;
+          bits += 8;
+        } else {
+          break;
+        }
+      }
+    };
+    // Consumes n bits if they are real; otherwise marks the stream truncated.
+    auto take = [&](unsigned n) {
+      if (n > bits - pad) {
+        truncated_ = true;
+        return false;
+      }
+      bb >>= n;
+      bits -= n;
+      return true;
+    };
+    auto getbits = [&](unsigned n, unsigned* v) {
+      refill_slow();
+      *v = static_cast<unsigned>(bb & mask(n));
+      return take(n);
+    };
+
+    while (more) {
+      if (state_ == State::Done) break;
+      if (state_ == State::Header) {
+        if (last_) {
+          state_ = State::Done;
+          break;
+        }
+        if (!fin && static_cast<size_t>(iend - ip) + bits / 8 < kMaxHeaderBytes) {
+          more = false;
+          break;
+        }
+        if (!parse_header(refill_slow, take, getbits, bb, bits)) break;  // truncated
+        continue;
+      }
+      if (state_ == State::Stored) {
+        if (w >= stop) break;
+        // Whole bytes still in the bit buffer first (it is byte-aligned here), then memcpy.
+        while (stored_left_ && bits >= 8 && w < stop) {
+          if (bits - pad < 8) {
+            truncated_ = true;
+            break;
+          }
+          *w++ = static_cast<uint8_t>(bb);
+          bb >>= 8;
+          bits -= 8;
+          --stored_left_;
+        }
+        if (truncated_) break;
+        size_t k = std::min<size_t>({size_t{stored_left_}, static_cast<size_t>(stop - w),
+                                     static_cast<size_t>(iend - ip)});
+        if (k) std::memcpy(w, ip, k);  // ip may be null when no input was given
+        w += k;
+        ip += k;
+        stored_left_ -= static_cast<uint32_t>(k);
+        if (stored_left_ == 0) {
+          state_ = State::Header;
+          continue;
+        }
+        if (w >= stop) break;
+        if (fin) truncated_ = true;  // input used up inside a stored block
+        more = false;
+        break;
+      }
+
+      // ---- Huffman-coded block ----
+      const uint32_t* const lt = lit_.data();
+      const uint32_t* const dt = dist_.data();
+      // Fast loop: >= 16 input bytes left (one 8-byte refill per step), room for a match.
+      // Invariant at the top: >= 56 bits buffered and e is the entry for the next code. Up to
+      // three literals go per refill (3 x 15 <= 56 - 11); an entry looked up with >= 15 bits
+      // left stays valid across the refill, so the next lookup is not on the refill's path.
+      if (pad == 0 && iend - ip >= 16 && w < stop) {
+        // Register copies: the careful reader's lambdas hold references to bb/bits, which
+        // would otherwise keep them in memory in this loop.
+        uint64_t fb = bb;
+        unsigned fbits = bits;
+        const uint8_t* in = ip;  // ip is a reference: stores through w could alias it
+        fb |= load64(in) << fbits;
+        in += (63 - fbits) >> 3;
+        fbits |= 56;
+        uint32_t e = lt[fb & mask(kLitBits)];
+        for (;;) {
+          if (e & kLit) {
+            fb >>= e & 63;
+            fbits -= e & 63;
+            *w++ = static_cast<uint8_t>(e >> 16);
+            e = lt[fb & mask(kLitBits)];  // >= 41 fbits left
+            if (e & kLit) {
+              fb >>= e & 63;
+              fbits -= e & 63;
+              *w++ = static_cast<uint8_t>(e >> 16);
+              e = lt[fb & mask(kLitBits)];  // >= 26 fbits left
+              if (e & kLit) {
+                fb >>= e & 63;
+                fbits -= e & 63;
+                *w++ = static_cast<uint8_t>(e >> 16);
+                if (iend - in < 16 || w >= stop) break;
+                fb |= load64(in) << fbits;
+                in += (63 - fbits) >> 3;
+                fbits |= 56;
+                e = lt[fb & mask(kLitBits)];
+                continue;
+              }
+            }
+            if (iend - in < 16 || w >= stop) break;
+            fb |= load64(in) << fbits;
+            in += (63 - fbits) >> 3;
+            fbits |= 56;
+            continue;
+          }
+          if (e & kSub) {
+            fb >>= kLitBits;
+            fbits -= kLitBits;
+            e = lt[(e >> 16) + (fb & mask((e >> 6) & 31))];
+            if (e & kLit) {
+              fb >>= e & 63;
+              fbits -= e & 63;
+              *w++ = static_cast<uint8_t>(e >> 16);
+              if (iend - in < 16 || w >= stop) break;
+              fb |= load64(in) << fbits;
+              in += (63 - fbits) >> 3;
+              fbits |= 56;
+              e = lt[fb & mask(kLitBits)];
+              continue;
+            }
+          }
+          if (e & (kEob | kBad)) {
+            if (e & kBad) corrupt("invalid literal/length code");
+            fb >>= e & 63;
+            fbits -= e & 63;
+            state_ = State::Header;
+            break;
+          }
+          // Code and extra bits go in one shift; the extra value comes from the saved buffer,
+          // off the path the next lookup waits on.
+          uint64_t saved = fb;
+          unsigned extra = (e >> 6) & 31;
+          unsigned total = (e & 63) + extra;
+          fb >>= total;
+          fbits -= total;
+          const unsigned mlen =
+              (e >> 16) + static_cast<unsigned>((saved >> (e & 63)) & mask(extra));
+          uint32_t d = dt[fb & mask(kDistBits)];
+          if (d & kSub) {
+            fb >>= kDistBits;
+            fbits -= kDistBits;
+            d = dt[(d >> 16) + (fb & mask((d >> 6) & 31))];
+          }
+          if (d & kBad) corrupt("invalid distance code");
+          saved = fb;
+          extra = (d >> 6) & 31;
+          total = (d & 63) + extra;
+          fb >>= total;
+          fbits -= total;
+          const size_t dist = (d >> 16) + static_cast<size_t>((saved >> (d & 63)) & mask(extra));
+          if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
+          copy_match(w, dist, mlen);
+          w += mlen;
+          if (iend - in < 16 || w >= stop) break;
+          fb |= load64(in) << fbits;
+          in += (63 - fbits) >> 3;
+          fbits |= 56;
+          e = lt[fb & mask(kLitBits)];
+        }
+        ip = in;
+        bb = fb;
+        bits = fbits;
+        bb &= mask(bits);  // drop look-ahead bits beyond the count (the careful reader ORs bytes)
+        if (state_ != State::Huffman) continue;
+      }
+      // Careful loop: one symbol at a time, only when all of it is known to have arrived.
+      while (w < stop && (iend - ip < 16 || pad)) {
+        refill_slow();
+        if (!fin && bits < 48) {
+          more = false;
+          break;
+        }
+        uint32_t e = lt[bb & mask(kLitBits)];
+        if (e & kSub) {
+          if (!take(kLitBits)) break;
+          e = lt[(e >> 16) + (bb & mask((e >> 6) & 31))];
+        }
+        if (!take(e & 63)) break;
+        if (e & kLit) {
+          *w++ = static_cast<uint8_t>(e >> 16);
+          continue;
+        }
+        if (e & kBad) corrupt("invalid literal/length code");
+        if (e & kEob) {
+          state_ = State::Header;
+          break;
+        }
+        unsigned extra = (e >> 6) & 31;
+        const unsigned mlen = (e >> 16) + static_cast<unsigned>(bb & mask(extra));
+        if (!take(extra)) break;
+        uint32_t d = dt[bb & mask(kDistBits)];
+        if (d & kSub) {
+          if (!take(kDistBits)) break;
+          d = dt[(d >> 16) + (bb & mask((d >> 6) & 31))];
+        }
+        if (!take(d & 63)) break;
+        if (d & kBad) corrupt("invalid distance code");
+        extra = (d >> 6) & 31;
+        const size_t dist = (d >> 16) + static_cast<size_t>(bb & mask(extra));
+        if (!take(extra)) break;
+        if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
+        copy_match(w, dist, mlen);
+        w += mlen;
+      }
+      if (truncated_ || !more || w >= stop) break;
+      // Otherwise: end of block (loop to the header) or enough input again for the fast loop.
+    }
+    bb_ = bb & mask(bits);
+    bits_ = bits;
+    pad_ = pad;
+    w_ = static_cast<size_t>(w - base);
+    return more && !truncated_;
+  }
+
+  // Copies a match of len bytes from dist back; may write up to 8 bytes past w + len.
+  static void copy_match(uint8_t* w, size_t dist, unsigned len) {
+    const uint8_t* src = w - dist;
+    uint8_t* const end = w + len;
+    if (dist >= 8) {
+      do {
+        std::memcpy(w, src, 8);
+        w += 8;
+        src += 8;
+      } while (w < end);
+    } else if (dist == 1) {
+      std::memset(w, *src, len);
+    } else {
+      while (w < end) *w++ = *src++;
+    }
+  }
+
+  // Parses a block header (and a dynamic block's code tables). Returns false if truncated.
+  template <class Refill, class Take, class Get>
+  bool parse_header(Refill& refill_slow, Take& take, Get& getbits, const uint64_t& bb,
+                    const unsigned& bits) {
+    unsigned v;
+    if (!getbits(3, &v)) return false;
+    last_ = v & 1;
+    const unsigned type = v >> 1;
+    if (type == 0) {
+      if (!take(bits & 7)) return false;
+      unsigned slen, snlen;
+      if (!getbits(16, &slen) || !getbits(16, &snlen)) return false;
+      if (slen != (~snlen & 0xFFFFu)) corrupt("invalid stored block lengths");
+      stored_left_ = slen;
+      state_ = State::Stored;
+      return true;
+    }
+    if (type == 3) corrupt("invalid block type");
+    uint8_t lens[288 + 32];
+    unsigned nlit, ndist;
+    if (type == 1) {
+      nlit = 288;
+      ndist = 32;
+      for (unsigned i = 0; i < 144; ++i) lens[i] = 8;
+      for (unsigned i = 144; i < 256; ++i) lens[i] = 9;
+      for (unsigned i = 256; i < 280; ++i) lens[i] = 7;
+      for (unsigned i = 280; i < 288; ++i) lens[i] = 8;
+      for (unsigned i = 0; i < 32; ++i) lens[288 + i] = 5;
+      build_table(lit_.data(), kLitBits, lens, 288, Kind::LitLen);
+      build_table(dist_.data(), kDistBits, lens + 288, 32, Kind::Dist);
+      state_ = State::Huffman;
+      return true;
+    }
+    unsigned hdr;
+    if (!getbits(14, &hdr)) return false;
+    nlit = (hdr & 31) + 257;
+    ndist = ((hdr >> 5) & 31) + 1;
+    const unsigned ncode = (hdr >> 10) + 4;
+    if (nlit > 286 || ndist > 30) corrupt("too many length or distance symbols");
+    uint8_t pre[19] = {0};
+    for (unsigned i = 0; i < ncode; ++i) {
+      if (!getbits(3, &v)) return false;
+      pre[kPreOrder[i]] = static_cast<uint8_t>(v);
+    }
+    uint32_t pt[1u << kPreBits];
+    if (!build_table(pt, kPreBits, pre, 19, Kind::Pre)) corrupt("invalid code lengths set");
+    const unsigned total = nlit + ndist;
+    unsigned have = 0;
+    while (have < total) {
+      refill_slow();
+      const uint32_t e = pt[bb & mask(kPreBits)];
+      if (!take(e & 63)) return false;
+      if (e & kBad) corrupt("invalid code lengths set");  // only from an empty code-length code
+      const unsigned sym = e >> 16;
+      if (sym < 16) {
+        lens[have++] = static_cast<uint8_t>(sym);
+        continue;
+      }
+      unsigned rep, val = 0;
+      if (sym == 16) {
+        if (!getbits(2, &rep)) return false;
+        if (have == 0) corrupt("invalid bit length repeat");
+        val = lens[have - 1];
+        rep += 3;
+      } else if (sym == 17) {
+        if (!getbits(3, &rep)) return false;
+        rep += 3;
+      } else {
+        if (!getbits(7, &rep)) return false;
+        rep += 11;
+      }
+      if (have + rep > total) corrupt("invalid bit length repeat");
+      std::memset(lens + have, static_cast<int>(val), rep);
+      have += rep;
+    }
+    if (lens[256] == 0) corrupt("invalid code -- missing end-of-block");
+    if (!build_table(lit_.data(), kLitBits, lens, nlit, Kind::LitLen))
+      corrupt("invalid literal/lengths set");
+    if (!build_table(dist_.data(), kDistBits, lens + nlit, ndist, Kind::Dist))
+      corrupt("invalid distances set");
+    state_ = State::Huffman;
+    return true;
+  }
+
+  std::vector<uint8_t> out_;  // [0, w_): window + decoded; [r_, w_) not yet delivered
+  std::vector<uint32_t> lit_, dist_;
+  size_t w_ = 0, r_ = 0;
+  uint64_t bb_ = 0;
+  unsigned bits_ = 0, pad_ = 0;
+  uint32_t stored_left_ = 0;
+  State state_ = State::Header;
+  bool last_ = false;
+  bool truncated_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Inflater> make_npz_inflater() { return std::make_unique<NpzInflater>(); }
+
+}  // namespace npz
