@@ -1,7 +1,7 @@
 // `npzguard run` / `npzguard status` and the hand-off library, driven against the fake trainer in
 // test/helpers/fake-trainer (python stdlib only). Datasets are touched empty files with --no-verify
 // (or hand-made verdicts), so these tests need neither the native addon nor numpy.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,6 +91,27 @@ describe("trainer command construction", () => {
     logPath: "e/dose_1000/dense/gs2/train.log",
   };
   const input = { job, python: "python3", phaseCRoot: "c", phaseDRoot: "d", artifactRoot: "e", backend: "tensorflow" as const };
+
+  it("passes a root that begins with '-' as --flag=value (argparse would read it as a flag)", () => {
+    const c = buildTrainerCommand({ ...input, phaseCRoot: "-c", artifactRoot: "--e" });
+    expect(c.args).toContain("--phase-c-root=-c");
+    expect(c.args).toContain("--artifact-root=--e");
+    expect(c.args).toContain("--phase-d-root");
+    expect(c.display).toContain("--phase-c-root=-c --phase-d-root d --artifact-root=--e");
+  });
+
+  it("quotes template values for where they stand: bare, in '...', in \"...\"", () => {
+    const nasty = { ...input, job: { ...job, trainDataPath: `/x/a'b"c$(touch p)\`q\`` } };
+    expect(expandTemplate("echo {train}", nasty)).toBe(`echo '/x/a'\\''b"c$(touch p)\`q\`'`);
+    expect(expandTemplate("echo '{train}'", nasty)).toBe(`echo '/x/a'\\''b"c$(touch p)\`q\`'`);
+    expect(expandTemplate('echo "{train}"', nasty)).toBe(`echo "/x/a'b\\"c\\$(touch p)\\\`q\\\`"`);
+    for (const t of ["echo {train}", "echo '{train}'", 'echo "{train}"']) {
+      const out = execFileSync("/bin/sh", ["-c", expandTemplate(t, nasty)], { encoding: "utf8", cwd: tmpdir() });
+      expect(out).toBe(`/x/a'b"c$(touch p)\`q\`\n`);
+    }
+    expect(() => expandTemplate("echo $(cat {train})", nasty)).toThrow(TemplateError);
+    expect(() => expandTemplate("echo `cat {train}`", nasty)).toThrow(TemplateError);
+  });
 
   it("builds the orchestrator's command line", () => {
     expect(buildTrainerCommand(input).display).toBe(
