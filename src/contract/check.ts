@@ -161,8 +161,6 @@ async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOpt
 export async function checkFile(filePath: string, options: CheckRunOptions = {}): Promise<Report> {
   validateOptions(options);
   const started = performance.now();
-  const profile = options.profile ?? "study";
-  const mode = options.mode ?? "full";
   const limiter = options.limiter ?? new Limiter(options.concurrency || defaultConcurrency());
   options.signal?.throwIfAborted();
 

@@ -1,9 +1,9 @@
 // A finding before the profile's severity is applied: engine.ts turns drafts into Violations.
 import type { Profile, Severity } from "./types.js";
-import { ruleSeverity } from "./rules.js";
+import { ruleSeverity, type RuleId } from "./rules.js";
 
 export interface Draft {
-  rule: string;
+  rule: RuleId;
   key: string | null;
   message: string;
   hint?: string;

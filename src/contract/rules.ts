@@ -25,13 +25,13 @@ const I = "info" as const;
 type Sev = Severity | null;
 
 /** ref = the reference column (S except §6.6 parentheses), then S, T, P. */
-function rule(
-  id: string,
+function rule<const Id extends string>(
+  id: Id,
   findings: string[],
   [ref, s, t, p]: [Sev, Sev, Sev, Sev],
   title: string,
   extra: { value?: boolean; note?: string } = {},
-): RuleDef {
+): RuleDef & { id: Id } {
   return {
     id,
     finding: findings[0] ?? null,
@@ -45,7 +45,7 @@ function rule(
 
 const D1 = ["DATA-001"];
 
-const LIST: RuleDef[] = [
+const LIST = [
   // §6.1 container
   rule("npz/readable", D1, [E, E, E, E], "archive or .npy parses"),
   rule("npz/member-format", D1, [E, E, E, E], "NPY version/header/size valid"),
@@ -124,7 +124,10 @@ const LIST: RuleDef[] = [
     note: "gridsize mismatch → I",
   }),
   rule("data001/phasec-provenance", ["PHASEC-METADATA-001"], [E, E, E, E], "Phase C provenance (role phase-c)"),
-];
+] as const;
+
+/** Every rule id of the catalogue: a draft with a mistyped id does not compile. */
+export type RuleId = (typeof LIST)[number]["id"];
 
 /** All rules by id, in catalogue order. */
 export const RULES: Readonly<Record<string, RuleDef>> = Object.freeze(
