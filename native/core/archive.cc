@@ -467,20 +467,22 @@ void Archive::load_members() {
   }
 }
 
-void Archive::charge_inflate(const Member& m) const {
+void Archive::charge_inflate(const Member& m) const { charge_inflate_bytes(m, m.entry.usize); }
+
+void Archive::charge_inflate_bytes(const Member& m, uint64_t n) const {
   const ZipEntry& z = m.entry;
   if (z.method == 0) return;
   const uint64_t budget = opts_.max_inflate_total;
   uint64_t cur = inflated_.load();
   for (;;) {
-    if (z.usize > budget || cur > budget - z.usize)
+    if (n > budget || cur > budget - n)
       throw Error(Code::NpzLimit,
-                  "inflating member '" + m.key + "' (" + std::to_string(z.usize) +
+                  "inflating member '" + m.key + "' (" + std::to_string(n) +
                       " bytes) would exceed this archive's inflate budget of " +
                       std::to_string(budget) + " bytes (" + std::to_string(cur) +
                       " already inflated); raise maxInflateBytes to allow more",
                   m.key);
-    if (inflated_.compare_exchange_weak(cur, cur + z.usize)) return;
+    if (inflated_.compare_exchange_weak(cur, cur + n)) return;
   }
 }
 
@@ -596,6 +598,114 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
   if (dt.big_endian) swap_units(out.owned.data(), out.owned.size(), cs);
   out.data = out.owned.data();
   out.crc_verified = kind_ == Kind::Npz;
+  return out;
+}
+
+ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMode mode) const {
+  const Member& m = npy_member(index);
+  const NpyHeader& h = *m.header;
+  const DType& dt = h.dtype;
+  if (!dt.supported || dt.is_object)
+    throw Error(Code::NpyUnsupportedDtype,
+                "member '" + m.key + "' has dtype '" + dt.descr + "', which cannot be read as rows",
+                m.key);
+  if (h.shape.empty())
+    throw Error(Code::NpyRowRange, "member '" + m.key + "' is 0-dimensional: it has no rows", m.key);
+  if (h.fortran_order && h.shape.size() > 1)
+    throw Error(Code::NpyFortranOrder,
+                "member '" + m.key +
+                    "' is stored in Fortran order, so its rows are not contiguous; read the whole "
+                    "array instead",
+                m.key);
+  const uint64_t rows = h.shape[0];
+  if (start > end || end > rows)
+    throw Error(Code::NpyRowRange,
+                "member '" + m.key + "': rows [" + std::to_string(start) + ", " +
+                    std::to_string(end) + ") are outside its first axis of " +
+                    std::to_string(rows) + " rows",
+                m.key);
+  // Bytes per row, overflow-checked: with shape[0] == 0 the header's byte_length check does not
+  // bound the product of the other dimensions.
+  uint64_t row_bytes = dt.itemsize;
+  for (size_t d = 1; d < h.shape.size(); ++d) {
+    const uint64_t dim = h.shape[d];
+    if (dim != 0 && row_bytes > UINT64_MAX / dim)
+      throw Error(Code::NpyLengthOverflow, "member '" + m.key + "': row size overflows", m.key);
+    row_bytes *= dim;
+  }
+  // end <= rows, so end * row_bytes <= byte_length (checked against the member at open) unless
+  // rows == 0, where end == 0.
+  const uint64_t from = start * row_bytes, to = end * row_bytes;
+  if (to > h.byte_length)
+    throw Error(Code::NpyLengthOverflow, "member '" + m.key + "': row range beyond the data", m.key);
+  const uint64_t len = to - from;
+  if (len > SIZE_MAX) throw Error(Code::NpzLimit, "row range too large to read", m.key);
+  const ZipEntry& z = m.entry;
+  const uint32_t cs = dt.component_size ? dt.component_size : 1;
+  ArrayBytes out;
+  out.byte_length = len;
+  if (len == 0) {
+    out.data = out.owned.data();
+    return out;
+  }
+  if (mode != CopyMode::ForceCopy) {
+    const char* why = nullptr;
+    Code code = Code::NpzLimit;
+    if (z.method != 0) {
+      code = Code::NpzCompressedMember;
+      why = "is DEFLATE-compressed and cannot be mapped";
+    } else if (!file_) {
+      why = "comes from an in-memory source, which cannot be mapped";
+    } else if (dt.big_endian) {
+      code = Code::NpyNonNativeEndian;
+      why = "is stored big-endian; a view needs native (little-endian) order";
+    } else if (m.array_offset % cs != 0) {
+      code = Code::NpyMisaligned;
+      why = "has its data at a file offset that is not a multiple of the element size";
+    } else if (len > kZeroCopyMax) {
+      why = "row range is larger than 4 GiB, the cap for one external buffer";
+    }
+    if (!why) {
+      if (file_->current_size() < m.array_offset + to)
+        throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
+      out.mapping = std::make_shared<Mapping>(file_->fd(), m.array_offset + from,
+                                              static_cast<size_t>(len));
+      out.data = out.mapping->data();
+      out.zero_copy = true;
+      return out;
+    }
+    if (mode == CopyMode::RequireZeroCopy)
+      throw Error(code, "member '" + m.key + "' " + why, m.key);
+  }
+  const size_t n = static_cast<size_t>(len);
+  try {
+    if (z.method == 0) {
+      out.owned.resize(n);
+      for (size_t have = 0; have < n;) {
+        const size_t k = std::min<size_t>(n - have, kScanChunk);
+        src_->read(z.data_offset + h.data_offset + from + have, out.owned.data() + have, k);
+        have += k;
+      }
+    } else {
+      charge_inflate_bytes(m, h.data_offset + to);
+      MemberStream ms(*src_, z);
+      ms.set_verify_crc(false);  // the CRC covers the whole member; a row read stops early
+      ms.skip(h.data_offset + from);
+      // Reserve address space only: pages become resident as inflated rows arrive.
+      out.owned.reserve(n);
+      while (out.owned.size() < n) {
+        const size_t have = out.owned.size();
+        const size_t k = std::min<size_t>(n - have, kScanChunk * 4);
+        out.owned.resize(have + k);
+        ms.read_exact(out.owned.data() + have, k);
+      }
+    }
+  } catch (Error& e) {
+    e.set_member(m.key);
+    throw;
+  }
+  if (dt.big_endian) swap_units(out.owned.data(), out.owned.size(), cs);
+  out.data = out.owned.data();
   return out;
 }
 

@@ -91,6 +91,15 @@ class Archive {
   // ERR_NPY_NON_NATIVE_ENDIAN, ERR_NPY_MISALIGNED or ERR_NPZ_LIMIT (> 4 GiB) instead of copying.
   // Unsupported/object dtypes: ERR_NPY_UNSUPPORTED_DTYPE. Copies verify the CRC (full read).
   ArrayBytes read_array(size_t index, CopyMode mode) const;
+  // Rows [start, end) along the first axis of a C-order array (a 1-d array in either order):
+  // a zero-copy mapping of just those rows when the whole-array rules allow it (STORED, file
+  // source, native endian, aligned, <= 4 GiB), else a copy in native byte order. A DEFLATED
+  // member is inflated in bounded memory (the stream's fixed buffers) from its start up to the
+  // last byte of row end-1 and no further; only those bytes are charged to the inflate budget.
+  // Row reads do not verify the CRC (crc_verified false): it covers the whole member.
+  // ERR_NPY_ROW_RANGE: start > end, end > rows, or a 0-d array; ERR_NPY_FORTRAN_ORDER: a
+  // Fortran-order array of 2+ dimensions (its rows are not contiguous); plus read_array's codes.
+  ArrayBytes read_rows(size_t index, uint64_t start, uint64_t end, CopyMode mode) const;
   // Object ('|O', via the pickle walker) or 0-d/any U/S member decoded to strings.
   ObjectStrings read_strings(size_t index) const;
   // Streaming pass over the member: CRC + stats in bounded memory. A file truncated during the
@@ -99,6 +108,8 @@ class Archive {
   // Charges a full inflation of member m (no-op for STORED members) against the inflate budget;
   // ERR_NPZ_LIMIT when it would go over. Thread-safe. Called by every full read of a member.
   void charge_inflate(const Member& m) const;
+  // Same budget, charged by n bytes (partial inflation: row reads).
+  void charge_inflate_bytes(const Member& m, uint64_t n) const;
   uint64_t inflated_total() const { return inflated_.load(); }
 
  private:
