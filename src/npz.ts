@@ -17,6 +17,7 @@ import type {
   NpyHeaderInfo,
   ObjectStrings,
   OpenOptions,
+  RowProfile,
   ScanOptions,
   ScanResult,
 } from "./types.js";
@@ -331,6 +332,48 @@ export class NpzFile implements Disposable {
       });
     }
     return { data, ...base, zeroCopy: res.zeroCopy };
+  }
+
+  /**
+   * Per-row totals of a real numeric C-order (or 1-d) array in one streaming pass over the
+   * member (bounded memory; 40 bytes per row in the result, at most maxRows rows, default 2^22).
+   * No CRC check. Errors: ERR_NPY_UNSUPPORTED_DTYPE (complex, f2, strings, objects),
+   * ERR_NPY_ROW_RANGE (0-d), ERR_NPY_FORTRAN_ORDER, ERR_NPZ_LIMIT (too many rows).
+   */
+  rowProfile(key: string, options?: { maxRows?: number }): RowProfile {
+    const o = checkOptionsObject(options, "options", new Set(["maxRows"]));
+    const maxRows = checkInt(o.maxRows, "options.maxRows", 0, Number.MAX_SAFE_INTEGER) ?? 1 << 22;
+    const { index, member } = this.#member(key);
+    try {
+      return this.#raw.rowProfile(index, maxRows);
+    } catch (err) {
+      throw fromNative(err, this.path, member.key);
+    }
+  }
+
+  /**
+   * Several single rows at once (ascending, unique row numbers): `data` holds them one after the
+   * other (shape [rows.length, ...shape.slice(1)]); always a copy. A DEFLATE member is inflated
+   * once, up to the last row listed. Same refusals as array(key, { rows }).
+   */
+  rowSet(key: string, rows: readonly number[]): NpyArray {
+    if (!Array.isArray(rows)) throw new TypeError(`Expected an array of row numbers for rows, got ${describe(rows)}`);
+    rows.forEach((r, i) => checkInt(r, `rows[${i}]`, 0, Number.MAX_SAFE_INTEGER));
+    const { index, member, header } = this.#member(key);
+    const k = member.key;
+    if (!header.supported || header.isObject || header.kind === "U" || header.kind === "S") {
+      throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which cannot be read as rows`, { path: this.path, member: k });
+    }
+    let buffer: ArrayBuffer;
+    try {
+      buffer = this.#raw.readRowSet(index, [...rows]);
+    } catch (err) {
+      throw fromNative(err, this.path, k);
+    }
+    const shape = [rows.length, ...header.shape.slice(1)];
+    const data = viewAs(header.kind, header.itemsize, buffer, shape.reduce((a, b) => a * b, 1));
+    if (!data) throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which has no typed-array view`, { path: this.path, member: k });
+    return { data, shape, descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: false };
   }
 
   /** array() with the data type asserted by the caller: `npz.arrayAs<Float32Array>("x")`. */

@@ -152,3 +152,17 @@ export interface MemberInfo {
   header: NpyHeaderInfo | null;
   error: { code: string; message: string } | null;
 }
+
+/** Per-row (first-axis) totals of a real numeric array, from one streaming pass (rowProfile()). */
+export interface RowProfile {
+  /** Sum of the finite values of each row (a frame's total intensity). */
+  sum: Float64Array;
+  /** NaN / Inf values per row (floats only). */
+  nonfinite: Float64Array;
+  /** Values != 0 per row: 0 marks a zero-energy frame. */
+  nonzero: Float64Array;
+  /** Values < 0 per row. */
+  negative: Float64Array;
+  /** Per position within a row, the sum of finite values over all rows (mean pattern = colSum / rows); empty when a row has more than 16 Mi values. */
+  colSum: Float64Array;
+}

@@ -281,6 +281,8 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
                            InstanceMethod<&ArchiveWrap::JsReadArray>("readArray"),
                            InstanceMethod<&ArchiveWrap::JsReadStrings>("readStrings"),
                            InstanceMethod<&ArchiveWrap::JsReadRows>("readRows"),
+                           InstanceMethod<&ArchiveWrap::JsRowProfile>("rowProfile"),
+                           InstanceMethod<&ArchiveWrap::JsReadRowSet>("readRowSet"),
                            InstanceMethod<&ArchiveWrap::JsScan>("scan"),
                            InstanceMethod<&ArchiveWrap::JsCancel>("cancel"),
                            InstanceMethod<&ArchiveWrap::JsClose>("close"),
@@ -524,6 +526,64 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
     out.Set("zeroCopy", Napi::Boolean::New(env, zero_copy));
     out.Set("crcVerified", Napi::Boolean::New(env, false));
     return out;
+  }
+  // rowProfile(index, maxRows): per-row sum / non-finite / non-zero / negative counts
+  // (Archive::row_profile), as Float64Arrays. Synchronous (the report runs it file by file).
+  Napi::Value JsRowProfile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Archive& a = Open(env);
+    const size_t index = MemberIndex(info, a);
+    const uint64_t max_rows = RowArg(info, 1, "maxRows");
+    const std::string& key = a.members()[index].key;
+    RowProfile p = GuardCore(env, path_, [&] {
+      try {
+        return a.row_profile(index, max_rows, nullptr);
+      } catch (Error& e) {
+        e.set_member(key);
+        throw;
+      }
+    });
+    auto f64 = [&](auto const& v) {
+      Napi::Float64Array arr = Napi::Float64Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); ++i) arr[i] = static_cast<double>(v[i]);
+      return arr;
+    };
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("sum", f64(p.sum));
+    out.Set("nonfinite", f64(p.nonfinite));
+    out.Set("nonzero", f64(p.nonzero));
+    out.Set("negative", f64(p.negative));
+    out.Set("colSum", f64(p.col_sum));
+    return out;
+  }
+  // readRowSet(index, rows: number[]): the listed rows (ascending) concatenated, as a copy.
+  Napi::Value JsReadRowSet(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Archive& a = Open(env);
+    const size_t index = MemberIndex(info, a);
+    if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, "Expected an array for rows");
+    Napi::Array arr = info[1].As<Napi::Array>();
+    if (arr.Length() > (1u << 16)) throw Napi::RangeError::New(env, "Expected at most 65536 rows");
+    std::vector<uint64_t> rows;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || d > static_cast<double>(kMaxSafeInteger) || d != static_cast<double>(static_cast<uint64_t>(d)))
+        throw Napi::RangeError::New(env, "Expected non-negative safe integers in rows");
+      rows.push_back(static_cast<uint64_t>(d));
+    }
+    const std::string& key = a.members()[index].key;
+    npz::ByteBuffer bytes = GuardCore(env, path_, [&] {
+      try {
+        return a.read_row_set(index, rows);
+      } catch (Error& e) {
+        e.set_member(key);
+        throw;
+      }
+    });
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes.size());
+    if (!bytes.empty()) std::memcpy(buffer.Data(), bytes.data(), bytes.size());
+    return buffer;
   }
   // ---- end of row reads ---------------------------------------------------------------------
 
