@@ -211,3 +211,45 @@ np.savez_compressed(sys.argv[1], diffraction=a)
     expect(full.grow).toBeGreaterThan(MEMBER_MB * 0.9);
   }, 120_000);
 });
+
+// rowProfile (per-frame totals, one pass) and rowSet (several rows, one pass) against numpy.
+describe.each(["stored", "deflated"])("rowProfile and rowSet of %s members equal numpy", (kind) => {
+  it("per-row nansum / non-finite / non-zero / negative counts and the column sums; rowSet = a[[...]]", () => {
+    const want = JSON.parse(
+      execFileSync("python3", [
+        "-c",
+        String.raw`
+import numpy as np, json, sys, base64
+z = np.load(sys.argv[1])
+out = {}
+for k in ["a1", "a5", "a10", "a15", "one_d"]:
+    a = z[k].astype(np.float64)
+    r = a.reshape(a.shape[0], -1)
+    fin = np.isfinite(r)
+    out[k] = {"sum": np.where(fin, r, 0).sum(1).tolist(), "nonfinite": (~fin).sum(1).tolist(),
+              "nonzero": (r != 0).sum(1).tolist(), "negative": (np.where(fin, r, 0) < 0).sum(1).tolist(),
+              "colSum": np.where(fin, r, 0).sum(0).tolist(),
+              "set": base64.b64encode(np.ascontiguousarray(z[k][[1, 4, 6]]).astype(z[k].dtype.newbyteorder('<')).tobytes()).decode()}
+print(json.dumps(out))
+`,
+        path.join(dir, `${kind}.npz`),
+      ]).toString(),
+    ) as Record<string, { sum: number[]; nonfinite: number[]; nonzero: number[]; negative: number[]; colSum: number[]; set: string }>;
+    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    for (const [k, w] of Object.entries(want)) {
+      const p = npz.rowProfile(k);
+      expect([...p.nonfinite], k).toEqual(w.nonfinite);
+      expect([...p.nonzero], k).toEqual(w.nonzero);
+      expect([...p.negative], k).toEqual(w.negative);
+      [...p.sum].forEach((v, i) => expect(v, `${k} sum[${i}]`).toBeCloseTo(w.sum[i]!, 6));
+      [...p.colSum].forEach((v, i) => expect(v, `${k} colSum[${i}]`).toBeCloseTo(w.colSum[i]!, 6));
+      expect(p.colSum.length, k).toBe(w.colSum.length);
+      expect(bytesOf(npz.rowSet(k, [1, 4, 6]).data).equals(Buffer.from(w.set, "base64")), `${k} rowSet`).toBe(true);
+    }
+    expect(want.a10!.nonfinite[1]).toBe(1); // the fixture's NaN is seen
+    expect(() => npz.rowSet("a10", [4, 1])).toThrow(expect.objectContaining({ code: "ERR_NPY_ROW_RANGE" }));
+    expect(() => npz.rowSet("a10", [7])).toThrow(expect.objectContaining({ code: "ERR_NPY_ROW_RANGE" }));
+    expect(() => npz.rowProfile("a13")).toThrow(expect.objectContaining({ code: "ERR_NPY_UNSUPPORTED_DTYPE" })); // <c16
+    expect(() => npz.rowProfile("a11", { maxRows: 3 })).toThrow(expect.objectContaining({ code: "ERR_NPZ_LIMIT" }));
+  });
+});
