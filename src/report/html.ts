@@ -10,6 +10,9 @@ import { checkFile } from "../contract/check.js";
 import type { CheckOptions, Report, Violation } from "../contract/types.js";
 import { openNpz, type NpzFile } from "../npz.js";
 import type { ArrayData, ArrayStats, MemberInfo, RowProfile } from "../types.js";
+import { escapeControls, escapeHtml, humanSize } from "./format.js";
+
+export { escapeControls, escapeHtml, humanSize };
 
 export interface HtmlReportOptions extends CheckOptions {
   /** Largest side of an inlined image in pixels (default 256; frames are downsampled). */
@@ -33,27 +36,6 @@ export interface FrameFinding {
 }
 
 const DIFFRACTION_KEYS = ["diffraction", "diff3d"];
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
-
-/** Control characters (and backslash) escaped for display: "a\u0007b" -> "a\x07b". */
-export function escapeControls(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
-}
-
-export function humanSize(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
-}
 
 function fmt(v: number | null | undefined): string {
   if (v === null || v === undefined) return "–";
