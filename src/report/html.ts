@@ -329,14 +329,15 @@ function real2d(npz: NpzFile, key: string): { h: number; w: number; amp: (i: num
   return { h, w, amp: v, phase: null };
 }
 
-interface FileSection {
+export interface FileSection {
   html: string;
   report: Report;
 }
 
-async function fileSection(path: string, id: string, options: HtmlReportOptions): Promise<FileSection> {
+/** @internal One file's section; `precomputed`: a report already made (the study's pre-flight). */
+export async function fileSection(path: string, id: string, options: HtmlReportOptions, precomputed?: Report): Promise<FileSection> {
   const maxSide = options.maxImageSide ?? 256;
-  const report = await checkFile(path, options);
+  const report = precomputed ?? (await checkFile(path, options));
   const verdict = report.readError ? "unreadable" : report.ok ? "verified" : "failed";
   let html = `<section class="file" id="${id}"><h2>${escapeHtml(escapeControls(path))} <span class="verdict v-${verdict}">${verdict}</span></h2>`;
   html += `<p>profile ${report.profile}; reference gate: <b>${report.referenceVerdict.status}</b>${report.referenceVerdict.error ? ` — ${escapeHtml(report.referenceVerdict.error)}` : ""}</p>`;
@@ -455,7 +456,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:2px 6px;font-
 .sev-error{color:#b00}.sev-warning{color:#a60}.sev-frame{color:#808}.finding{color:#b00;font-weight:bold}
 .row{display:flex;flex-wrap:wrap;gap:10px}figure{margin:4px}figure img{image-rendering:pixelated;width:192px;border:1px solid #ccc}
 .finding-frame img{border:3px solid #d00}figcaption{font-size:11px;max-width:260px}ul.tree{margin:0;padding-left:1.2em}
-.matrix td{text-align:center}`;
+.matrix td{text-align:center;vertical-align:top}.st-verified{background:#e6f6ec}.st-blocked{background:#fbe4e4}.st-skipped{background:#eee}`;
 
 /** The whole page for already-built sections (also used by the study form). */
 export function page(title: string, body: string): string {

@@ -12,6 +12,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext } from "playwright-core";
 import { buildPrivateDist } from "../helpers/private-dist.js";
+import { synthesizeStudy } from "../../src/study/synth.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE = existsSync(CHROMIUM);
@@ -146,4 +147,49 @@ d("npzguard report in headless chromium", () => {
     expect(at5?.caption).toContain("zero-energy");
     for (const p of f.pictures) expect(p.w * p.h * p.natural, p.alt).toBeGreaterThan(0);
   }, 120_000);
+
+  it("a synthetic study with one blocked and one skipped job: matrix states, links, file sections", async () => {
+    const root = path.join(dir, "study");
+    synthesizeStudy({ outDir: root, positions: 64, size: 64 });
+    rmSync(path.join(root, "phase_d", "dose_10000", "sparse"), { recursive: true }); // -> skipped
+    const bad = path.join(root, "phase_d", "dose_1000", "dense", "train.npz");
+    execFileSync("python3", [
+      "-c",
+      String.raw`
+import numpy as np, sys
+z = dict(np.load(sys.argv[1], allow_pickle=True)); d = z["diffraction"].copy(); d[3].reshape(-1)[:50] = np.nan; z["diffraction"] = d
+np.savez_compressed(sys.argv[1], **z)
+`,
+      bad,
+    ]);
+    const out = path.join(dir, "study.html");
+    const r = runReport(["--phase-c-root", path.join(root, "phase_c"), "--phase-d-root", path.join(root, "phase_d"), "--artifact-root", path.join(root, "art"), "--n-groups", "4", "--out", out]);
+    expect(r.status, r.stderr).toBe(1);
+    const page = await ctx!.newPage();
+    const consoleErrors: string[] = [];
+    const requests: string[] = [];
+    page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+    page.on("request", (q) => requests.push(q.url()));
+    await page.goto(pathToFileURL(out).href, { waitUntil: "load" });
+    const m = await page.evaluate(() => {
+      const cells = [...document.querySelectorAll("table.matrix td")].map((td) => ({ cls: td.className, text: (td as HTMLElement).innerText, links: [...td.querySelectorAll("a")].map((a) => a.getAttribute("href")!) }));
+      const ids = [...document.querySelectorAll("section.file")].map((s) => s.id);
+      const pics = [...document.querySelectorAll("figure.pic img, figure.pic svg")].map((el) => el.getBoundingClientRect().width * el.getBoundingClientRect().height);
+      return { cells, ids, pics };
+    });
+    await page.close();
+    expect(consoleErrors).toEqual([]);
+    expect(requests).toEqual([pathToFileURL(out).href]);
+    const blocked = m.cells.filter((c) => c.cls === "st-blocked");
+    const skipped = m.cells.filter((c) => c.cls === "st-skipped");
+    expect(blocked).toHaveLength(1);
+    expect(blocked[0]!.text).toContain(bad);
+    expect(blocked[0]!.text).toContain("data001/diffraction-finite");
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]!.text).toContain("NPZ files not found");
+    expect(m.cells.filter((c) => c.cls === "st-verified").length).toBe(7); // 9 jobs - 1 skipped view - 1 blocked
+    for (const c of m.cells) for (const href of c.links) expect(m.ids).toContain(href.slice(1));
+    expect(m.pics.length).toBeGreaterThan(0);
+    for (const a of m.pics) expect(a).toBeGreaterThan(0);
+  }, 180_000);
 });
