@@ -5,9 +5,9 @@
 // files it reads; then one section per distinct file (see html.ts).
 import { existsSync } from "node:fs";
 import type { Report } from "../contract/types.js";
-import { planStudy, type PlanStudyOptions, type PlanStudyResult } from "../study/preflight.js";
-import { readRunRecord, type RunRecord } from "../study/run-record.js";
-import { jobId } from "../study/trainer-command.js";
+import { planStudy, type PlanStudyOptions, type PlanStudyResult } from "../gate/preflight.js";
+import { readRunRecord, type RunRecord } from "../handoff/run-record.js";
+import { jobId } from "../handoff/trainer-command.js";
 import { escapeControls, escapeHtml } from "./format.js";
 import { fileSection, page, type HtmlReportOptions } from "./html.js";
 

@@ -12,7 +12,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext } from "playwright-core";
 import { buildPrivateDist } from "../helpers/private-dist.js";
-import { synthesizeStudy } from "../../src/study/synth.js";
+import { synthesizeStudy } from "../../src/synth/synth.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE = existsSync(CHROMIUM);
