@@ -313,16 +313,33 @@ function metadataTree(v: unknown, depth = 0): string {
     .join("")}${entries.length > 200 ? "<li>…</li>" : ""}</ul>`;
 }
 
-function real2d(npz: NpzFile, key: string): { h: number; w: number; amp: (i: number) => number; phase: ((i: number) => number) | null } | null {
+/** @internal Amplitude/phase accessors of a 2-D member (or the first patch of a 3-D one), sampled by rows. */
+export function real2d(npz: NpzFile, key: string, maxSide: number): { h: number; w: number; amp: (i: number) => number; phase: ((i: number) => number) | null } | null {
   const hd = npz.header(key);
   if (!hd.supported || hd.fortranOrder || !["f", "c", "i", "u"].includes(hd.kind)) return null;
-  // A 3-D member (e.g. ground-truth patches): its first patch, by row read.
+  // A 3-D member (e.g. ground-truth patches): its first patch, by row read. A 2-D image larger
+  // than the picture: only the rows the picture samples (rowSet), with imageUri's own stride.
   const dims = hd.shape.length;
   if (dims < 2 || dims > 3) return null;
-  const a = dims === 3 ? npz.array(key, { rows: [0, 1] }) : npz.array(key);
   const h = hd.shape[dims - 2]!;
   const w = hd.shape[dims - 1]!;
-  const v = numeric(a.data);
+  const step = Math.max(1, Math.ceil(Math.max(h, w) / maxSide));
+  let v: (i: number) => number;
+  if (dims === 3) {
+    v = numeric(npz.array(key, { rows: [0, 1] }).data);
+  } else if (step > 1) {
+    const rows = Array.from({ length: Math.ceil(h / step) }, (_, k) => k * step);
+    const sub = numeric(npz.rowSet(key, rows).data);
+    const per = hd.kind === "c" ? 2 : 1;
+    // Full-grid element index i -> the same element in the sampled rows (only rows k*step are asked for).
+    v = (j) => {
+      const i = Math.floor(j / per);
+      const y = Math.floor(i / w);
+      return sub(((y / step) * w + (i % w)) * per + (j % per));
+    };
+  } else {
+    v = numeric(npz.array(key).data);
+  }
   if (hd.kind === "c") {
     return { h, w, amp: (i) => Math.hypot(v(2 * i), v(2 * i + 1)), phase: (i) => Math.atan2(v(2 * i + 1), v(2 * i)) };
   }
@@ -430,7 +447,7 @@ export async function fileSection(path: string, id: string, options: HtmlReportO
     ] as const) {
       if (!has(key)) continue;
       try {
-        const im = real2d(npz, key);
+        const im = real2d(npz, key, maxSide);
         if (!im) continue;
         const a = img(imageUri(im.h, im.w, im.amp, "linear", maxSide), `${key} amplitude`, `${escapeHtml(key)} amplitude`);
         const p = im.phase ? img(imageUri(im.h, im.w, im.phase, "phase", maxSide), `${key} phase`, `${escapeHtml(key)} phase`) : "";
