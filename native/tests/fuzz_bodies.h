@@ -54,6 +54,18 @@ void archive_one(const uint8_t* data, size_t size, const char* name, Check&& che
         check(b.byte_length <= m.header->byte_length, "rows within the array");
       } catch (const npz::Error&) {
       }
+      try {
+        npz::RowProfile p = a->row_profile(i, uint64_t{1} << 16, nullptr);
+        check(p.sum.size() == rows && p.nonzero.size() == rows, "one profile entry per row");
+      } catch (const npz::Error&) {
+      }
+      if (rows > 1) {
+        try {
+          npz::ByteBuffer b = a->read_row_set(i, {0, rows - 1});
+          check(b.size() <= m.header->byte_length, "row set within the array");
+        } catch (const npz::Error&) {
+        }
+      }
       if (rows < UINT64_MAX) {
         try {
           (void)a->read_rows(i, 0, rows + 1, npz::CopyMode::Auto);

@@ -453,3 +453,31 @@ NPZ_TEST(archive_read_rows) {
   NPZ_EXPECT(a->members()[4].error && a->members()[4].error->code() == Code::NpyLengthOverflow);
   NPZ_EXPECT_CODE(a->read_rows(4, 0, 0, CopyMode::Auto), Code::NpyLengthOverflow);
 }
+
+// Per-row profile and row sets (issue 13): totals per row, refusals, one pass for a row set.
+NPZ_TEST(archive_row_profile_and_row_set) {
+  std::vector<float> v = floats(12);
+  for (size_t i = 3; i < 6; ++i) v[i] = 0;  // row 1 all zero
+  v[7] = std::nanf("");                     // row 2 one NaN
+  Bytes arr = ztest::npy("<f4", "(4, 3)", ztest::raw(v));
+  Bytes cplx = ztest::npy("<c8", "(2,)", ztest::raw(floats(4)));
+  Mem m{ztest::build_zip({{"s.npy", arr, 0}, {"d.npy", arr, 8}, {"c.npy", cplx, 0}}).bytes};
+  auto a = m.open();
+  for (size_t i : {size_t{0}, size_t{1}}) {
+    npz::RowProfile p = a->row_profile(i, 100, nullptr);
+    NPZ_EXPECT(p.sum.size() == 4 && p.nonzero[1] == 0 && p.nonfinite[2] == 1 && p.nonfinite[0] == 0);
+    NPZ_EXPECT(p.col_sum.size() == 3);
+    double total = 0;
+    for (double x : p.sum) total += x;
+    double cols = 0;
+    for (double x : p.col_sum) cols += x;
+    NPZ_EXPECT(std::fabs(total - cols) < 1e-6);
+    npz::ByteBuffer rs = a->read_row_set(i, {0, 3});
+    NPZ_EXPECT(rs.size() == 24 && std::memcmp(rs.data(), v.data(), 12) == 0 &&
+               std::memcmp(rs.data() + 12, v.data() + 9, 12) == 0);
+    NPZ_EXPECT_CODE(a->read_row_set(i, {3, 0}), Code::NpyRowRange);
+    NPZ_EXPECT_CODE(a->read_row_set(i, {4}), Code::NpyRowRange);
+    NPZ_EXPECT_CODE(a->row_profile(i, 3, nullptr), Code::NpzLimit);
+  }
+  NPZ_EXPECT_CODE(a->row_profile(2, 100, nullptr), Code::NpyUnsupportedDtype);
+}
