@@ -7,15 +7,15 @@ import os from "node:os";
 import path from "node:path";
 
 /**
- * ctx: { files: {stored, deflated}, cli, bench, measureProcess, fmtSeconds, fmtRatio, rows, results, log }
+ * ctx: { files: {stored, deflated}, cli, env (the default build's, like A3), bench, measureProcess, fmtSeconds, fmtRatio, rows, results, log }
  * Adds rows A8-report-<kind> and results.cases.A.report_<kind>.
  */
 export function benchReport(ctx) {
-  const { files, cli, bench, measureProcess, fmtSeconds, fmtRatio, rows, results, log } = ctx;
+  const { files, cli, env, bench, measureProcess, fmtSeconds, fmtRatio, rows, results, log } = ctx;
   log("A8 npzguard report FILE --out page.html (whole process) vs numpy notebook-style look");
   for (const kind of ["stored", "deflated"]) {
     const out = path.join(os.tmpdir(), `npzguard-bench-report-${process.pid}-${kind}.html`);
-    const ours = measureProcess(`ours ${kind}`, cli, ["report", files[kind], "--out", out], { okCodes: [0, 1] });
+    const ours = measureProcess(`ours ${kind}`, cli, ["report", files[kind], "--out", out], { okCodes: [0, 1], env });
     const pageBytes = statSync(out).size;
     rmSync(out, { force: true });
     const np = measureProcess(`numpy ${kind}`, "python3", [path.join(bench, "ref_report.py"), files[kind]]);

@@ -421,7 +421,7 @@ if (DO_A) {
 
   // A8: npzguard report (bench/report.mjs).
   const { benchReport } = await import("./report.mjs");
-  benchReport({ files, cli: CLI, bench: BENCH, measureProcess, fmtSeconds, fmtRatio, rows, results, log });
+  benchReport({ files, cli: CLI, env: cliEnv, bench: BENCH, measureProcess, fmtSeconds, fmtRatio, rows, results, log });
 }
 
 if (DO_B) {
