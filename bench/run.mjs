@@ -418,6 +418,10 @@ if (DO_A) {
   if (hrep.mode !== "header") problem(`A3 headers-only: ours ran mode ${hrep.mode}`);
   results.cases.A.check_headers_only_deflated = { ours: { seconds: h.seconds, peakRssMB: h.peakRssMB, runs: h.runs, mode: hrep.mode } };
   rows.push({ id: "A3-headers", label: "A3 check --headers-only, deflated", ours: fmtSeconds(h.seconds) + fmtRss(h.peakRssMB), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "<= 250 ms", met: judge(h.seconds <= 0.25) });
+
+  // A8: npzguard report (bench/report.mjs).
+  const { benchReport } = await import("./report.mjs");
+  benchReport({ files, cli: CLI, env: cliEnv, bench: BENCH, measureProcess, fmtSeconds, fmtRatio, rows, results, log });
 }
 
 if (DO_B) {

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   "ERR_NPY_TRAILING_BYTES",
   "ERR_NPY_LENGTH_OVERFLOW",
   "ERR_NPY_PICKLE_REFUSED",
+  "ERR_NPY_ROW_RANGE",
+  "ERR_NPY_FORTRAN_ORDER",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

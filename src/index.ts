@@ -8,6 +8,7 @@ export { NpzError, isNpzError, isErrorCode, ERROR_CODES, type ErrorCode, type Np
 export type {
   ArrayData,
   ArrayOptions,
+  RowProfile,
   ArrayStats,
   ComponentStats,
   Compression,

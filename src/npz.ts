@@ -17,6 +17,7 @@ import type {
   NpyHeaderInfo,
   ObjectStrings,
   OpenOptions,
+  RowProfile,
   ScanOptions,
   ScanResult,
 } from "./types.js";
@@ -25,7 +26,7 @@ export { halfToFloat32 } from "./dtype.js";
 export type { DataFor } from "./dtype.js";
 
 const OPEN_OPTION_KEYS = new Set(["maxHeaderSize", "maxEntries", "maxInflateBytes"]);
-const ARRAY_OPTION_KEYS = new Set(["copy"]);
+const ARRAY_OPTION_KEYS = new Set(["copy", "rows"]);
 const SCAN_OPTION_KEYS = new Set(["crc", "stats", "signal"]);
 const METADATA_KEY = "_metadata";
 
@@ -87,6 +88,21 @@ function copyMode(opts: unknown): 0 | 1 | 2 {
   const o = checkOptionsObject(opts, "options", ARRAY_OPTION_KEYS);
   const copy = checkBool(o.copy, "options.copy");
   return copy === undefined ? 0 : copy ? 1 : 2;
+}
+
+function rowsOption(opts: unknown): [number, number] | undefined {
+  const o = checkOptionsObject(opts, "options", ARRAY_OPTION_KEYS);
+  const r = o.rows;
+  if (r === undefined) return undefined;
+  if (!Array.isArray(r) || r.length !== 2) {
+    throw new TypeError(`Expected a [start, end] pair for options.rows, got ${describe(r)}`);
+  }
+  const start = checkInt(r[0], "options.rows[0]", 0, Number.MAX_SAFE_INTEGER)!;
+  const end = checkInt(r[1], "options.rows[1]", 0, Number.MAX_SAFE_INTEGER)!;
+  if (start === undefined || end === undefined) {
+    throw new TypeError(`Expected a [start, end] pair of integers for options.rows, got ${describe(r)}`);
+  }
+  return [start, end];
 }
 
 function alignmentOf(offset: number | null): number | null {
@@ -252,12 +268,15 @@ export class NpzFile implements Disposable {
   /**
    * Whole array in storage order (never transposed). copy undefined: a zero-copy view when the
    * member allows it, else one copy; true: always a copy; false: throw instead of copying.
-   * U/S members are decoded to string[] (never zero-copy).
+   * U/S members are decoded to string[] (never zero-copy). rows: [start, end) reads only those
+   * rows of the first axis (see ArrayOptions.rows).
    */
   array(key: string, options?: ArrayOptions): NpyArray {
     const mode = copyMode(options);
+    const rows = rowsOption(options);
     const { index, member, header } = this.#member(key);
     const k = member.key;
+    if (rows) return this.#rows(index, header, k, rows, mode);
     if (header.kind === "U" || header.kind === "S") {
       return { data: this.#readStringArray(index, header, mode === 1 ? 1 : 0, k), shape: [...header.shape], descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: false };
     }
@@ -283,6 +302,78 @@ export class NpzFile implements Disposable {
       });
     }
     return { data, shape: [...header.shape], descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: res.zeroCopy };
+  }
+
+  #rows(index: number, header: RawHeader, k: string, rows: [number, number], mode: 0 | 1 | 2): NpyArray {
+    if (!header.supported || header.isObject) {
+      throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which cannot be read as rows`, {
+        path: this.path,
+        member: k,
+      });
+    }
+    let res: ReturnType<RawArchive["readRows"]>;
+    try {
+      res = this.#raw.readRows(index, rows[0], rows[1], mode);
+    } catch (err) {
+      throw fromNative(err, this.path, k);
+    }
+    const shape = [rows[1] - rows[0], ...header.shape.slice(1)];
+    const count = shape.reduce((a, b) => a * b, 1);
+    const base = { shape, descr: header.descr, fortranOrder: header.fortranOrder };
+    if (header.kind === "U" || header.kind === "S") {
+      const data = header.kind === "U" ? decodeUnicode(res.buffer, count, header.itemsize) : decodeBytes(res.buffer, count, header.itemsize);
+      return { data, ...base, zeroCopy: false };
+    }
+    const data = viewAs(header.kind, header.itemsize, res.buffer, count);
+    if (!data) {
+      throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which has no typed-array view`, {
+        path: this.path,
+        member: k,
+      });
+    }
+    return { data, ...base, zeroCopy: res.zeroCopy };
+  }
+
+  /**
+   * Per-row totals of a real numeric C-order (or 1-d) array in one streaming pass over the
+   * member (bounded memory; 40 bytes per row in the result, at most maxRows rows, default 2^22).
+   * No CRC check. Errors: ERR_NPY_UNSUPPORTED_DTYPE (complex, f2, strings, objects),
+   * ERR_NPY_ROW_RANGE (0-d), ERR_NPY_FORTRAN_ORDER, ERR_NPZ_LIMIT (too many rows).
+   */
+  rowProfile(key: string, options?: { maxRows?: number }): RowProfile {
+    const o = checkOptionsObject(options, "options", new Set(["maxRows"]));
+    const maxRows = checkInt(o.maxRows, "options.maxRows", 0, Number.MAX_SAFE_INTEGER) ?? 1 << 22;
+    const { index, member } = this.#member(key);
+    try {
+      return this.#raw.rowProfile(index, maxRows);
+    } catch (err) {
+      throw fromNative(err, this.path, member.key);
+    }
+  }
+
+  /**
+   * Several single rows at once (ascending, unique row numbers): `data` holds them one after the
+   * other (shape [rows.length, ...shape.slice(1)]); always a copy. A DEFLATE member is inflated
+   * once, up to the last row listed. Same refusals as array(key, { rows }).
+   */
+  rowSet(key: string, rows: readonly number[]): NpyArray {
+    if (!Array.isArray(rows)) throw new TypeError(`Expected an array of row numbers for rows, got ${describe(rows)}`);
+    rows.forEach((r, i) => checkInt(r, `rows[${i}]`, 0, Number.MAX_SAFE_INTEGER));
+    const { index, member, header } = this.#member(key);
+    const k = member.key;
+    if (!header.supported || header.isObject || header.kind === "U" || header.kind === "S") {
+      throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which cannot be read as rows`, { path: this.path, member: k });
+    }
+    let buffer: ArrayBuffer;
+    try {
+      buffer = this.#raw.readRowSet(index, [...rows]);
+    } catch (err) {
+      throw fromNative(err, this.path, k);
+    }
+    const shape = [rows.length, ...header.shape.slice(1)];
+    const data = viewAs(header.kind, header.itemsize, buffer, shape.reduce((a, b) => a * b, 1));
+    if (!data) throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which has no typed-array view`, { path: this.path, member: k });
+    return { data, shape, descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: false };
   }
 
   /** array() with the data type asserted by the caller: `npz.arrayAs<Float32Array>("x")`. */
@@ -433,6 +524,7 @@ export function loadNpy(path: string, options?: ArrayOptions & OpenOptions): Npy
   if (all.maxInflateBytes !== undefined) openOpts.maxInflateBytes = all.maxInflateBytes as number;
   const arrayOpts: ArrayOptions = {};
   if (all.copy !== undefined) arrayOpts.copy = all.copy as boolean;
+  if (all.rows !== undefined) arrayOpts.rows = all.rows as [number, number];
   copyMode(arrayOpts);
   const file = openNpz(p, openOpts);
   try {

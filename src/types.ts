@@ -65,6 +65,16 @@ export interface NpyArray<D extends ArrayData = ArrayData> {
 export interface ArrayOptions {
   /** undefined/"auto": zero-copy when possible, else one copy. true: always copy. false: throw instead of copying. */
   copy?: boolean;
+  /**
+   * Read only rows `start` .. `end - 1` along the first axis (C-order arrays, or any 1-d array):
+   * the result's shape is `[end - start, ...shape.slice(1)]`. A STORED, aligned, native-endian
+   * member gives a zero-copy view of just those rows (unless `copy: true`); a DEFLATE member is
+   * inflated in bounded memory from its start up to the last needed row and no further. The
+   * CRC-32 is not verified (it covers the whole member; use `scan()` for that).
+   * Errors: ERR_NPY_ROW_RANGE (start > end, end > rows, 0-d array), ERR_NPY_FORTRAN_ORDER
+   * (a Fortran-order array of 2+ dimensions: its rows are not contiguous).
+   */
+  rows?: readonly [start: number, end: number];
 }
 
 export interface OpenOptions {
@@ -141,4 +151,18 @@ export interface MemberInfo {
   npyMagic: boolean;
   header: NpyHeaderInfo | null;
   error: { code: string; message: string } | null;
+}
+
+/** Per-row (first-axis) totals of a real numeric array, from one streaming pass (rowProfile()). */
+export interface RowProfile {
+  /** Sum of the finite values of each row (a frame's total intensity). */
+  sum: Float64Array;
+  /** NaN / Inf values per row (floats only). */
+  nonfinite: Float64Array;
+  /** Values != 0 per row: 0 marks a zero-energy frame. */
+  nonzero: Float64Array;
+  /** Values < 0 per row. */
+  negative: Float64Array;
+  /** Per position within a row, the sum of finite values over all rows (mean pattern = colSum / rows); empty when a row has more than 16 Mi values. */
+  colSum: Float64Array;
 }

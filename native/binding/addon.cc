@@ -280,6 +280,9 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
                            InstanceMethod<&ArchiveWrap::JsMembers>("members"),
                            InstanceMethod<&ArchiveWrap::JsReadArray>("readArray"),
                            InstanceMethod<&ArchiveWrap::JsReadStrings>("readStrings"),
+                           InstanceMethod<&ArchiveWrap::JsReadRows>("readRows"),
+                           InstanceMethod<&ArchiveWrap::JsRowProfile>("rowProfile"),
+                           InstanceMethod<&ArchiveWrap::JsReadRowSet>("readRowSet"),
                            InstanceMethod<&ArchiveWrap::JsScan>("scan"),
                            InstanceMethod<&ArchiveWrap::JsCancel>("cancel"),
                            InstanceMethod<&ArchiveWrap::JsClose>("close"),
@@ -440,6 +443,149 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
     out.Set("crcVerified", Napi::Boolean::New(env, bytes.crc_verified));
     return out;
   }
+
+  // ---- Row reads (issue 13) ----------------------------------------------------------------
+  // readRows(index, start, end, mode): rows [start, end) of the first axis (Archive::read_rows).
+  // Same result shape and ownership rules as readArray; start/end are safe integers (the core
+  // checks them against the shape, ERR_NPY_ROW_RANGE).
+  static uint64_t RowArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+    Napi::Env env = info.Env();
+    if (info.Length() <= i || !info[i].IsNumber())
+      throw Napi::TypeError::New(env, std::string("Expected an integer for ") + name);
+    const double d = info[i].As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d > static_cast<double>(kMaxSafeInteger) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      throw Napi::RangeError::New(env, std::string("Expected a non-negative safe integer for ") + name);
+    return static_cast<uint64_t>(d);
+  }
+
+  Napi::Value JsReadRows(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Archive& a = Open(env);
+    const size_t index = MemberIndex(info, a);
+    const uint64_t start = RowArg(info, 1, "start");
+    const uint64_t end = RowArg(info, 2, "end");
+    CopyMode mode = CopyMode::Auto;
+    if (info.Length() >= 4 && !info[3].IsUndefined()) {
+      if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "Expected 0, 1 or 2 for mode");
+      const int32_t m = info[3].As<Napi::Number>().Int32Value();
+      if (m == 1) mode = CopyMode::ForceCopy;
+      else if (m == 2) mode = CopyMode::RequireZeroCopy;
+      else if (m != 0) throw Napi::RangeError::New(env, "Expected 0, 1 or 2 for mode");
+    }
+    const std::string& key = a.members()[index].key;
+    ArrayBytes bytes = GuardCore(env, path_, [&] {
+      try {
+        return a.read_rows(index, start, end, mode);
+      } catch (Error& e) {
+        e.set_member(key);
+        throw;
+      }
+    });
+    if (bytes.byte_length > kMaxExternalBuffer) {
+      throw MakeCodedError(env, Code::NpzLimit,
+                           "row range of " + std::to_string(bytes.byte_length) +
+                               " bytes exceeds the 4 GiB cap of one buffer; read fewer rows",
+                           path_, key);
+    }
+    Napi::ArrayBuffer buffer;
+    npz::ByteBuffer* owned_copy = nullptr;
+    std::shared_ptr<Mapping>* mapping_hold = nullptr;
+    const bool zero_copy = bytes.zero_copy && bytes.mapping && bytes.byte_length > 0;
+    if (bytes.byte_length == 0) {
+      buffer = Napi::ArrayBuffer::New(env, 0);
+    } else if (zero_copy) {
+      auto* hint = new std::shared_ptr<Mapping>(std::move(bytes.mapping));
+      mapping_hold = hint;
+      g_live_mappings.fetch_add(1);
+      buffer = Napi::ArrayBuffer::New(
+          env, const_cast<uint8_t*>(bytes.data), static_cast<size_t>(bytes.byte_length),
+          [](Napi::Env, void*, std::shared_ptr<Mapping>* h) {
+            delete h;
+            g_live_mappings.fetch_sub(1);
+          },
+          hint);
+    } else {
+      auto* vec = new npz::ByteBuffer(std::move(bytes.owned));
+      owned_copy = vec;
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(vec->size()));
+      buffer = Napi::ArrayBuffer::New(
+          env, vec->data(), vec->size(),
+          [](Napi::Env fin_env, void*, npz::ByteBuffer* v) {
+            const int64_t n = static_cast<int64_t>(v->size());
+            delete v;
+            try {
+              Napi::MemoryManagement::AdjustExternalMemory(fin_env, -n);
+            } catch (const Napi::Error&) {
+            }
+          },
+          vec);
+    }
+    Track(buffer, owned_copy, mapping_hold);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("buffer", buffer);
+    out.Set("zeroCopy", Napi::Boolean::New(env, zero_copy));
+    out.Set("crcVerified", Napi::Boolean::New(env, false));
+    return out;
+  }
+  // rowProfile(index, maxRows): per-row sum / non-finite / non-zero / negative counts
+  // (Archive::row_profile), as Float64Arrays. Synchronous (the report runs it file by file).
+  Napi::Value JsRowProfile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Archive& a = Open(env);
+    const size_t index = MemberIndex(info, a);
+    const uint64_t max_rows = RowArg(info, 1, "maxRows");
+    const std::string& key = a.members()[index].key;
+    RowProfile p = GuardCore(env, path_, [&] {
+      try {
+        return a.row_profile(index, max_rows, nullptr);
+      } catch (Error& e) {
+        e.set_member(key);
+        throw;
+      }
+    });
+    auto f64 = [&](auto const& v) {
+      Napi::Float64Array arr = Napi::Float64Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); ++i) arr[i] = static_cast<double>(v[i]);
+      return arr;
+    };
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("sum", f64(p.sum));
+    out.Set("nonfinite", f64(p.nonfinite));
+    out.Set("nonzero", f64(p.nonzero));
+    out.Set("negative", f64(p.negative));
+    out.Set("colSum", f64(p.col_sum));
+    return out;
+  }
+  // readRowSet(index, rows: number[]): the listed rows (ascending) concatenated, as a copy.
+  Napi::Value JsReadRowSet(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Archive& a = Open(env);
+    const size_t index = MemberIndex(info, a);
+    if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, "Expected an array for rows");
+    Napi::Array arr = info[1].As<Napi::Array>();
+    if (arr.Length() > (1u << 16)) throw Napi::RangeError::New(env, "Expected at most 65536 rows");
+    std::vector<uint64_t> rows;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || d > static_cast<double>(kMaxSafeInteger) || d != static_cast<double>(static_cast<uint64_t>(d)))
+        throw Napi::RangeError::New(env, "Expected non-negative safe integers in rows");
+      rows.push_back(static_cast<uint64_t>(d));
+    }
+    const std::string& key = a.members()[index].key;
+    npz::ByteBuffer bytes = GuardCore(env, path_, [&] {
+      try {
+        return a.read_row_set(index, rows);
+      } catch (Error& e) {
+        e.set_member(key);
+        throw;
+      }
+    });
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, bytes.size());
+    if (!bytes.empty()) std::memcpy(buffer.Data(), bytes.data(), bytes.size());
+    return buffer;
+  }
+  // ---- end of row reads ---------------------------------------------------------------------
 
   // A copy larger than the external-buffer cap cannot be handed over as an external buffer, so
   // read_array()'s vector would have to be copied a second time into a V8-owned buffer (twice the

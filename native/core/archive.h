@@ -61,6 +61,17 @@ struct ArrayBytes {
   bool crc_verified = false;
 };
 
+// Per-row (first-axis) totals of a real numeric array, from one streaming pass (issue 13: the
+// report's per-frame intensity plot and findings that name frames).
+struct RowProfile {
+  std::vector<double> sum;         // sum of the finite values of each row
+  std::vector<uint64_t> nonfinite; // NaN/Inf values per row (floats only)
+  std::vector<uint64_t> nonzero;   // values != 0 per row (a row with 0 is a zero-energy frame)
+  std::vector<uint64_t> negative;  // values < 0 per row
+  std::vector<double> col_sum;     // per position within a row: sum of finite values over all
+                                   // rows (the mean pattern); empty when a row has > 16 Mi values
+};
+
 struct ScanOptions {
   bool verify_crc = true;
   bool stats = true;               // false: CRC/integrity pass only
@@ -91,6 +102,24 @@ class Archive {
   // ERR_NPY_NON_NATIVE_ENDIAN, ERR_NPY_MISALIGNED or ERR_NPZ_LIMIT (> 4 GiB) instead of copying.
   // Unsupported/object dtypes: ERR_NPY_UNSUPPORTED_DTYPE. Copies verify the CRC (full read).
   ArrayBytes read_array(size_t index, CopyMode mode) const;
+  // Rows [start, end) along the first axis of a C-order array (a 1-d array in either order):
+  // a zero-copy mapping of just those rows when the whole-array rules allow it (STORED, file
+  // source, native endian, aligned, <= 4 GiB), else a copy in native byte order. A DEFLATED
+  // member is inflated in bounded memory (the stream's fixed buffers) from its start up to the
+  // last byte of row end-1 and no further; only those bytes are charged to the inflate budget.
+  // Row reads do not verify the CRC (crc_verified false): it covers the whole member.
+  // ERR_NPY_ROW_RANGE: start > end, end > rows, or a 0-d array; ERR_NPY_FORTRAN_ORDER: a
+  // Fortran-order array of 2+ dimensions (its rows are not contiguous); plus read_array's codes.
+  ArrayBytes read_rows(size_t index, uint64_t start, uint64_t end, CopyMode mode) const;
+  // One pass over a C-order (or 1-d) real numeric array (b, i, u, f) giving RowProfile; STORED
+  // members are read by pread, DEFLATED ones inflated in bounded memory (fixed chunks), both
+  // in 1 MiB pieces. Refuses complex/other dtypes (ERR_NPY_UNSUPPORTED_DTYPE), 0-d arrays
+  // (ERR_NPY_ROW_RANGE), Fortran order with 2+ dims (ERR_NPY_FORTRAN_ORDER), and more than
+  // max_rows rows (ERR_NPZ_LIMIT: the result holds 32 bytes per row). No CRC check.
+  RowProfile row_profile(size_t index, uint64_t max_rows, const std::atomic<bool>* cancel) const;
+  // The rows listed (ascending, unique, each < shape[0]; else ERR_NPY_ROW_RANGE), concatenated
+  // in native byte order, in one pass: a DEFLATED member is inflated once up to the last one.
+  ByteBuffer read_row_set(size_t index, const std::vector<uint64_t>& rows) const;
   // Object ('|O', via the pickle walker) or 0-d/any U/S member decoded to strings.
   ObjectStrings read_strings(size_t index) const;
   // Streaming pass over the member: CRC + stats in bounded memory. A file truncated during the
@@ -99,6 +128,8 @@ class Archive {
   // Charges a full inflation of member m (no-op for STORED members) against the inflate budget;
   // ERR_NPZ_LIMIT when it would go over. Thread-safe. Called by every full read of a member.
   void charge_inflate(const Member& m) const;
+  // Same budget, charged by n bytes (partial inflation: row reads).
+  void charge_inflate_bytes(const Member& m, uint64_t n) const;
   uint64_t inflated_total() const { return inflated_.load(); }
 
  private:

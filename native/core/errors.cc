@@ -31,6 +31,8 @@ constexpr const char* kCodeNames[] = {
     "ERR_NPY_TRAILING_BYTES",
     "ERR_NPY_LENGTH_OVERFLOW",
     "ERR_NPY_PICKLE_REFUSED",
+    "ERR_NPY_ROW_RANGE",
+    "ERR_NPY_FORTRAN_ORDER",
 };
 static_assert(sizeof(kCodeNames) / sizeof(kCodeNames[0]) == static_cast<size_t>(Code::kCount_),
               "code_name table out of sync with npz::Code");

@@ -35,6 +35,8 @@ enum class Code {
   NpyTrailingBytes,
   NpyLengthOverflow,
   NpyPickleRefused,
+  NpyRowRange,      // row read: range outside the first axis, or the array has no first axis
+  NpyFortranOrder,  // row read of a Fortran-order array with more than one dimension
   kCount_
 };
 

@@ -45,6 +45,35 @@ void archive_one(const uint8_t* data, size_t size, const char* name, Check&& che
       check(!(b.byte_length && !b.data), "array bytes present");
     } catch (const npz::Error&) {
     }
+    if (m.header && !m.header->shape.empty()) {
+      // Row reads: the last row, and a range past the end (must be refused, never read).
+      const uint64_t rows = m.header->shape[0];
+      try {
+        npz::ArrayBytes b = a->read_rows(i, rows ? rows - 1 : 0, rows, npz::CopyMode::ForceCopy);
+        check(!(b.byte_length && !b.data), "row bytes present");
+        check(b.byte_length <= m.header->byte_length, "rows within the array");
+      } catch (const npz::Error&) {
+      }
+      try {
+        npz::RowProfile p = a->row_profile(i, uint64_t{1} << 16, nullptr);
+        check(p.sum.size() == rows && p.nonzero.size() == rows, "one profile entry per row");
+      } catch (const npz::Error&) {
+      }
+      if (rows > 1) {
+        try {
+          npz::ByteBuffer b = a->read_row_set(i, {0, rows - 1});
+          check(b.size() <= m.header->byte_length, "row set within the array");
+        } catch (const npz::Error&) {
+        }
+      }
+      if (rows < UINT64_MAX) {
+        try {
+          (void)a->read_rows(i, 0, rows + 1, npz::CopyMode::Auto);
+          check(false, "row range past the end refused");
+        } catch (const npz::Error&) {
+        }
+      }
+    }
     if (m.header && (m.header->dtype.is_object || m.header->dtype.kind == 'U' ||
                      m.header->dtype.kind == 'S')) {
       try {

@@ -420,3 +420,64 @@ NPZ_TEST(archive_numpy_written_files) {
   auto xr = x->read_array(0, CopyMode::RequireZeroCopy);
   NPZ_EXPECT(xr.zero_copy && xr.byte_length == 96);
 }
+
+// Row reads (issue 13): stored and deflated copies equal the rows' bytes; range, 0-d, Fortran
+// and row-size-overflow refusals; a deflated row read charges only what it inflates.
+NPZ_TEST(archive_read_rows) {
+  const std::vector<float> v = floats(12);
+  Bytes arr = ztest::npy("<f4", "(4, 3)", ztest::raw(v));
+  Bytes fort = ztest::npy("<f4", "(4, 3)", ztest::raw(v), true);
+  Bytes scalar = ztest::npy("<f4", "()", ztest::raw(floats(1)));
+  Bytes huge = ztest::npy("|u1", "(0, 4294967296, 4294967296)", Bytes{});
+  Mem m{ztest::build_zip({{"s.npy", arr, 0}, {"d.npy", arr, 8}, {"f.npy", fort, 0},
+                          {"z.npy", scalar, 0}, {"h.npy", huge, 0}})
+            .bytes};
+  npz::OpenOptions o;
+  o.max_inflate_total = 128 + 3 * 12;  // header + rows 0..2 of d: a full read would not fit
+  auto a = m.open("mem.npz", o);
+  for (size_t i : {size_t{0}, size_t{1}}) {
+    npz::ArrayBytes b = a->read_rows(i, 1, 3, CopyMode::Auto);
+    NPZ_EXPECT(b.byte_length == 24 && !b.zero_copy && !b.crc_verified);
+    NPZ_EXPECT(b.byte_length == 24 && std::memcmp(b.data, v.data() + 3, 24) == 0);
+    NPZ_EXPECT(a->read_rows(i, 2, 2, CopyMode::Auto).byte_length == 0);
+    NPZ_EXPECT_CODE(a->read_rows(i, 0, 5, CopyMode::Auto), Code::NpyRowRange);
+    NPZ_EXPECT_CODE(a->read_rows(i, 3, 2, CopyMode::Auto), Code::NpyRowRange);
+  }
+  NPZ_EXPECT(a->inflated_total() == 128 + 36);
+  NPZ_EXPECT_CODE(a->read_rows(1, 0, 4, CopyMode::Auto), Code::NpzLimit);
+  NPZ_EXPECT_CODE(a->read_rows(1, 0, 1, CopyMode::RequireZeroCopy), Code::NpzCompressedMember);
+  NPZ_EXPECT_CODE(a->read_rows(2, 0, 1, CopyMode::Auto), Code::NpyFortranOrder);
+  NPZ_EXPECT_CODE(a->read_rows(3, 0, 0, CopyMode::Auto), Code::NpyRowRange);
+  // The header parser already refuses dimensions whose product overflows (even beside a 0):
+  // the row read rethrows that member error.
+  NPZ_EXPECT(a->members()[4].error && a->members()[4].error->code() == Code::NpyLengthOverflow);
+  NPZ_EXPECT_CODE(a->read_rows(4, 0, 0, CopyMode::Auto), Code::NpyLengthOverflow);
+}
+
+// Per-row profile and row sets (issue 13): totals per row, refusals, one pass for a row set.
+NPZ_TEST(archive_row_profile_and_row_set) {
+  std::vector<float> v = floats(12);
+  for (size_t i = 3; i < 6; ++i) v[i] = 0;  // row 1 all zero
+  v[7] = std::nanf("");                     // row 2 one NaN
+  Bytes arr = ztest::npy("<f4", "(4, 3)", ztest::raw(v));
+  Bytes cplx = ztest::npy("<c8", "(2,)", ztest::raw(floats(4)));
+  Mem m{ztest::build_zip({{"s.npy", arr, 0}, {"d.npy", arr, 8}, {"c.npy", cplx, 0}}).bytes};
+  auto a = m.open();
+  for (size_t i : {size_t{0}, size_t{1}}) {
+    npz::RowProfile p = a->row_profile(i, 100, nullptr);
+    NPZ_EXPECT(p.sum.size() == 4 && p.nonzero[1] == 0 && p.nonfinite[2] == 1 && p.nonfinite[0] == 0);
+    NPZ_EXPECT(p.col_sum.size() == 3);
+    double total = 0;
+    for (double x : p.sum) total += x;
+    double cols = 0;
+    for (double x : p.col_sum) cols += x;
+    NPZ_EXPECT(std::fabs(total - cols) < 1e-6);
+    npz::ByteBuffer rs = a->read_row_set(i, {0, 3});
+    NPZ_EXPECT(rs.size() == 24 && std::memcmp(rs.data(), v.data(), 12) == 0 &&
+               std::memcmp(rs.data() + 12, v.data() + 9, 12) == 0);
+    NPZ_EXPECT_CODE(a->read_row_set(i, {3, 0}), Code::NpyRowRange);
+    NPZ_EXPECT_CODE(a->read_row_set(i, {4}), Code::NpyRowRange);
+    NPZ_EXPECT_CODE(a->row_profile(i, 3, nullptr), Code::NpzLimit);
+  }
+  NPZ_EXPECT_CODE(a->row_profile(2, 100, nullptr), Code::NpyUnsupportedDtype);
+}

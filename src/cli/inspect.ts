@@ -4,17 +4,35 @@
 // member-level error (one stderr line per failure).
 import { EXIT, UsageError, errorLine, jsonText, parseCommandArgs, printUsageError } from "./common.js";
 import { NpzError, isErrorCode, isNpzError } from "../errors.js";
-import type { MemberInfo } from "../types.js";
+import type { ArrayStats, MemberInfo } from "../types.js";
+import { escapeControls, humanSize } from "../report/format.js";
 
-const HELP = `Usage: npzguard inspect FILE... [--json] [--debug]
+const HELP = `Usage: npzguard inspect FILE... [--stats] [--metadata] [-r] [--json] [--debug]
 
-List the arrays of .npz/.npy files: key, descr, shape, order, compression and sizes.
-Reads only the ZIP central directory and each member's NPY header.
+List the arrays of .npz/.npy files: key, numpy dtype and descr, shape, order, compression and
+sizes. Without --stats reads only the ZIP central directory and each member's NPY header.
+Member names are printed with control characters escaped (\\xNN).
 
 Options:
-  --json    print {"files":[...]} on stdout
-  --debug   print stack traces with errors
+  --stats           also scan every numeric member once (native streaming pass, CRC checked):
+                    min / max / mean / NaN / Inf / zero counts (JSON: member "stats")
+  --metadata        also print the parsed _metadata JSON (JSON: file "metadata")
+  -r, --recursive   a directory stands for every .npz/.npy below it (sorted)
+  --json            print {"files":[...]} on stdout
+  --debug           print stack traces with errors
   -h, --help`;
+
+/** `--stats` summary of one member (JSON: member "stats", only with --stats). */
+export interface InspectStats {
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  nan: number;
+  inf: number;
+  /** Zero values (real arrays; null for complex, whose per-part counts do not give it). */
+  zero: number | null;
+  crcOk: boolean | null;
+}
 
 /**
  * One member in `--json` output: exactly the fields the issue pins (key, descr, shape,
@@ -28,6 +46,8 @@ export interface InspectMember {
   compression: "stored" | "deflated";
   byteLength: number | null;
   error?: { code: string; message: string };
+  /** Only with --stats (numeric members). */
+  stats?: InspectStats;
 }
 
 /**
@@ -41,11 +61,14 @@ export interface InspectFile {
   format?: "npz" | "npy";
   members?: InspectMember[];
   error?: { code: string; message: string };
+  /** Only with --metadata: the parsed _metadata (null when absent or not JSON). */
+  metadata?: unknown;
 }
 
 /** A member row for the human table: the JSON fields plus the archive sizes. */
 interface MemberRow extends InspectMember {
   compressedSize: number;
+  dtypeName: string | null;
 }
 
 function toRow(m: MemberInfo): MemberRow {
@@ -58,6 +81,7 @@ function toRow(m: MemberInfo): MemberRow {
     compression: m.compression,
     byteLength: h ? h.byteLength : null,
     compressedSize: m.compressedSize,
+    dtypeName: h ? h.dtypeName : null,
   };
   if (m.error) out.error = { code: m.error.code, message: m.error.message };
   else if (!h) out.error = { code: "ERR_NPY_BAD_MAGIC", message: `member '${m.name}' is not an NPY array` };
@@ -74,6 +98,7 @@ function toJsonMember(r: MemberRow): InspectMember {
     byteLength: r.byteLength,
   };
   if (r.error) out.error = r.error;
+  if (r.stats) out.stats = r.stats;
   return out;
 }
 
@@ -82,6 +107,7 @@ interface FileResult {
   format?: "npz" | "npy";
   rows?: MemberRow[];
   error?: { code: string; message: string };
+  metadata?: unknown;
 }
 
 function toJsonFile(f: FileResult): InspectFile {
@@ -89,7 +115,32 @@ function toJsonFile(f: FileResult): InspectFile {
   if (f.format !== undefined) out.format = f.format;
   if (f.rows !== undefined) out.members = f.rows.map(toJsonMember);
   if (f.error !== undefined) out.error = f.error;
+  if (f.metadata !== undefined) out.metadata = f.metadata;
   return out;
+}
+
+function summarize(s: ArrayStats | null, crcOk: boolean | null): InspectStats | undefined {
+  if (!s || s.components.length === 0) return undefined;
+  const c = s.components;
+  const fin = c[0]!.finite;
+  const real = c.length === 1;
+  return {
+    min: real ? c[0]!.min : null,
+    max: real ? c[0]!.max : null,
+    // complex: root-mean-square |z|
+    mean: fin === 0 ? null : real ? c[0]!.sum / fin : Math.sqrt(s.sumAbs2 / fin),
+    nan: c.reduce((a, x) => a + x.nan, 0),
+    inf: c.reduce((a, x) => a + x.posInf + x.negInf, 0),
+    zero: real ? c[0]!.zero : null,
+    crcOk,
+  };
+}
+
+function num(v: number | null): string {
+  if (v === null) return "-";
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : v.toPrecision(5);
 }
 
 function shapeText(shape: number[] | null): string {
@@ -105,32 +156,46 @@ function table(rows: string[][]): string {
 }
 
 function humanFile(f: FileResult): string {
-  if (f.error && !f.rows) return `${f.path}: unreadable (${f.error.code})`;
+  const p = escapeControls(f.path);
+  if (f.error && !f.rows) return `${p}: unreadable (${f.error.code})`;
   const members = f.rows ?? [];
-  const head = `${f.path} (${f.format}, ${members.length} member${members.length === 1 ? "" : "s"})`;
-  if (members.length === 0) return head;
-  const rows: string[][] = [["key", "descr", "shape", "order", "compression", "data bytes", "stored bytes", "status"]];
-  for (const m of members) {
-    rows.push([
-      m.key,
-      m.descr ?? "-",
-      shapeText(m.shape),
-      m.fortranOrder === null ? "-" : m.fortranOrder ? "F" : "C",
-      m.compression,
-      m.byteLength === null ? "-" : String(m.byteLength),
-      String(m.compressedSize),
-      m.error ? m.error.code : "ok",
-    ]);
+  const head = `${p} (${f.format}, ${members.length} member${members.length === 1 ? "" : "s"})`;
+  let out = head;
+  if (members.length > 0) {
+    const withStats = members.some((m) => m.stats);
+    const rows: string[][] = [["key", "dtype", "descr", "shape", "order", "compression", "size", "stored", ...(withStats ? ["min", "max", "mean", "NaN", "Inf", "zeros"] : []), "status"]];
+    for (const m of members) {
+      const st = m.stats;
+      rows.push([
+        escapeControls(m.key),
+        m.dtypeName ?? "-",
+        m.descr ?? "-",
+        shapeText(m.shape),
+        m.fortranOrder === null ? "-" : m.fortranOrder ? "F" : "C",
+        m.compression,
+        m.byteLength === null ? "-" : humanSize(m.byteLength),
+        humanSize(m.compressedSize),
+        ...(withStats ? (st ? [num(st.min), num(st.max), num(st.mean), String(st.nan), String(st.inf), st.zero === null ? "-" : String(st.zero)] : ["-", "-", "-", "-", "-", "-"]) : []),
+        m.error ? m.error.code : "ok",
+      ]);
+    }
+    out += "\n" + table(rows).replace(/^/gm, "  ");
   }
-  return head + "\n" + table(rows).replace(/^/gm, "  ");
+  if (f.metadata !== undefined) {
+    out += "\n  _metadata: " + (f.metadata === null ? "(none)" : JSON.stringify(f.metadata, null, 2).replace(/\n/g, "\n  "));
+  }
+  return out;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { json?: boolean; debug?: boolean; help?: boolean };
+  let values: { json?: boolean; debug?: boolean; help?: boolean; stats?: boolean; metadata?: boolean; recursive?: boolean };
   let files: string[];
   try {
     const parsed = parseCommandArgs(argv, {
       json: { type: "boolean" },
+      stats: { type: "boolean" },
+      metadata: { type: "boolean" },
+      recursive: { type: "boolean", short: "r" },
       debug: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
@@ -155,11 +220,47 @@ export async function run(argv: string[]): Promise<number> {
 
   const results: FileResult[] = [];
   let failed = false;
+  if (values.recursive) {
+    const { expandPaths } = await import("../contract/check.js");
+    const { statSync } = await import("node:fs");
+    const expanded: string[] = [];
+    for (const p of files) {
+      let isDir = false;
+      try {
+        isDir = statSync(p).isDirectory();
+      } catch {
+        // missing: reported as unreadable below
+      }
+      expanded.push(...(isDir ? await expandPaths([p]) : [p]));
+    }
+    files = expanded;
+  }
   for (const path of files) {
     try {
       const npz = openNpz(path);
       try {
         const rows = npz.members().map(toRow);
+        if (values.stats) {
+          for (const m of rows) {
+            if (m.error || m.descr === null || !/^[<>|=]?[biufc]/.test(m.descr)) continue;
+            try {
+              const r = await npz.scan(m.key);
+              const st = summarize(r.stats, r.crcChecked ? r.crcOk : null);
+              if (st) m.stats = st;
+              if (r.crcChecked && !r.crcOk) m.error = { code: "ERR_NPZ_CRC_MISMATCH", message: `member '${m.key}': CRC-32 does not match the central directory` };
+            } catch (err) {
+              if (!isNpzError(err)) throw err;
+              m.error = { code: err.code, message: err.message }; // reported with the member errors below
+            }
+          }
+        }
+        const metadata = values.metadata ? (() => {
+          try {
+            return npz.metadata() ?? null;
+          } catch {
+            return null;
+          }
+        })() : undefined;
         let firstError: { code: string; message: string } | undefined;
         for (const m of rows) {
           if (!m.error) continue;
@@ -171,6 +272,7 @@ export async function run(argv: string[]): Promise<number> {
         }
         const result: FileResult = { path, format: npz.kind, rows };
         if (firstError) result.error = firstError;
+        if (metadata !== undefined) result.metadata = metadata;
         results.push(result);
       } finally {
         npz.close();

@@ -16,6 +16,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   inspect: { summary: "list the arrays of .npz/.npy files (dtype, shape, order, compression, sizes)", load: () => import("./inspect.js") },
   check: { summary: "check files against the DATA-001 contract (values, CRC, layout)", load: () => import("./check.js") },
+  report: { summary: "write one self-contained HTML page with findings, tables and pictures of files", load: () => import("./report.js") },
   plan: { summary: "enumerate the study's training jobs and verify every dataset", load: () => import("./plan.js") },
   run: { summary: "verify, then hand verified jobs to the trainer (local GPU pool or Slurm)", load: () => import("./run.js") },
   status: { summary: "refresh and print the hand-off record of an artifact root", load: () => import("./status.js") },

@@ -24,16 +24,42 @@ function verdictText(v: Report["referenceVerdict"]): string {
   }
 }
 
-export function formatReportText(r: Report): string {
+/** Options of the human formatter (the `check` CLI passes them; defaults keep older callers' output short). */
+export interface TextFormatOptions {
+  /** Print info findings too (default false: they are counted on one line instead). */
+  verbose?: boolean;
+  /** Extra lines under a finding (e.g. the frames a value finding points at). */
+  notes?: ReadonlyMap<Violation, readonly string[]>;
+}
+
+export function formatReportText(r: Report, options: TextFormatOptions = {}): string {
   const errors = r.violations.filter((v) => v.severity === "error").length;
   const warnings = r.violations.filter((v) => v.severity === "warning").length;
   const lines: string[] = [];
   const status = r.readError ? "UNREADABLE" : r.ok ? "PASS" : "FAIL";
   lines.push(`${status} ${oneLine(r.path)}  (profile ${r.profile}, ${r.mode} scan: ${count(errors, "error")}, ${count(warnings, "warning")})`);
+  // Repeated findings (same severity, rule and message) are printed once, with their keys.
+  const groups = new Map<string, { v: Violation; keys: string[] }>();
+  let hidden = 0;
   for (const v of r.violations) {
-    lines.push(`  ${LABEL[v.severity]} ${v.rule}${v.key ? ` [${oneLine(v.key)}]` : ""}: ${oneLine(v.message)}`);
+    if (v.severity === "info" && !options.verbose) {
+      hidden++;
+      continue;
+    }
+    const id = `${v.severity}\u0000${v.rule}\u0000${v.message}\u0000${v.hint ?? ""}`;
+    const g = groups.get(id);
+    if (g) {
+      if (v.key) g.keys.push(v.key);
+    } else {
+      groups.set(id, { v, keys: v.key ? [v.key] : [] });
+    }
+  }
+  for (const { v, keys } of groups.values()) {
+    lines.push(`  ${LABEL[v.severity]} ${v.rule}${keys.length ? ` [${keys.map(oneLine).join(", ")}]` : ""}: ${oneLine(v.message)}`);
+    for (const n of options.notes?.get(v) ?? []) lines.push(`          ${oneLine(n)}`);
     if (v.hint) lines.push(`          hint: ${oneLine(v.hint)}`);
   }
+  if (hidden) lines.push(`  (${count(hidden, "info note")} not shown; --verbose shows them)`);
   lines.push(`  reference gate: ${verdictText(r.referenceVerdict)}`);
   if (r.notEvaluated.length) lines.push(`  not evaluated: ${r.notEvaluated.join(", ")}`);
   if (!r.readError && r.mode === "full" && /\.npy$/i.test(r.path)) {
@@ -45,8 +71,8 @@ export function formatReportText(r: Report): string {
   return lines.join("\n");
 }
 
-export function formatText(reports: readonly Report[]): string {
-  const blocks = reports.map(formatReportText);
+export function formatText(reports: readonly Report[], options: TextFormatOptions = {}): string {
+  const blocks = reports.map((r) => formatReportText(r, options));
   const failed = reports.filter((r) => !r.ok).length;
   const summary = `${count(reports.length, "file")} checked: ${reports.length - failed} passed, ${failed} failed`;
   return [...blocks, summary].join("\n\n") + "\n";

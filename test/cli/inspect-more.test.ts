@@ -1,0 +1,67 @@
+// inspect additions (issue 13): --stats against numpy's own statistics, --metadata, -r for
+// directories, numpy dtype names and human sizes in the table, control characters escaped.
+// The default --json shape is pinned by review-inspect.test.ts and stays unchanged.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { capture } from "../helpers/capture.js";
+import { run } from "../../src/cli/inspect.js";
+
+let dir = "";
+let want: Record<string, { min: number; max: number; mean: number; nan: number; inf: number; zero: number }> = {};
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), "npzguard-inspect13-"));
+  mkdirSync(path.join(dir, "sub"));
+  want = JSON.parse(
+    execFileSync("python3", [
+      "-c",
+      String.raw`
+import numpy as np, sys, json
+rng = np.random.default_rng(1)
+d = rng.standard_normal((4, 8, 8)).astype(np.float32); d[1, 2, 3] = np.nan; d[2, 0, :3] = np.inf; d[3, 0, 0] = 0
+c = np.arange(6, dtype=np.int64) - 2
+np.savez_compressed(sys.argv[1] + "/sub/a.npz", diffraction=d, **{"c\x07tl": c},
+    _metadata=np.array(json.dumps({"nphotons": 1000.0}), dtype=object))
+np.save(sys.argv[1] + "/sub/b.npy", c)
+out = {}
+for k, a in [("diffraction", d), ("c\x07tl", c)]:
+    f = a[np.isfinite(a)]
+    out[k] = {"min": float(f.min()), "max": float(f.max()), "mean": float(f.astype(np.float64).mean()), "nan": int(np.isnan(a).sum()), "inf": int(np.isinf(a).sum()), "zero": int((a == 0).sum())}
+print(json.dumps(out))
+`,
+      dir,
+    ]).toString(),
+  );
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("inspect --stats --metadata -r", () => {
+  it("JSON: stats equal numpy's, metadata parsed, a directory expands with -r", async () => {
+    const r = await capture(() => run(["-r", "--stats", "--metadata", "--json", dir]));
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { files: { path: string; metadata?: unknown; members: { key: string; stats?: Record<string, number> }[] }[] };
+    expect(out.files.map((f) => path.basename(f.path))).toEqual(["a.npz", "b.npy"]);
+    expect(out.files[0]!.metadata).toEqual({ nphotons: 1000 });
+    for (const [k, w] of Object.entries(want)) {
+      const s = out.files[0]!.members.find((m) => m.key === k)!.stats!;
+      expect(s.min, k).toBeCloseTo(w.min, 5);
+      expect(s.max, k).toBeCloseTo(w.max, 5);
+      expect(s.mean, k).toBeCloseTo(w.mean, 5);
+      expect([s.nan, s.inf, s.zero], k).toEqual([w.nan, w.inf, w.zero]);
+    }
+  });
+
+  it("text: numpy names beside descr, human sizes, control characters escaped; no -r: a directory is still an error", async () => {
+    const r = await capture(() => run(["--stats", path.join(dir, "sub", "a.npz")]));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/diffraction\s+float32\s+<f4\s+4x8x8\s+C\s+deflated\s+1\.00 KiB/);
+    expect(r.stdout).toContain("c\\x07tl");
+    expect(r.stdout).not.toContain("c\x07tl");
+    const d = await capture(() => run([dir, "--json"]));
+    expect(d.code).toBe(3);
+  });
+});
