@@ -24,3 +24,4 @@ export type {
 export { VERSION } from "./version.js";
 export { buildInfo, type BuildInfo } from "./build-info.js";
 export * from "./contract/index.js";
+export * from "./fix/index.js";
