@@ -9,8 +9,9 @@ import { escapeControls, humanSize } from "../report/format.js";
 
 const HELP = `Usage: npzguard inspect FILE... [--stats] [--metadata] [-r] [--json] [--debug]
 
-List the arrays of .npz/.npy files: key, numpy dtype and descr, shape, order, compression and
-sizes. Without --stats reads only the ZIP central directory and each member's NPY header.
+List the arrays of .npz/.npy files: key, numpy dtype and descr, shape, order, compression,
+sizes and, for STORED members, the file offset of the array data with its alignment (the largest
+power of two up to 4096 dividing it; zero-copy views need a multiple of the element size). Without --stats reads only the ZIP central directory and each member's NPY header.
 Member names are printed with control characters escaped (\\xNN).
 
 Options:
@@ -69,6 +70,16 @@ export interface InspectFile {
 interface MemberRow extends InspectMember {
   compressedSize: number;
   dtypeName: string | null;
+  /** File offset of the array data (STORED members), for the alignment column. */
+  arrayOffset: number | null;
+}
+
+/** Largest power of two (up to 4096) dividing the array data's file offset: "64" = 64-byte aligned. */
+function alignText(offset: number | null): string {
+  if (offset === null) return "-";
+  let a = 1;
+  while (a < 4096 && offset % (a * 2) === 0) a *= 2;
+  return `${offset} (${a})`;
 }
 
 function toRow(m: MemberInfo): MemberRow {
@@ -82,6 +93,7 @@ function toRow(m: MemberInfo): MemberRow {
     byteLength: h ? h.byteLength : null,
     compressedSize: m.compressedSize,
     dtypeName: h ? h.dtypeName : null,
+    arrayOffset: h ? h.arrayOffset : null,
   };
   if (m.error) out.error = { code: m.error.code, message: m.error.message };
   else if (!h) out.error = { code: "ERR_NPY_BAD_MAGIC", message: `member '${m.name}' is not an NPY array` };
@@ -163,7 +175,7 @@ function humanFile(f: FileResult): string {
   let out = head;
   if (members.length > 0) {
     const withStats = members.some((m) => m.stats);
-    const rows: string[][] = [["key", "dtype", "descr", "shape", "order", "compression", "size", "stored", ...(withStats ? ["min", "max", "mean", "NaN", "Inf", "zeros"] : []), "status"]];
+    const rows: string[][] = [["key", "dtype", "descr", "shape", "order", "compression", "size", "stored", "data offset (align)", ...(withStats ? ["min", "max", "mean", "NaN", "Inf", "zeros"] : []), "status"]];
     for (const m of members) {
       const st = m.stats;
       rows.push([
@@ -175,6 +187,7 @@ function humanFile(f: FileResult): string {
         m.compression,
         m.byteLength === null ? "-" : humanSize(m.byteLength),
         humanSize(m.compressedSize),
+        alignText(m.arrayOffset),
         ...(withStats ? (st ? [num(st.min), num(st.max), num(st.mean), String(st.nan), String(st.inf), st.zero === null ? "-" : String(st.zero)] : ["-", "-", "-", "-", "-", "-"]) : []),
         m.error ? m.error.code : "ok",
       ]);

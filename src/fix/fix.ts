@@ -13,6 +13,7 @@ import { unicodeScalarNpy } from "../writer/npy.js";
 import { arrayData, sumCounts } from "./member-io.js";
 import { FixUsageError, checkOutput } from "./output.js";
 import { planFix, type FixPlan, type MemberJob } from "./plan.js";
+import { appendTransformation } from "./metadata-text.js";
 import { readZipIndex } from "./zip-index.js";
 import { ZipOut, type MemberRecord } from "./zip-out.js";
 import { copyRawMember, sourceOf, unicodeNpy, writeBuffers, writeTransformed, type InputArchive } from "./write.js";
@@ -130,13 +131,15 @@ export async function fixFile(input: string, output: string | null | undefined, 
         strings.set(m.key, null);
       }
     }
-    let metadata: Record<string, unknown> | null | undefined;
+    let metadata: string | null | undefined;
     if (file.has("_metadata")) {
+      metadata = null;
       try {
         const v = file.metadata();
-        metadata = isObject(v) && (v.data_transformations === undefined || Array.isArray(v.data_transformations)) ? v : null;
+        const text = file.strings("_metadata").items[0];
+        if (isObject(v) && (v.data_transformations === undefined || Array.isArray(v.data_transformations)) && typeof text === "string") metadata = text;
       } catch {
-        metadata = null;
+        /* refused or unreadable: copied unchanged */
       }
     }
     const plan = planFix({ report, members, strings, metadata });
@@ -197,9 +200,7 @@ async function writeJob(zout: ZipOut, arch: InputArchive, job: MemberJob, ctx: J
     return copyRawMember(zout, arch, job.source, name, ctx.align);
   }
   if (job.kind === "metadata") {
-    const base = structuredClone(job.base);
-    const list = Array.isArray(base.data_transformations) ? [...(base.data_transformations as unknown[])] : [];
-    list.push({
+    const text = appendTransformation(job.text, {
       tool: "npzguard fix",
       timestamp: new Date().toISOString(),
       operation: "canonicalize",
@@ -210,9 +211,8 @@ async function writeJob(zout: ZipOut, arch: InputArchive, job: MemberJob, ctx: J
         remedies: ctx.plan.remedies.map((r) => ({ rule: r.rule, key: r.key, action: r.action, detail: r.detail })),
       },
     });
-    base.data_transformations = list;
     const level = job.source ? (job.source.compression === "deflated" ? 6 : undefined) : ctx.anyDeflated ? 6 : undefined;
-    return writeBuffers(zout, outName, unicodeScalarNpy(JSON.stringify(base)), { align: ctx.align, ...(level !== undefined ? { deflateLevel: level } : {}) });
+    return writeBuffers(zout, outName, unicodeScalarNpy(text), { align: ctx.align, ...(level !== undefined ? { deflateLevel: level } : {}) });
   }
   const level = job.source.compression === "deflated" ? 6 : undefined;
   if (job.kind === "strings") {

@@ -54,7 +54,7 @@ export type MemberJob =
       cast: "none" | "f8-f4" | "c16-c8" | "counts-sqrt";
     }
   | { kind: "strings"; outKey: string; source: MemberInfo; header: NpyHeaderInfo; items: string[]; shape: number[]; fortranOrder: boolean }
-  | { kind: "metadata"; outKey: "_metadata"; source: MemberInfo | null; base: Record<string, unknown> };
+  | { kind: "metadata"; outKey: "_metadata"; source: MemberInfo | null; text: string };
 
 export interface FixPlan {
   input: string;
@@ -73,8 +73,8 @@ export interface PlanInput {
   members: MemberInfo[];
   /** Strings of |O members (key -> strings or null when refused/unreadable). */
   strings: ReadonlyMap<string, ObjectStrings | null>;
-  /** Parsed `_metadata` JSON object, null when present but unusable, undefined when absent. */
-  metadata: Record<string, unknown> | null | undefined;
+  /** `_metadata` JSON text (an object), null when present but unusable, undefined when absent. */
+  metadata: string | null | undefined;
 }
 
 const REASONS: Record<string, string> = {
@@ -139,7 +139,7 @@ export function planFix(input: PlanInput): FixPlan {
     if (first.get(m.key) !== m) continue; // duplicates: npz/member-names, blocking
     if (m.key === "diff3d" && dropDiff3d) continue;
     if (m.key === "_metadata") {
-      jobs.push(input.metadata ? { kind: "metadata", outKey: "_metadata", source: m, base: input.metadata } : { kind: "raw", outKey: m.key, source: m });
+      jobs.push(typeof input.metadata === "string" ? { kind: "metadata", outKey: "_metadata", source: m, text: input.metadata } : { kind: "raw", outKey: m.key, source: m });
       continue;
     }
     const outKey = m.key === "diff3d" && rename ? "diffraction" : m.key;
@@ -248,7 +248,7 @@ export function planFix(input: PlanInput): FixPlan {
   let metadataNote: string | undefined;
   if (input.metadata === null) metadataNote = "_metadata is present but is not a readable JSON object: copied unchanged, without a transformation record";
   else if (input.metadata === undefined && remedies.length > 0) {
-    jobs.push({ kind: "metadata", outKey: "_metadata", source: null, base: { schema_version: "1.0.0" } });
+    jobs.push({ kind: "metadata", outKey: "_metadata", source: null, text: '{"schema_version": "1.0.0"}' });
   }
   return {
     input: report.path,
