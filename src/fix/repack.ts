@@ -7,7 +7,7 @@
 import { closeSync, constants, openSync } from "node:fs";
 import { NpzError } from "../errors.js";
 import { openNpz } from "../npz.js";
-import { uncompressed } from "./member-io.js";
+import { uncompressed, type MemberSource } from "./member-io.js";
 import { checkOutput, FixUsageError } from "./output.js";
 import { checkAlign } from "./fix.js";
 import { readZipIndex } from "./zip-index.js";
@@ -49,6 +49,16 @@ export interface RepackResult {
 
 const KEYS = new Set(["align", "compression", "level", "force"]);
 
+/** Length of the NPY prefix (magic .. header "\n") at the start of the uncompressed member. */
+async function npyPrefixLen(src: MemberSource): Promise<number> {
+  if (src.entry.uncompressedSize < 12) return src.headerLen;
+  const parts: Buffer[] = [];
+  for await (const c of uncompressed(src, 0, 12)) parts.push(c);
+  const pre = Buffer.concat(parts);
+  if (pre[0] !== 0x93 || pre.toString("latin1", 1, 6) !== "NUMPY") return src.headerLen;
+  return pre[6] === 1 ? 10 + pre.readUInt16LE(8) : 12 + pre.readUInt32LE(8);
+}
+
 export async function repackFile(input: string, output: string, options?: RepackOptions): Promise<RepackResult> {
   if (typeof input !== "string" || input === "") throw new TypeError(`Expected a non-empty string for input, got ${JSON.stringify(input)}`);
   if (typeof output !== "string" || output === "") throw new TypeError(`Expected a non-empty string for output, got ${JSON.stringify(output)}`);
@@ -86,7 +96,7 @@ export async function repackFile(input: string, output: string, options?: Repack
       const rec = await zout.addStream(m.name, uncompressed(src, 0, src.entry.uncompressedSize), {
         ...(mode === "deflate" ? { deflateLevel: level } : {}),
         align,
-        npyHeaderLen: src.headerLen,
+        npyHeaderLen: m.npyMagic ? await npyPrefixLen(src) : 0,
       });
       if (rec.crc32 !== src.entry.crc32 >>> 0 || rec.uncompressedSize !== src.entry.uncompressedSize) {
         throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${m.name}' (central directory 0x${src.entry.crc32.toString(16).padStart(8, "0")})`, { path: input, member: m.key });

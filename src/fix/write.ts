@@ -26,7 +26,13 @@ export function sourceOf(input: InputArchive, info: MemberInfo): MemberSource {
   const entry = input.entries.get(info.name);
   if (!entry) throw new NpzError("ERR_NPZ_CORRUPT", `member '${info.name}' is not in the central directory`, { path: input.path, member: info.key });
   const h = info.header;
-  return { fd: input.fd, path: input.path, entry, headerLen: npyHeaderLen(info), dataLen: h && !info.error ? h.byteLength : entry.uncompressedSize };
+  let headerLen = npyHeaderLen(info);
+  if (entry.method === 0 && info.npyMagic && entry.uncompressedSize >= 12) {
+    // Read the NPY prefix itself: for |O members byteLength says nothing about the pickle after it.
+    const pre = rawRead({ fd: input.fd, path: input.path, entry, headerLen: 0, dataLen: 0 }, 0, 12);
+    if (pre[0] === 0x93 && pre.toString("latin1", 1, 6) === "NUMPY") headerLen = pre[6] === 1 ? 10 + pre.readUInt16LE(8) : 12 + pre.readUInt32LE(8);
+  }
+  return { fd: input.fd, path: input.path, entry, headerLen, dataLen: h && !info.error ? h.byteLength : entry.uncompressedSize };
 }
 
 /** Copies a member's raw bytes (method, CRC and sizes unchanged); STORED members aligned. */

@@ -17,6 +17,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32, createDeflateRaw } from "node:zlib";
+import { NpzError } from "../errors.js";
 
 const ZIP64_LIMIT = 0x7fffffff;
 const ALIGN_EXTRA_ID = 0xd935;
@@ -157,9 +158,7 @@ export class ZipOut {
       this.#write(b);
     }
     if (opts.verifyCrc && src.method === 0 && crc >>> 0 !== src.crc32 >>> 0) {
-      const err = new Error(`Bad CRC-32 for member '${memberName}'`) as Error & { code: string };
-      err.code = "ERR_NPZ_CRC_MISMATCH";
-      throw err;
+      throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${memberName}' (central directory 0x${(src.crc32 >>> 0).toString(16).padStart(8, "0")}, data 0x${(crc >>> 0).toString(16).padStart(8, "0")})`, { member: memberName.replace(/\.npy$/, "") });
     }
     this.#patch(offset, name.length, src.crc32, src.uncompressedSize, src.compressedSize);
     const rec: Central = { name: memberName, nameBytes: name, flags, method: src.method, crc32: src.crc32 >>> 0, compressedSize: src.compressedSize, uncompressedSize: src.uncompressedSize, localOffset: offset, dataOffset, align };
