@@ -3,7 +3,7 @@
 //   node bench/run.mjs [--quick] [--case A|B] [--runs N]
 //     --quick   small data (256 frames, 64 positions) to smoke-test the bench itself; the
 //               results are labelled quick and the targets are not judged
-//     --case    only case A (study-sized archive) or B (study pre-flight)
+//     --case    only case A (study-sized archive), B (study pre-flight) or F (fix/repack)
 //     --runs    best of N (default 3); a measurement stops early once it has used 60 s
 // Needs the built package (npm run build) and python3 with numpy. Data is generated under
 // bench/.data/ (git-ignored) and reused while its parameters and generator are unchanged.
@@ -34,12 +34,13 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) {
   process.stderr.write(`bench: Expected an integer 1..20 for --runs, got '${args.runs}'\n`);
   process.exit(2);
 }
-if (args.case !== undefined && args.case !== "A" && args.case !== "B") {
-  process.stderr.write(`bench: Expected A or B for --case, got '${args.case}'\n`);
+if (args.case !== undefined && args.case !== "A" && args.case !== "B" && args.case !== "F") {
+  process.stderr.write(`bench: Expected A, B or F for --case, got '${args.case}'\n`);
   process.exit(2);
 }
-const DO_A = args.case !== "B";
-const DO_B = args.case !== "A";
+const DO_A = args.case === undefined || args.case === "A";
+const DO_B = args.case === undefined || args.case === "B";
+const DO_F = args.case === undefined || args.case === "F"; // bench/fix.mjs
 const BUDGET_S = 60; // per measurement: stop repeating once this much time was spent
 
 const A_PARAMS = QUICK ? { m: 256, n: 128, object: 464, nphotons: 1e4, seed: 42 } : { m: 5088, n: 128, object: 464, nphotons: 1e4, seed: 42 };
@@ -457,6 +458,14 @@ if (DO_B) {
   };
   rows.push({ id: "B-cold", label: `B plan ${jobs} jobs / ${b.npz.length} files, --no-cache (full verify)`, ours: fmtSeconds(cold.seconds) + fmtRss(cold.peakRssMB), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "-", met: "-" });
   rows.push({ id: "B-warm", label: `B plan ${jobs} jobs / ${b.npz.length} files, warm cache`, ours: fmtSeconds(warmRun.seconds) + fmtRss(warmRun.peakRssMB), numpy: "-", jszip: "-", vsNumpy: "-", vsJszip: "-", target: "<= 150 ms", met: judge(warmRun.seconds <= 0.15) });
+}
+
+// Case F: fix + repack on a 1 GB study file (bench/fix.mjs, self-contained).
+if (DO_F) {
+  const { benchFix } = await import("./fix.mjs");
+  const f = benchFix({ bench: BENCH, data: DATA, cli: CLI, caseAStored: ensureCaseAData().stored, measureProcess, runChecked, sha256, log, problem, judge, fmtSeconds, fmtRss, fmtRatio, rel });
+  results.cases.F = f.result;
+  rows.push(...f.rows);
 }
 
 // ---------------------------------------------------------------------------------------------
