@@ -11,7 +11,7 @@ import type { ZipEntry } from "./zip-index.js";
 import { createExclusive } from "./zip-out.js";
 
 const CHUNK = 4 << 20;
-const SLAB_BYTES = 32 << 20;
+const SLAB_BYTES = 8 << 20;
 
 /** The input side of one member: its raw bytes in the input file and where the array starts. */
 export interface MemberSource {
@@ -57,7 +57,7 @@ export async function* uncompressed(src: MemberSource, skip: number, len: number
     return;
   }
   if (src.entry.method !== 8) throw new NpzError("ERR_NPZ_UNSUPPORTED_METHOD", `member '${src.entry.name}' uses method ${src.entry.method}`, { path: src.path, member: src.entry.name });
-  const inflate = Readable.from(rawChunks(src)).pipe(createInflateRaw({ chunkSize: 1 << 20 }));
+  const inflate = Readable.from(rawChunks(src), { highWaterMark: 1 }).pipe(createInflateRaw({ chunkSize: 1 << 20 }));
   let pos = 0;
   const end = skip + len;
   try {

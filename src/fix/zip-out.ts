@@ -193,7 +193,7 @@ export class ZipOut {
           yield c;
         }
       };
-      await pipeline(Readable.from(counted()), createDeflateRaw({ level: opts.deflateLevel ?? 6 }), async (src: AsyncIterable<Buffer>) => {
+      await pipeline(Readable.from(counted(), { highWaterMark: 1 }), createDeflateRaw({ level: opts.deflateLevel ?? 6 }), async (src: AsyncIterable<Buffer>) => {
         for await (const c of src) this.#write(c);
       });
     }
