@@ -157,6 +157,7 @@ export async function fixFile(input: string, output: string | null | undefined, 
     for (const job of plan.jobs) {
       written.push(await writeJob(zout, arch, job, { align, normalize: o.normalize ?? false, anyDeflated, plan, profile, setScale: (s) => (scale = s) }));
     }
+    if (o.inPlace) zout.chmod(lstatSync(input).mode);
     zout.finish();
     const verdict = await checkFile(zout.tempPath, { profile });
     verdict.path = out;

@@ -11,7 +11,7 @@
 // data (member data + NPY header length) starts at a multiple of `align`. The central record
 // carries the same record without the padding, so both extra fields stay well-formed lists of
 // (id, length) records, which is all zipfile and the native reader require.
-import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -202,6 +202,11 @@ export class ZipOut {
     const rec: Central = { name: memberName, nameBytes: name, flags, method, crc32: crc >>> 0, compressedSize: csize, uncompressedSize: usize, localOffset: offset, dataOffset, align };
     this.#records.push(rec);
     return rec;
+  }
+
+  /** Sets the mode of the temporary file (e.g. the replaced file's mode for --in-place). */
+  chmod(mode: number): void {
+    fchmodSync(this.#fdOrThrow(), mode & 0o7777);
   }
 
   /** Writes the central directory, fsyncs and closes the temporary file (not yet renamed). */

@@ -3,7 +3,7 @@
 // remedy (compare.py); IN stays byte-identical; unfixable files exit 1 and leave no OUT.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -131,9 +131,11 @@ describe("npzguard fix: options", () => {
   it("--in-place rewrites IN and keeps the original as IN.orig; --no-backup keeps none", async () => {
     const a = p("inplace.npz");
     copyFileSync(p("float64.npz"), a);
+    chmodSync(a, 0o640);
     const before = sha(a);
     const r = await capture(() => run([a, "--in-place"]));
     expect(r.code).toBe(0);
+    expect(statSync(a).mode & 0o777).toBe(0o640);
     expect(sha(`${a}.orig`)).toBe(before);
     expect(compare(a, p("float64.expected.npz")).problems).toEqual([]);
     const b = p("inplace2.npz");
