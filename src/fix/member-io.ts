@@ -24,6 +24,11 @@ export interface MemberSource {
   dataLen: number;
 }
 
+/** Fills `buf` from `fd` at `pos`; a short read is ERR_NPZ_CORRUPT. */
+export function readFullyAt(fd: number, buf: Buffer, pos: number, path: string): void {
+  preadInto(fd, buf, pos, path);
+}
+
 function preadInto(fd: number, buf: Buffer, pos: number, path: string): void {
   let done = 0;
   while (done < buf.length) {

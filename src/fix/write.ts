@@ -4,7 +4,7 @@
 import { npyHeader, unicodeScalarNpy } from "../writer/npy.js";
 import type { MemberInfo, NpyHeaderInfo } from "../types.js";
 import { NpzError } from "../errors.js";
-import { arrayData, convert, countsToAmplitude, f64ToF32, permuted, randomAccess, rawRead, swapConversion, type Conversion, type MemberSource } from "./member-io.js";
+import { arrayData, convert, countsToAmplitude, f64ToF32, permuted, randomAccess, rawRead, readFullyAt, swapConversion, type Conversion, type MemberSource } from "./member-io.js";
 import type { ZipEntry } from "./zip-index.js";
 import { tempPathBeside, type MemberRecord, type ZipOut } from "./zip-out.js";
 
@@ -39,10 +39,16 @@ export function sourceOf(input: InputArchive, info: MemberInfo): MemberSource {
 export function copyRawMember(out: ZipOut, input: InputArchive, info: MemberInfo, outName: string, align: number): MemberRecord {
   const src = sourceOf(input, info);
   const method = src.entry.method === 0 ? 0 : 8;
-  return out.copyRaw(outName, { method, crc32: src.entry.crc32, compressedSize: src.entry.compressedSize, uncompressedSize: src.entry.uncompressedSize }, (p, l) => rawRead(src, p, l), {
+  // One scratch buffer for the whole copy: copyRaw writes each piece before asking for the next.
+  // CRCs are not recomputed here: the caller verifies every CRC of OUT before renaming it.
+  const scratch = Buffer.allocUnsafe(Math.min(4 << 20, Math.max(1, src.entry.compressedSize)));
+  return out.copyRaw(outName, { method, crc32: src.entry.crc32, compressedSize: src.entry.compressedSize, uncompressedSize: src.entry.uncompressedSize }, (p, l) => {
+    const b = scratch.subarray(0, l);
+    readFullyAt(input.fd, b, src.entry.dataOffset + p, input.path);
+    return b;
+  }, {
     align,
     npyHeaderLen: src.headerLen,
-    verifyCrc: method === 0,
   });
 }
 

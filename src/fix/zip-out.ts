@@ -17,7 +17,6 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32, createDeflateRaw } from "node:zlib";
-import { NpzError } from "../errors.js";
 
 const ZIP64_LIMIT = 0x7fffffff;
 const ALIGN_EXTRA_ID = 0xd935;
@@ -139,27 +138,20 @@ export class ZipOut {
 
   /**
    * Copies a member's raw (possibly compressed) bytes from `read` without re-encoding: same
-   * method, CRC and sizes. `read(pos, len)` returns bytes of the source member data.
+   * method, CRC and sizes. `read(pos, len)` returns bytes of the source member data. The CRC is
+   * not recomputed: callers verify the finished archive before renaming it.
    */
   copyRaw(
     memberName: string,
     src: { method: 0 | 8; crc32: number; compressedSize: number; uncompressedSize: number },
     read: (pos: number, len: number) => Buffer,
-    opts: { align?: number; npyHeaderLen?: number; verifyCrc?: boolean } = {},
+    opts: { align?: number; npyHeaderLen?: number } = {},
   ): MemberRecord {
     const { name, flags } = this.#begin(memberName);
     const align = src.method === 0 ? (opts.align ?? 1) : 1;
     const { offset, dataOffset } = this.#localHeader(name, flags, src.method, align, opts.npyHeaderLen ?? 0);
     const CH = 4 << 20;
-    let crc = 0;
-    for (let p = 0; p < src.compressedSize; p += CH) {
-      const b = read(p, Math.min(CH, src.compressedSize - p));
-      if (opts.verifyCrc) crc = crc32(b, crc);
-      this.#write(b);
-    }
-    if (opts.verifyCrc && src.method === 0 && crc >>> 0 !== src.crc32 >>> 0) {
-      throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${memberName}' (central directory 0x${(src.crc32 >>> 0).toString(16).padStart(8, "0")}, data 0x${(crc >>> 0).toString(16).padStart(8, "0")})`, { member: memberName.replace(/\.npy$/, "") });
-    }
+    for (let p = 0; p < src.compressedSize; p += CH) this.#write(read(p, Math.min(CH, src.compressedSize - p)));
     this.#patch(offset, name.length, src.crc32, src.uncompressedSize, src.compressedSize);
     const rec: Central = { name: memberName, nameBytes: name, flags, method: src.method, crc32: src.crc32 >>> 0, compressedSize: src.compressedSize, uncompressedSize: src.uncompressedSize, localOffset: offset, dataOffset, align };
     this.#records.push(rec);
