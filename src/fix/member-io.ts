@@ -304,9 +304,8 @@ export async function* convert(chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     if (whole < c.length) carry = Buffer.from(c.subarray(whole));
     if (whole === 0) continue;
     let b = c.subarray(0, whole);
-    let count = whole / item;
+    const count = whole / item;
     for (const cv of convs) b = cv.apply(b, count);
-    count = 0;
     yield b;
   }
   if (carry && carry.length) throw new Error("array data is not a whole number of elements");

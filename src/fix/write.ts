@@ -1,7 +1,7 @@
 // Executes member jobs into a ZipOut: raw copies (no re-encoding), transformed numeric members
 // (permutation + element conversion, streamed), string members and `_metadata`. Shared by fix
 // and repack. Every size written is derived from the NPY header the reader validated.
-import { npyHeader, unicodeScalarNpy } from "../writer/npy.js";
+import { npyHeader } from "../writer/npy.js";
 import type { MemberInfo, NpyHeaderInfo } from "../types.js";
 import { NpzError } from "../errors.js";
 import { arrayData, convert, countsToAmplitude, f64ToF32, permuted, randomAccess, rawRead, readFullyAt, swapConversion, type Conversion, type MemberSource } from "./member-io.js";
@@ -141,5 +141,3 @@ export async function writeBuffers(out: ZipOut, outName: string, parts: { header
     npyHeaderLen: parts.header.length,
   });
 }
-
-export { unicodeScalarNpy };
