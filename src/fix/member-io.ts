@@ -88,14 +88,15 @@ export function arrayData(src: MemberSource): AsyncGenerator<Buffer> {
 
 /** Random access to the array data: the input file itself (STORED) or an inflated temp copy. */
 export interface RandomAccess {
-  read(pos: number, len: number): Buffer;
+  /** Fills `target` with the array bytes at `pos`. */
+  readInto(target: Buffer, pos: number): void;
   close(): void;
 }
 
 export async function randomAccess(src: MemberSource, tempPath: () => string): Promise<RandomAccess> {
   if (src.entry.method === 0) {
-    const base = src.headerLen;
-    return { read: (pos, len) => rawRead(src, base + pos, len), close: () => {} };
+    const base = src.entry.dataOffset + src.headerLen;
+    return { readInto: (target, pos) => preadInto(src.fd, target, base + pos, src.path), close: () => {} };
   }
   const tmp = tempPath();
   const fd = createExclusive(tmp);
@@ -116,10 +117,8 @@ export async function randomAccess(src: MemberSource, tempPath: () => string): P
   closeSync(fd);
   unlinkSync(tmp); // the open descriptor keeps the data until close
   return {
-    read(pos, len) {
-      const b = Buffer.allocUnsafe(len);
-      preadInto(readFd, b, pos, tmp);
-      return b;
+    readInto(target, pos) {
+      preadInto(readFd, target, pos, tmp);
     },
     close() {
       closeSync(readFd);
@@ -197,13 +196,16 @@ export function* permuted(ra: RandomAccess, storedShape: readonly number[], perm
   const p0 = perm[0]!;
   const lead = product(storedShape.slice(0, p0));
   const inner = product(storedShape.slice(p0 + 1)) * itemsize;
+  // The gathered input block is reused for every slab (it never leaves this function); the
+  // permuted slab is yielded, so each one is new.
+  const subAll = Buffer.allocUnsafe(lead * Math.min(rowsPerSlab, outShape[0]!) * inner);
   for (let a = 0; a < outShape[0]!; a += rowsPerSlab) {
     const b = Math.min(outShape[0]!, a + rowsPerSlab);
     const run = (b - a) * inner;
-    const sub = Buffer.allocUnsafe(lead * run);
+    const sub = subAll.subarray(0, lead * run);
     for (let l = 0; l < lead; l++) {
       const pos = (l * storedShape[p0]! + a) * inner;
-      ra.read(pos, run).copy(sub, l * run);
+      ra.readInto(sub.subarray(l * run, (l + 1) * run), pos);
     }
     const subShape = [...storedShape];
     subShape[p0] = b - a;
