@@ -26,7 +26,7 @@ Options:
   -h, --help         this help
 
 Exit codes: 0 fixed (OUT passes its check), 1 unfixable findings or OUT fails its check,
-2 usage error, 3 IN unreadable.`;
+2 usage error, 3 IN unreadable, 130 interrupted (Ctrl-C; the temporary file is removed).`;
 
 const PROFILES: readonly Profile[] = ["reference", "study", "tensorflow", "pytorch"];
 
@@ -82,6 +82,9 @@ export async function run(argv: string[]): Promise<number> {
   const { fixFile } = await import("../fix/fix.js");
   const { isFixUsageError } = await import("../fix/output.js");
   let result;
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once("SIGINT", onSigint);
   try {
     result = await fixFile(input, values["in-place"] ? undefined : values.out, {
       profile,
@@ -92,8 +95,13 @@ export async function run(argv: string[]): Promise<number> {
       partial: values.partial ?? false,
       normalize: values.normalize ?? false,
       ...(align !== undefined ? { align } : {}),
+      signal: ac.signal,
     });
   } catch (e) {
+    if (ac.signal.aborted) {
+      process.stderr.write("npzguard: interrupted; nothing written\n");
+      return 130;
+    }
     if (isFixUsageError(e)) {
       process.stderr.write(`npzguard: ${e.code}: ${e.message}\n`);
       return EXIT.USAGE;
@@ -103,6 +111,8 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.UNREADABLE;
     }
     throw e;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
   }
   const { plan, verdict } = result;
   const target = values["in-place"] ? input : values.out!;

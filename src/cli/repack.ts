@@ -23,7 +23,8 @@ Options:
   --debug            stack traces on internal errors
   -h, --help         this help
 
-Exit codes: 0 written and verified, 2 usage error, 3 IN unreadable or corrupt.`;
+Exit codes: 0 written and verified, 2 usage error, 3 IN unreadable or corrupt, 130 interrupted
+(Ctrl-C; the temporary file is removed).`;
 
 export async function run(argv: string[]): Promise<number> {
   let parsed;
@@ -73,14 +74,22 @@ export async function run(argv: string[]): Promise<number> {
   const { repackFile } = await import("../fix/repack.js");
   const { isFixUsageError } = await import("../fix/output.js");
   let result;
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once("SIGINT", onSigint);
   try {
     result = await repackFile(input, values.out, {
       align,
       compression: values.stored ? "stored" : level !== undefined ? "deflate" : "keep",
       ...(level !== undefined ? { level } : {}),
       force: values.force ?? false,
+      signal: ac.signal,
     });
   } catch (e) {
+    if (ac.signal.aborted) {
+      process.stderr.write("npzguard: interrupted; nothing written\n");
+      return 130;
+    }
     if (isFixUsageError(e)) {
       process.stderr.write(`npzguard: ${e.code}: ${e.message}\n`);
       return EXIT.USAGE;
@@ -90,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.UNREADABLE;
     }
     throw e;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
   }
   if (values.json) {
     process.stdout.write(JSON.stringify(result, null, 2) + "\n");

@@ -19,7 +19,7 @@ import { ZipOut, type MemberRecord } from "./zip-out.js";
 import { copyRawMember, sourceOf, unicodeNpy, writeBuffers, writeTransformed, type InputArchive } from "./write.js";
 
 const PROFILES: readonly Profile[] = ["reference", "study", "tensorflow", "pytorch"];
-const FIX_OPTION_KEYS = new Set(["profile", "dryRun", "force", "inPlace", "backup", "partial", "normalize", "align"]);
+const FIX_OPTION_KEYS = new Set(["profile", "dryRun", "force", "inPlace", "backup", "partial", "normalize", "align", "signal"]);
 
 export interface FixOptions {
   /** Contract profile for the plan and the check of OUT (default "tensorflow"). */
@@ -37,6 +37,8 @@ export interface FixOptions {
   normalize?: boolean;
   /** Alignment of STORED array data in OUT (power of two, default 64). */
   align?: number;
+  /** Aborts the check or the writing: ERR_NPZ_ABORTED, the temporary file is removed. */
+  signal?: AbortSignal;
 }
 
 export interface FixResult {
@@ -80,6 +82,7 @@ function validate(input: unknown, output: unknown, options: unknown): FixOptions
     if (o[k] !== undefined && typeof o[k] !== "boolean") throw new TypeError(`Expected a boolean for options.${k}, got ${JSON.stringify(o[k])}`);
   }
   checkAlign(o.align);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError("Expected an AbortSignal for options.signal");
   return o;
 }
 
@@ -117,7 +120,7 @@ export async function fixFile(input: string, output: string | null | undefined, 
   let zout: ZipOut | null = null;
   try {
     if (file.kind !== "npz") throw new FixUsageError("ERR_FIX_NOT_NPZ", `${input} is a .npy file; fix rewrites .npz archives`);
-    const report = await checkFile(input, { profile });
+    const report = await checkFile(input, { profile, ...(o.signal ? { signal: o.signal } : {}) });
     if (report.readError) {
       throw new NpzError(report.readError.code as ConstructorParameters<typeof NpzError>[0], report.readError.message, { path: input, ...(report.readError.member ? { member: report.readError.member } : {}) });
     }
@@ -150,7 +153,7 @@ export async function fixFile(input: string, output: string | null | undefined, 
     const entries = new Map(readZipIndex(fd, input).map((e) => [e.name, e]));
     if (entries.size !== members.length) throw new NpzError("ERR_NPZ_CORRUPT", `central directory lists ${entries.size} distinct names for ${members.length} members`, { path: input });
     const arch: InputArchive = { fd, path: input, entries };
-    zout = new ZipOut(out);
+    zout = new ZipOut(out, o.signal);
     const anyDeflated = members.some((m) => m.compression === "deflated");
     const written: MemberRecord[] = [];
     let scale: number | undefined;
@@ -159,7 +162,7 @@ export async function fixFile(input: string, output: string | null | undefined, 
     }
     if (o.inPlace) zout.chmod(lstatSync(input).mode);
     zout.finish();
-    const verdict = await checkFile(zout.tempPath, { profile });
+    const verdict = await checkFile(zout.tempPath, { profile, ...(o.signal ? { signal: o.signal } : {}) });
     verdict.path = out;
     if (!verdict.ok && !o.partial) {
       zout.abort();

@@ -23,6 +23,8 @@ export interface RepackOptions {
   level?: number;
   /** Replace an existing OUT. */
   force?: boolean;
+  /** Aborts the writing: ERR_NPZ_ABORTED, the temporary file is removed. */
+  signal?: AbortSignal;
 }
 
 export interface RepackMember {
@@ -47,7 +49,7 @@ export interface RepackResult {
   bytesOut: number;
 }
 
-const KEYS = new Set(["align", "compression", "level", "force"]);
+const KEYS = new Set(["align", "compression", "level", "force", "signal"]);
 
 /** Length of the NPY prefix (magic .. header "\n") at the start of the uncompressed member. */
 async function npyPrefixLen(src: MemberSource): Promise<number> {
@@ -82,7 +84,7 @@ export async function repackFile(input: string, output: string, options?: Repack
     const entries = new Map(readZipIndex(fd, input).map((e) => [e.name, e]));
     if (entries.size !== members.length) throw new NpzError("ERR_NPZ_DUPLICATE_MEMBER", `central directory lists ${entries.size} distinct names for ${members.length} members`, { path: input });
     const arch: InputArchive = { fd, path: input, entries };
-    zout = new ZipOut(output);
+    zout = new ZipOut(output, o.signal);
     const actions: RepackMember["action"][] = [];
     for (const m of members) {
       const src = sourceOf(arch, m);
@@ -114,7 +116,7 @@ export async function repackFile(input: string, output: string, options?: Repack
       const outMembers = check.members();
       for (let i = 0; i < outMembers.length; i++) {
         const m = outMembers[i]!;
-        const r = await check.scan(m.key, { crc: true, stats: false });
+        const r = await check.scan(m.key, { crc: true, stats: false, ...(o.signal ? { signal: o.signal } : {}) });
         if (!r.crcChecked || !r.crcOk) throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${m.name}' in the repacked archive`, { path: output, member: m.key });
         const off = m.header && !m.error ? m.header.arrayOffset : null;
         const aligned = off === null ? null : off % align === 0;

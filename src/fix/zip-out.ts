@@ -17,6 +17,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32, createDeflateRaw } from "node:zlib";
+import { NpzError } from "../errors.js";
 
 const ZIP64_LIMIT = 0x7fffffff;
 const ALIGN_EXTRA_ID = 0xd935;
@@ -57,8 +58,12 @@ export class ZipOut {
   #pos = 0;
   readonly #records: Central[] = [];
 
-  constructor(target: string) {
+  readonly #signal: AbortSignal | undefined;
+
+  /** `signal`: every write checks it; an abort throws ERR_NPZ_ABORTED (the caller then abort()s). */
+  constructor(target: string, signal?: AbortSignal) {
     this.target = target;
+    this.#signal = signal;
     this.tempPath = tempPathBeside(target, "npzguard");
     this.#fd = createExclusive(this.tempPath);
   }
@@ -73,6 +78,7 @@ export class ZipOut {
   }
 
   #write(buf: Uint8Array): void {
+    if (this.#signal?.aborted) throw new NpzError("ERR_NPZ_ABORTED", `writing ${this.target} was aborted`, { path: this.target });
     const fd = this.#fdOrThrow();
     let done = 0;
     while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, this.#pos + done);

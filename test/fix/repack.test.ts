@@ -3,7 +3,7 @@
 // members stay deflated unless --stored, and the padding is well-formed for zipfile.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -136,5 +136,15 @@ describe("npzguard repack", () => {
     expect(readFileSync(p("taken.npz"), "utf8")).toBe("x");
     expect((await capture(() => run([p("stored.npz"), "--out", p("o.npz"), "--stored", "--deflate", "3"]))).code).toBe(2);
     expect((await capture(() => run([p("stored.npz"), "--out", p("o.npz"), "--align", "48"]))).code).toBe(2);
+  });
+});
+
+describe("interrupting", () => {
+  it("an aborted repackFile throws ERR_NPZ_ABORTED and leaves neither OUT nor a temporary file", async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(repackFile(p("stored.npz"), p("aborted.npz"), { signal: ac.signal })).rejects.toMatchObject({ code: "ERR_NPZ_ABORTED" });
+    expect(existsSync(p("aborted.npz"))).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
