@@ -3,7 +3,7 @@
 // findings or OUT failing its check, 2 usage (incl. existing OUT without --force), 3 IN unreadable.
 import { isNpzError } from "../errors.js";
 import type { Profile } from "../contract/types.js";
-import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
 
 export const HELP = `Usage: npzguard fix IN --out OUT [options]
 
@@ -118,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
   const target = values["in-place"] ? input : values.out!;
   if (values.json) {
     process.stdout.write(
-      JSON.stringify(
+      jsonText(
         {
           input,
           output: target,
@@ -133,9 +133,7 @@ export async function run(argv: string[]): Promise<number> {
           members: result.members.map((m) => ({ name: m.name, method: m.method === 0 ? "stored" : "deflated", crc32: m.crc32, compressedSize: m.compressedSize, uncompressedSize: m.uncompressedSize, dataOffset: m.dataOffset })),
           verdict: verdict ? { ok: verdict.ok, referenceVerdict: verdict.referenceVerdict, violations: verdict.violations } : null,
         },
-        null,
-        2,
-      ) + "\n",
+      ),
     );
   } else {
     const lines: string[] = [`${input} -> ${target} (profile ${profile})`];

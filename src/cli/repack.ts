@@ -3,7 +3,7 @@
 // Exit: 0 written and verified, 2 usage (incl. existing OUT without --force), 3 IN unreadable
 // or corrupt (e.g. a CRC mismatch: nothing is written).
 import { isNpzError } from "../errors.js";
-import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
 
 export const HELP = `Usage: npzguard repack IN --out OUT [--align 64] [--stored | --deflate LEVEL]
 
@@ -103,7 +103,7 @@ export async function run(argv: string[]): Promise<number> {
     process.removeListener("SIGINT", onSigint);
   }
   if (values.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    process.stdout.write(jsonText(result));
   } else {
     const lines = [`${result.input} -> ${result.output} (align ${result.align}; ${result.bytesIn} -> ${result.bytesOut} bytes; every CRC-32 verified)`];
     const w = Math.max(3, ...result.members.map((m) => m.key.length));

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture } from "../helpers/capture.js";
 import { FAKE } from "../helpers/study-harness.js";
 import { run as checkCmd } from "../../src/cli/check.js";
+import { run as fixCmd } from "../../src/cli/fix.js";
+import { run as repackCmd } from "../../src/cli/repack.js";
 import { run as inspectCmd } from "../../src/cli/inspect.js";
 import { run as planCmd } from "../../src/cli/plan.js";
 import { run as runCmd } from "../../src/cli/run.js";
@@ -66,7 +68,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("schemas/", () => {
   it("has one schema per --json command, each shipped in the package", () => {
-    expect(readdirSync(SCHEMAS).sort()).toEqual(["check", "inspect", "plan", "run", "status", "synth", "version"].map((c) => `${c}.schema.json`));
+    expect(readdirSync(SCHEMAS).sort()).toEqual(["check", "fix", "inspect", "plan", "repack", "run", "status", "synth", "version"].map((c) => `${c}.schema.json`));
     expect(PKG.files).toContain("schemas");
   });
 });
@@ -126,5 +128,34 @@ describe("--json documents validate against their schema", () => {
       build: { addon: { path: string } };
     };
     expect(doc.build.addon.path).toMatch(/\.node$/);
+  });
+});
+
+describe("fix / repack --json validate against their schema", () => {
+  it("fix: a written fix, a dry run and an unfixable file; repack", async () => {
+    execFileSync("python3", ["-c", String.raw`
+import sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(5)
+x = rng.uniform(40, 160, 16)
+base = dict(probeGuess=np.ones((64, 64), np.complex128), objectGuess=np.ones((200, 200), np.complex64), xcoords=x, ycoords=x)
+np.savez(d + "/legacy.npz", diffraction=rng.random((64, 64, 16)).astype(np.float32), **base)
+bad = rng.random((16, 64, 64)).astype(np.float32); bad[0, 0, 0] = np.nan
+np.savez(d + "/nan.npz", diffraction=bad, **base)
+`, dir]);
+    const ok = await capture(() => fixCmd([join(dir, "legacy.npz"), "--out", join(dir, "legacy.fixed.npz"), "--json"]));
+    expect(ok.code).toBe(0);
+    const doc = expectValid("fix", ok.stdout) as { written: boolean; remedies: unknown[] };
+    expect(doc.written).toBe(true);
+    expect(doc.remedies.length).toBeGreaterThan(0);
+    const dry = await capture(() => fixCmd([join(dir, "legacy.npz"), "--out", join(dir, "x.npz"), "--dry-run", "--json"]));
+    expect(dry.code).toBe(0);
+    expect(expectValid("fix", dry.stdout)).toMatchObject({ written: false, reason: "dry-run", verdict: null });
+    const bad = await capture(() => fixCmd([join(dir, "nan.npz"), "--out", join(dir, "nan.fixed.npz"), "--json"]));
+    expect(bad.code).toBe(1);
+    expect(expectValid("fix", bad.stdout)).toMatchObject({ written: false, reason: "unfixable" });
+    const rp = await capture(() => repackCmd([join(dir, "legacy.npz"), "--out", join(dir, "legacy.repacked.npz"), "--json"]));
+    expect(rp.code).toBe(0);
+    expect(expectValid("repack", rp.stdout)).toMatchObject({ verified: true, align: 64 });
   });
 });
