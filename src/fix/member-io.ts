@@ -1,4 +1,4 @@
-// Member data streams for fix/repack, in bounded memory (4 MiB chunks, 32 MiB transposition
+// Member data streams for fix/repack, in bounded memory (4 MiB chunks, 8 MiB transposition
 // slabs): the array bytes of a member of the input archive, read straight from the file
 // (STORED) or inflated on the fly (DEFLATE, Node's zlib); axis permutations (Fortran -> C
 // order, legacy (H, W, M) -> (M, H, W)) from a random-access copy; element conversions
@@ -184,7 +184,7 @@ function permuteInto(src: Buffer, srcShape: readonly number[], perm: readonly nu
 
 /**
  * C-order bytes of the array whose stored C-order shape is `storedShape`, permuted so that
- * output axis k is stored axis perm[k]. Slabs along output axis 0 (at most ~32 MiB each, at
+ * output axis k is stored axis perm[k]. Slabs along output axis 0 (at most ~8 MiB each, at
  * least one row), each gathered with one read per run of contiguous input bytes.
  */
 export function* permuted(ra: RandomAccess, storedShape: readonly number[], perm: readonly number[], itemsize: number): Generator<Buffer> {
