@@ -3,7 +3,8 @@
 // findings or OUT failing its check, 2 usage (incl. existing OUT without --force), 3 IN unreadable.
 import { isNpzError } from "../errors.js";
 import type { Profile } from "../contract/types.js";
-import { EXIT, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, type ParsedCommandArgs, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
+import type { FixResult } from "../fix/fix.js";
 
 export const HELP = `Usage: npzguard fix IN --out OUT [options]
 
@@ -30,23 +31,25 @@ Exit codes: 0 fixed (OUT passes its check), 1 unfixable findings or OUT fails it
 
 const PROFILES: readonly Profile[] = ["reference", "study", "tensorflow", "pytorch"];
 
+const FIX_OPTIONS = {
+  out: { type: "string", short: "o" },
+  profile: { type: "string" },
+  "dry-run": { type: "boolean" },
+  force: { type: "boolean" },
+  "in-place": { type: "boolean" },
+  "no-backup": { type: "boolean" },
+  partial: { type: "boolean" },
+  normalize: { type: "boolean" },
+  align: { type: "string" },
+  json: { type: "boolean" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ParsedCommandArgs<typeof FIX_OPTIONS>;
   try {
-    parsed = parseCommandArgs(argv, {
-      out: { type: "string", short: "o" },
-      profile: { type: "string" },
-      "dry-run": { type: "boolean" },
-      force: { type: "boolean" },
-      "in-place": { type: "boolean" },
-      "no-backup": { type: "boolean" },
-      partial: { type: "boolean" },
-      normalize: { type: "boolean" },
-      align: { type: "string" },
-      json: { type: "boolean" },
-      debug: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
+    parsed = parseCommandArgs(argv, FIX_OPTIONS);
   } catch (e) {
     if (e instanceof UsageError) {
       printUsageError(e, HELP);
@@ -81,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { fixFile } = await import("../fix/fix.js");
   const { isFixUsageError } = await import("../fix/output.js");
-  let result;
+  let result: FixResult;
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once("SIGINT", onSigint);
@@ -170,5 +173,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (result.reason === "dry-run") return plan.blocked ? EXIT.VIOLATIONS : EXIT.OK;
   if (!result.written) return EXIT.VIOLATIONS;
-  return verdict && verdict.ok ? EXIT.OK : EXIT.VIOLATIONS;
+  return verdict?.ok ? EXIT.OK : EXIT.VIOLATIONS;
 }

@@ -3,7 +3,8 @@
 // Exit: 0 written and verified, 2 usage (incl. existing OUT without --force), 3 IN unreadable
 // or corrupt (e.g. a CRC mismatch: nothing is written).
 import { isNpzError } from "../errors.js";
-import { EXIT, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, type ParsedCommandArgs, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
+import type { RepackResult } from "../fix/repack.js";
 
 export const HELP = `Usage: npzguard repack IN --out OUT [--align 64] [--stored | --deflate LEVEL]
 
@@ -26,19 +27,21 @@ Options:
 Exit codes: 0 written and verified, 2 usage error, 3 IN unreadable or corrupt, 130 interrupted
 (Ctrl-C; the temporary file is removed).`;
 
+const REPACK_OPTIONS = {
+  out: { type: "string", short: "o" },
+  align: { type: "string" },
+  stored: { type: "boolean" },
+  deflate: { type: "string" },
+  force: { type: "boolean" },
+  json: { type: "boolean" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ParsedCommandArgs<typeof REPACK_OPTIONS>;
   try {
-    parsed = parseCommandArgs(argv, {
-      out: { type: "string", short: "o" },
-      align: { type: "string" },
-      stored: { type: "boolean" },
-      deflate: { type: "string" },
-      force: { type: "boolean" },
-      json: { type: "boolean" },
-      debug: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
+    parsed = parseCommandArgs(argv, REPACK_OPTIONS);
   } catch (e) {
     if (e instanceof UsageError) {
       printUsageError(e, HELP);
@@ -73,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { repackFile } = await import("../fix/repack.js");
   const { isFixUsageError } = await import("../fix/output.js");
-  let result;
+  let result: RepackResult;
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once("SIGINT", onSigint);

@@ -310,7 +310,7 @@ export async function* convert(chunks: AsyncIterable<Buffer> | Iterable<Buffer>,
     for (const cv of convs) b = cv.apply(b, count);
     yield b;
   }
-  if (carry && carry.length) throw new Error("array data is not a whole number of elements");
+  if (carry?.length) throw new Error("array data is not a whole number of elements");
 }
 
 /** Sums integer counts (exact below 2^53) for --normalize. */

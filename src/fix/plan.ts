@@ -151,7 +151,7 @@ export function planFix(input: PlanInput): FixPlan {
     const isDiff = m.key === dKey;
     if (h.kind === "O") {
       const s = input.strings.get(m.key);
-      if (s && s.items.every((i): i is string => typeof i === "string")) {
+      if (s?.items.every((i): i is string => typeof i === "string")) {
         remedies.push({ rule: "npz/pickled-member", key: m.key, action: "strings-to-unicode", detail: `pickled str array ${shapeText(s.shape)} -> numpy unicode` });
         jobs.push({ kind: "strings", outKey, source: m, header: h, items: s.items as string[], shape: [...s.shape], fortranOrder: s.fortranOrder });
       } else {

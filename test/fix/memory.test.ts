@@ -15,7 +15,7 @@ let dist = "";
 
 beforeAll(() => {
   dist = buildPrivateDist("fix");
-  execFileSync("python3", ["-c", String.raw`
+  execFileSync("python3", ["-c", `
 import sys, numpy as np
 d = sys.argv[1]
 M, N = 8192, 128
@@ -51,7 +51,7 @@ describe("npzguard fix memory bound", () => {
     expect(kb).toBeGreaterThan(10_000); // the measurement measured something
     expect(kb / 1024).toBeLessThanOrEqual(256);
     // numpy reads the result as the remedy it asked for (spot check: shape, dtype, values)
-    const check = execFileSync("python3", ["-c", String.raw`
+    const check = execFileSync("python3", ["-c", `
 import sys, numpy as np
 z = np.load(sys.argv[1])
 d = z["diffraction"]

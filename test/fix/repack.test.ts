@@ -17,7 +17,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), "npzguard-repack-"));
 const p = (n: string) => path.join(dir, n);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-execFileSync("python3", ["-c", String.raw`
+execFileSync("python3", ["-c", `
 import sys, json, numpy as np
 d = sys.argv[1]
 rng = np.random.default_rng(3)
@@ -37,7 +37,7 @@ const NUMERIC = ["diffraction", "probeGuess", "c16", "f8", "i2", "u1", "b1", "fo
 
 /** numpy: every key of A equals B's (dtype, shape, values), and the zip methods of B. */
 function numpySame(a: string, b: string): { same: boolean; methods: number[]; testzip: string | null } {
-  const out = execFileSync("python3", ["-c", String.raw`
+  const out = execFileSync("python3", ["-c", `
 import sys, json, zipfile, numpy as np
 a = np.load(sys.argv[1], allow_pickle=True); b = np.load(sys.argv[2], allow_pickle=True)
 same = sorted(a.files) == sorted(b.files) and all(
