@@ -11,7 +11,8 @@ const HELP = `Usage: npzguard inspect FILE... [--stats] [--metadata] [-r] [--jso
 
 List the arrays of .npz/.npy files: key, numpy dtype and descr, shape, order, compression,
 sizes and, for STORED members, the file offset of the array data with its alignment (the largest
-power of two up to 4096 dividing it; zero-copy views need a multiple of the element size). Without --stats reads only the ZIP central directory and each member's NPY header.
+power of two up to 4096 dividing it; zero-copy views need a multiple of the element size).
+Without --stats reads only the ZIP central directory and each member's NPY header.
 Member names are printed with control characters escaped (\\xNN).
 
 Options:
