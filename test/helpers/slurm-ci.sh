@@ -36,6 +36,9 @@ slurm_ci_up() {
   slurm_ci_install || return 1
   H=$(hostname -s); CPUS=$(nproc)
   MEM=$(free -m | awk '/^Mem:/{m=$2-512; if (m<256) m=$2; print m}')  # node goes INVAL if RealMemory > what slurmd sees
+  # A cluster this recipe started before (same directory) is stopped first: wiping its directory
+  # under running daemons leaves them serving jobs from a deleted working directory.
+  if [ -s "$D/state/slurmctld.pid" ] || [ -s "$D/state/slurmd.pid" ]; then slurm_ci_down >/dev/null 2>&1; fi
   rm -rf "$D"; mkdir -p "$D/etc" "$D/state/ctld" "$D/state/d" "$D/log"
   export SLURM_CONF="$D/etc/slurm.conf"
 
