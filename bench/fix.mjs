@@ -78,10 +78,14 @@ export function benchFix(ctx) {
     if (!rdoc.verified) problem(`F repack ${kind}: not verified`);
     const misaligned = rdoc.members.filter((m) => m.aligned === false);
     if (misaligned.length) problem(`F repack ${kind}: misaligned ${misaligned.map((m) => m.key).join(", ")}`);
-    if (kind === "stored" && rdoc.members.some((m) => m.compression === "stored" && m.aligned !== true && m.arrayOffset !== null)) problem("F repack stored: a STORED member is not aligned");
+    if (kind === "stored" && rdoc.members.some((m) => m.compression === "stored" && m.aligned !== true && m.arrayOffset !== null))
+      problem("F repack stored: a STORED member is not aligned");
     rmSync(ref, { force: true });
     const nr = measureProcess(`numpy rewrite ${kind}`, "python3", [path.join(bench, "ref_fix_numpy.py"), "rewrite", input, ref, kind], { runs: 1 });
-    result.repack[kind] = { ours: { seconds: r.seconds, peakRssMB: r.peakRssMB, bytesOut: rdoc.bytesOut }, numpy: { seconds: nr.seconds, peakRssMB: nr.peakRssMB } };
+    result.repack[kind] = {
+      ours: { seconds: r.seconds, peakRssMB: r.peakRssMB, bytesOut: rdoc.bytesOut },
+      numpy: { seconds: nr.seconds, peakRssMB: nr.peakRssMB },
+    };
     rows.push({
       id: `F-repack-${kind}`,
       label: `F repack 1 GB ${kind} (align 64, raw copy, every CRC verified) vs numpy load + savez`,

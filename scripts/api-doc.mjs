@@ -30,7 +30,10 @@ function describe(sym) {
       .getPropertiesOfType(inst)
       .filter((p) => !p.name.startsWith("#") && !p.name.startsWith("__"))
       .map((p) => `  - \`${p.name}: ${checker.typeToString(checker.getTypeOfSymbolAtLocation(p, decl), decl, flags)}\``);
-    const statics = checker.getPropertiesOfType(ctorType).filter((p) => p.name !== "prototype").map((p) => `  - static \`${p.name}\``);
+    const statics = checker
+      .getPropertiesOfType(ctorType)
+      .filter((p) => p.name !== "prototype")
+      .map((p) => `  - static \`${p.name}\``);
     return [`class`, [...statics, ...members]];
   }
   if (s.flags & ts.SymbolFlags.Interface) {
@@ -43,7 +46,10 @@ function describe(sym) {
     return ["interface", [...calls, ...members]];
   }
   if (s.flags & ts.SymbolFlags.TypeAlias) {
-    return [kind === "TypeAlias" ? "type" : "interface", [`  - \`${checker.typeToString(checker.getDeclaredTypeOfSymbol(s), decl, flags | ts.TypeFormatFlags.InTypeAlias)}\``]];
+    return [
+      kind === "TypeAlias" ? "type" : "interface",
+      [`  - \`${checker.typeToString(checker.getDeclaredTypeOfSymbol(s), decl, flags | ts.TypeFormatFlags.InTypeAlias)}\``],
+    ];
   }
   const t = checker.getTypeOfSymbolAtLocation(s, decl);
   const sigs = t.getCallSignatures();

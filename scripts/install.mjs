@@ -33,7 +33,7 @@ function tryPrebuilt() {
   let file;
   try {
     file = require("node-gyp-build").resolve(root);
-  } catch (e) {
+  } catch (_e) {
     return { reason: `no prebuilt binary for ${process.platform}-${process.arch} in this package` };
   }
   try {

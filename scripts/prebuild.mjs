@@ -34,7 +34,8 @@ export function inspectElf(file) {
   const needed = [...run(["readelf", "-d", "-W", file]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
   const versions = [...new Set([...run(["readelf", "-V", "-W", file]).matchAll(/Name: GLIBC_([0-9.]+)/g)].map((m) => m[1]))];
   versions.sort((a, b) => {
-    const pa = a.split(".").map(Number), pb = b.split(".").map(Number);
+    const pa = a.split(".").map(Number),
+      pb = b.split(".").map(Number);
     for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
     return 0;
   });

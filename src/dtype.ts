@@ -5,11 +5,37 @@ import type { ArrayData } from "./types.js";
 
 /** The simple-form descrs npzguard exposes as values. */
 export type NumericDescr =
-  | "|b1" | "<b1" | ">b1"
-  | "|i1" | "<i1" | ">i1" | "<i2" | ">i2" | "<i4" | ">i4" | "<i8" | ">i8"
-  | "|u1" | "<u1" | ">u1" | "<u2" | ">u2" | "<u4" | ">u4" | "<u8" | ">u8"
-  | "<f2" | ">f2" | "<f4" | ">f4" | "<f8" | ">f8"
-  | "<c8" | ">c8" | "<c16" | ">c16";
+  | "|b1"
+  | "<b1"
+  | ">b1"
+  | "|i1"
+  | "<i1"
+  | ">i1"
+  | "<i2"
+  | ">i2"
+  | "<i4"
+  | ">i4"
+  | "<i8"
+  | ">i8"
+  | "|u1"
+  | "<u1"
+  | ">u1"
+  | "<u2"
+  | ">u2"
+  | "<u4"
+  | ">u4"
+  | "<u8"
+  | ">u8"
+  | "<f2"
+  | ">f2"
+  | "<f4"
+  | ">f4"
+  | "<f8"
+  | ">f8"
+  | "<c8"
+  | ">c8"
+  | "<c16"
+  | ">c16";
 
 type KindSize<D extends string> = D extends `${"<" | ">" | "|"}${infer R}` ? R : D;
 
@@ -18,18 +44,29 @@ type KindSize<D extends string> = D extends `${"<" | ">" | "|"}${infer R}` ? R :
  * `DataFor<"<f4">` is Float32Array, `DataFor<"<U8">` is string[], an unknown descr is ArrayData.
  */
 export type DataFor<D extends string> =
-  KindSize<D> extends "b1" | "u1" ? Uint8Array
-  : KindSize<D> extends "i1" ? Int8Array
-  : KindSize<D> extends "i2" ? Int16Array
-  : KindSize<D> extends "i4" ? Int32Array
-  : KindSize<D> extends "i8" ? BigInt64Array
-  : KindSize<D> extends "u2" | "f2" ? Uint16Array
-  : KindSize<D> extends "u4" ? Uint32Array
-  : KindSize<D> extends "u8" ? BigUint64Array
-  : KindSize<D> extends "f4" | "c8" ? Float32Array
-  : KindSize<D> extends "f8" | "c16" ? Float64Array
-  : KindSize<D> extends `${"U" | "S" | "a"}${number}` ? string[]
-  : ArrayData;
+  KindSize<D> extends "b1" | "u1"
+    ? Uint8Array
+    : KindSize<D> extends "i1"
+      ? Int8Array
+      : KindSize<D> extends "i2"
+        ? Int16Array
+        : KindSize<D> extends "i4"
+          ? Int32Array
+          : KindSize<D> extends "i8"
+            ? BigInt64Array
+            : KindSize<D> extends "u2" | "f2"
+              ? Uint16Array
+              : KindSize<D> extends "u4"
+                ? Uint32Array
+                : KindSize<D> extends "u8"
+                  ? BigUint64Array
+                  : KindSize<D> extends "f4" | "c8"
+                    ? Float32Array
+                    : KindSize<D> extends "f8" | "c16"
+                      ? Float64Array
+                      : KindSize<D> extends `${"U" | "S" | "a"}${number}`
+                        ? string[]
+                        : ArrayData;
 
 export interface ParsedDescr {
   byteorder: "<" | ">" | "|" | "=" | "";
@@ -52,26 +89,48 @@ export function parseDescr(descr: string): ParsedDescr | null {
 }
 
 type TypedCtor =
-  | Uint8ArrayConstructor | Int8ArrayConstructor | Int16ArrayConstructor | Int32ArrayConstructor
-  | BigInt64ArrayConstructor | Uint16ArrayConstructor | Uint32ArrayConstructor
-  | BigUint64ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor;
+  | Uint8ArrayConstructor
+  | Int8ArrayConstructor
+  | Int16ArrayConstructor
+  | Int32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | Uint16ArrayConstructor
+  | Uint32ArrayConstructor
+  | BigUint64ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor;
 
 /** The TypedArray constructor for a numeric kind/itemsize, and elements per array item. */
 export function typedArrayCtor(kind: string, itemsize: number): { ctor: TypedCtor; perItem: number } | null {
   switch (`${kind}${itemsize}`) {
-    case "b1": case "u1": return { ctor: Uint8Array, perItem: 1 };
-    case "i1": return { ctor: Int8Array, perItem: 1 };
-    case "i2": return { ctor: Int16Array, perItem: 1 };
-    case "i4": return { ctor: Int32Array, perItem: 1 };
-    case "i8": return { ctor: BigInt64Array, perItem: 1 };
-    case "u2": case "f2": return { ctor: Uint16Array, perItem: 1 };
-    case "u4": return { ctor: Uint32Array, perItem: 1 };
-    case "u8": return { ctor: BigUint64Array, perItem: 1 };
-    case "f4": return { ctor: Float32Array, perItem: 1 };
-    case "f8": return { ctor: Float64Array, perItem: 1 };
-    case "c8": return { ctor: Float32Array, perItem: 2 };
-    case "c16": return { ctor: Float64Array, perItem: 2 };
-    default: return null;
+    case "b1":
+    case "u1":
+      return { ctor: Uint8Array, perItem: 1 };
+    case "i1":
+      return { ctor: Int8Array, perItem: 1 };
+    case "i2":
+      return { ctor: Int16Array, perItem: 1 };
+    case "i4":
+      return { ctor: Int32Array, perItem: 1 };
+    case "i8":
+      return { ctor: BigInt64Array, perItem: 1 };
+    case "u2":
+    case "f2":
+      return { ctor: Uint16Array, perItem: 1 };
+    case "u4":
+      return { ctor: Uint32Array, perItem: 1 };
+    case "u8":
+      return { ctor: BigUint64Array, perItem: 1 };
+    case "f4":
+      return { ctor: Float32Array, perItem: 1 };
+    case "f8":
+      return { ctor: Float64Array, perItem: 1 };
+    case "c8":
+      return { ctor: Float32Array, perItem: 2 };
+    case "c16":
+      return { ctor: Float64Array, perItem: 2 };
+    default:
+      return null;
   }
 }
 

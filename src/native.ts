@@ -94,7 +94,10 @@ export interface RawArchive {
   /** Rows [start, end) of the first axis (C order, or 1-d); mode as readArray. CRC not verified. */
   readRows(index: number, start: number, end: number, mode: 0 | 1 | 2): { buffer: ArrayBuffer; zeroCopy: boolean; crcVerified: boolean };
   /** Per-row totals of a real numeric C-order array (one streaming pass; no CRC check). */
-  rowProfile(index: number, maxRows: number): { sum: Float64Array; nonfinite: Float64Array; nonzero: Float64Array; negative: Float64Array; colSum: Float64Array };
+  rowProfile(
+    index: number,
+    maxRows: number,
+  ): { sum: Float64Array; nonfinite: Float64Array; nonzero: Float64Array; negative: Float64Array; colSum: Float64Array };
   /** The listed rows (ascending, unique) concatenated in native order: one pass over the member. */
   readRowSet(index: number, rows: number[]): ArrayBuffer;
   /** Runs on the libuv pool; rejects with a coded error. */

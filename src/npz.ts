@@ -278,7 +278,13 @@ export class NpzFile implements Disposable {
     const k = member.key;
     if (rows) return this.#rows(index, header, k, rows, mode);
     if (header.kind === "U" || header.kind === "S") {
-      return { data: this.#readStringArray(index, header, mode === 1 ? 1 : 0, k), shape: [...header.shape], descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: false };
+      return {
+        data: this.#readStringArray(index, header, mode === 1 ? 1 : 0, k),
+        shape: [...header.shape],
+        descr: header.descr,
+        fortranOrder: header.fortranOrder,
+        zeroCopy: false,
+      };
     }
     if (!header.supported || header.isObject) {
       throw new NpzError(
@@ -358,7 +364,9 @@ export class NpzFile implements Disposable {
    */
   rowSet(key: string, rows: readonly number[]): NpyArray {
     if (!Array.isArray(rows)) throw new TypeError(`Expected an array of row numbers for rows, got ${describe(rows)}`);
-    rows.forEach((r, i) => checkInt(r, `rows[${i}]`, 0, Number.MAX_SAFE_INTEGER));
+    rows.forEach((r, i) => {
+      checkInt(r, `rows[${i}]`, 0, Number.MAX_SAFE_INTEGER);
+    });
     const { index, member, header } = this.#member(key);
     const k = member.key;
     if (!header.supported || header.isObject || header.kind === "U" || header.kind === "S") {
@@ -371,8 +379,14 @@ export class NpzFile implements Disposable {
       throw fromNative(err, this.path, k);
     }
     const shape = [rows.length, ...header.shape.slice(1)];
-    const data = viewAs(header.kind, header.itemsize, buffer, shape.reduce((a, b) => a * b, 1));
-    if (!data) throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which has no typed-array view`, { path: this.path, member: k });
+    const data = viewAs(
+      header.kind,
+      header.itemsize,
+      buffer,
+      shape.reduce((a, b) => a * b, 1),
+    );
+    if (!data)
+      throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which has no typed-array view`, { path: this.path, member: k });
     return { data, shape, descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: false };
   }
 
@@ -406,9 +420,7 @@ export class NpzFile implements Disposable {
       }
       throw e;
     }
-    return header.kind === "U"
-      ? decodeUnicode(res.buffer, header.count, header.itemsize)
-      : decodeBytes(res.buffer, header.count, header.itemsize);
+    return header.kind === "U" ? decodeUnicode(res.buffer, header.count, header.itemsize) : decodeBytes(res.buffer, header.count, header.itemsize);
   }
 
   #rawStrings(index: number, key: string) {

@@ -148,7 +148,12 @@ export async function run(argv: string[]): Promise<number> {
                 total += v.total;
               }
               if (!bar && Bar && Date.now() - started > 1000) {
-                bar = new Bar({ format: "checking [{bar}] {percentage}% | {value}/{total} MiB", stream: process.stderr, hideCursor: true, clearOnComplete: true });
+                bar = new Bar({
+                  format: "checking [{bar}] {percentage}% | {value}/{total} MiB",
+                  stream: process.stderr,
+                  hideCursor: true,
+                  clearOnComplete: true,
+                });
                 barTotal = Math.max(1, Math.ceil(total / 2 ** 20));
                 bar.start(barTotal, 0);
               }

@@ -50,16 +50,10 @@ export function printUsageError(err: UsageError, help?: string): void {
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /** What parseCommandArgs returns for a given options table (values typed per option). */
-export type ParsedCommandArgs<T extends Options> = ReturnType<
-  typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>
->;
+export type ParsedCommandArgs<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>>;
 
 /** parseArgs with strict checking; throws UsageError with a readable message. */
-export function parseCommandArgs<T extends Options>(
-  argv: string[],
-  options: T,
-  allowPositionals = true,
-): ParsedCommandArgs<T> {
+export function parseCommandArgs<T extends Options>(argv: string[], options: T, allowPositionals = true): ParsedCommandArgs<T> {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {
@@ -90,7 +84,7 @@ export function sizeOption(name: string, value: string | undefined): number | un
 /** Formats any error as the CLI's one-line form. */
 export function errorLine(err: unknown, debug = false): string {
   if (isNpzError(err)) return err.toLine() + (debug && err.stack ? `\n${err.stack}` : "");
-  if (err instanceof Error) return (debug && err.stack) ? err.stack : `${err.name}: ${err.message}`;
+  if (err instanceof Error) return debug && err.stack ? err.stack : `${err.name}: ${err.message}`;
   return String(err);
 }
 

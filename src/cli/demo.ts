@@ -164,7 +164,9 @@ export async function run(argv: string[]): Promise<number> {
       `  Artifacts:    ${artifactRoot}${existsSync(artifactRoot) ? "" : " (not created by a dry run)"}`,
       `Re-run a step:  npzguard plan ${roots.map(shellQuote).join(" ")}`,
       values.out === undefined ? `The temp directory is kept; remove it with: rm -r ${shellQuote(study.outDir)}` : "",
-    ].filter((l, i, a) => l !== "" || i < a.length - 1).join("\n") + "\n",
+    ]
+      .filter((l, i, a) => l !== "" || i < a.length - 1)
+      .join("\n") + "\n",
   );
   const codes = steps.map((s) => s.code).filter((c): c is number => c !== null);
   return codes.length === 0 ? EXIT.OK : Math.max(...codes);

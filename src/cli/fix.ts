@@ -74,7 +74,8 @@ export async function run(argv: string[]): Promise<number> {
     if (!values["in-place"] && !values.out) throw new UsageError("fix needs --out OUT (or --in-place)");
     if (values["no-backup"] && !values["in-place"]) throw new UsageError("--no-backup only applies to --in-place");
     align = intOption("align", values.align, 1);
-    if (align !== undefined && (align > 32768 || (align & (align - 1)) !== 0)) throw new UsageError(`Expected a power of two between 1 and 32768 for --align, got '${values.align}'`);
+    if (align !== undefined && (align > 32768 || (align & (align - 1)) !== 0))
+      throw new UsageError(`Expected a power of two between 1 and 32768 for --align, got '${values.align}'`);
   } catch (e) {
     if (e instanceof UsageError) {
       printUsageError(e, HELP);
@@ -121,22 +122,27 @@ export async function run(argv: string[]): Promise<number> {
   const target = values["in-place"] ? input : values.out!;
   if (values.json) {
     process.stdout.write(
-      jsonText(
-        {
-          input,
-          output: target,
-          profile,
-          written: result.written,
-          ...(result.reason ? { reason: result.reason } : {}),
-          ...(result.backup ? { backup: result.backup } : {}),
-          ...(result.scale !== undefined ? { scale: result.scale } : {}),
-          remedies: plan.remedies,
-          unfixed: plan.unfixed,
-          ...(plan.metadataNote ? { metadataNote: plan.metadataNote } : {}),
-          members: result.members.map((m) => ({ name: m.name, method: m.method === 0 ? "stored" : "deflated", crc32: m.crc32, compressedSize: m.compressedSize, uncompressedSize: m.uncompressedSize, dataOffset: m.dataOffset })),
-          verdict: verdict ? { ok: verdict.ok, referenceVerdict: verdict.referenceVerdict, violations: verdict.violations } : null,
-        },
-      ),
+      jsonText({
+        input,
+        output: target,
+        profile,
+        written: result.written,
+        ...(result.reason ? { reason: result.reason } : {}),
+        ...(result.backup ? { backup: result.backup } : {}),
+        ...(result.scale !== undefined ? { scale: result.scale } : {}),
+        remedies: plan.remedies,
+        unfixed: plan.unfixed,
+        ...(plan.metadataNote ? { metadataNote: plan.metadataNote } : {}),
+        members: result.members.map((m) => ({
+          name: m.name,
+          method: m.method === 0 ? "stored" : "deflated",
+          crc32: m.crc32,
+          compressedSize: m.compressedSize,
+          uncompressedSize: m.uncompressedSize,
+          dataOffset: m.dataOffset,
+        })),
+        verdict: verdict ? { ok: verdict.ok, referenceVerdict: verdict.referenceVerdict, violations: verdict.violations } : null,
+      }),
     );
   } else {
     const lines: string[] = [`${input} -> ${target} (profile ${profile})`];
@@ -164,7 +170,9 @@ export async function run(argv: string[]): Promise<number> {
     if (verdict) {
       const errors = verdict.violations.filter((v) => v.severity === "error");
       const warnings = verdict.violations.filter((v) => v.severity === "warning");
-      lines.push(`check of ${target} (${profile}): ${verdict.ok ? "PASS" : "FAIL"}, ${errors.length} error(s), ${warnings.length} warning(s); reference verdict ${verdict.referenceVerdict.status}`);
+      lines.push(
+        `check of ${target} (${profile}): ${verdict.ok ? "PASS" : "FAIL"}, ${errors.length} error(s), ${warnings.length} warning(s); reference verdict ${verdict.referenceVerdict.status}`,
+      );
       for (const v of errors) lines.push(`  error ${v.rule}  ${v.key ?? "-"}: ${v.message}`);
       if (result.reason === "check-failed") lines.push(`nothing written: the fixed archive still fails its check`);
     }

@@ -164,7 +164,12 @@ function shapeText(shape: number[] | null): string {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
   return rows
-    .map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ").trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
+        .join("  ")
+        .trimEnd(),
+    )
     .join("\n");
 }
 
@@ -176,7 +181,21 @@ function humanFile(f: FileResult): string {
   let out = head;
   if (members.length > 0) {
     const withStats = members.some((m) => m.stats);
-    const rows: string[][] = [["key", "dtype", "descr", "shape", "order", "compression", "size", "stored", "data offset (align)", ...(withStats ? ["min", "max", "mean", "NaN", "Inf", "zeros"] : []), "status"]];
+    const rows: string[][] = [
+      [
+        "key",
+        "dtype",
+        "descr",
+        "shape",
+        "order",
+        "compression",
+        "size",
+        "stored",
+        "data offset (align)",
+        ...(withStats ? ["min", "max", "mean", "NaN", "Inf", "zeros"] : []),
+        "status",
+      ],
+    ];
     for (const m of members) {
       const st = m.stats;
       rows.push([
@@ -189,7 +208,11 @@ function humanFile(f: FileResult): string {
         m.byteLength === null ? "-" : humanSize(m.byteLength),
         humanSize(m.compressedSize),
         alignText(m.arrayOffset),
-        ...(withStats ? (st ? [num(st.min), num(st.max), num(st.mean), String(st.nan), String(st.inf), st.zero === null ? "-" : String(st.zero)] : ["-", "-", "-", "-", "-", "-"]) : []),
+        ...(withStats
+          ? st
+            ? [num(st.min), num(st.max), num(st.mean), String(st.nan), String(st.inf), st.zero === null ? "-" : String(st.zero)]
+            : ["-", "-", "-", "-", "-", "-"]
+          : []),
         m.error ? m.error.code : "ok",
       ]);
     }
@@ -261,20 +284,23 @@ export async function run(argv: string[]): Promise<number> {
               const r = await npz.scan(m.key);
               const st = summarize(r.stats, r.crcChecked ? r.crcOk : null);
               if (st) m.stats = st;
-              if (r.crcChecked && !r.crcOk) m.error = { code: "ERR_NPZ_CRC_MISMATCH", message: `member '${m.key}': CRC-32 does not match the central directory` };
+              if (r.crcChecked && !r.crcOk)
+                m.error = { code: "ERR_NPZ_CRC_MISMATCH", message: `member '${m.key}': CRC-32 does not match the central directory` };
             } catch (err) {
               if (!isNpzError(err)) throw err;
               m.error = { code: err.code, message: err.message }; // reported with the member errors below
             }
           }
         }
-        const metadata = values.metadata ? (() => {
-          try {
-            return npz.metadata() ?? null;
-          } catch {
-            return null;
-          }
-        })() : undefined;
+        const metadata = values.metadata
+          ? (() => {
+              try {
+                return npz.metadata() ?? null;
+              } catch {
+                return null;
+              }
+            })()
+          : undefined;
         let firstError: { code: string; message: string } | undefined;
         for (const m of rows) {
           if (!m.error) continue;

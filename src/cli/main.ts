@@ -62,7 +62,14 @@ async function version(argv: string[]): Promise<number> {
     ["node", `${info.node} (N-API ${info.napi.node}; the addon needs ${info.napi.addon})`],
     ["platform", info.platform],
     ["addon", info.addon.path],
-    ["build", info.addon.origin === "prebuilt" ? "prebuilt binary shipped in the package" : info.addon.origin === "local" ? "built from source on this machine" : "NPZGUARD_ADDON override"],
+    [
+      "build",
+      info.addon.origin === "prebuilt"
+        ? "prebuilt binary shipped in the package"
+        : info.addon.origin === "local"
+          ? "built from source on this machine"
+          : "NPZGUARD_ADDON override",
+    ],
     ["compiler", info.addon.compiler + (info.addon.sanitizers ? " (ASan/UBSan)" : "")],
     ["crc32", info.crc32],
     ["inflate", info.inflate],
@@ -74,7 +81,11 @@ async function version(argv: string[]): Promise<number> {
 function usage(): string {
   const lines = ["Usage: npzguard <command> [options]", "", "Commands:"];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
-  lines.push("", "Run `npzguard <command> --help` for the options of a command.", "`npzguard --version --verbose` shows the build in use (addon, prebuilt or local, CRC/inflate).");
+  lines.push(
+    "",
+    "Run `npzguard <command> --help` for the options of a command.",
+    "`npzguard --version --verbose` shows the build in use (addon, prebuilt or local, CRC/inflate).",
+  );
   return lines.join("\n");
 }
 

@@ -52,9 +52,7 @@ function strictMessages(o: StudyCliOptions, r: PlanStudyResult): string[] {
     const missing = (["train", "test"] as const).find(
       (split) => !existsSync(pyJoin(viewDir, `${s.view}_${split}.npz`)) && !existsSync(pyJoin(viewDir, `${split}.npz`)),
     );
-    const notFound = missing
-      ? `${missing === "train" ? "Training" : "Test"} dataset not found: ${pyJoin(viewDir, `${missing}.npz`)}; `
-      : "";
+    const notFound = missing ? `${missing === "train" ? "Training" : "Test"} dataset not found: ${pyJoin(viewDir, `${missing}.npz`)}; ` : "";
     return `ERR_STUDY_FILE_NOT_FOUND: missing Phase D view ${s.view} for dose=${pyExp0(s.dose)}: ${viewDir} (${notFound}${s.reason})`;
   });
 }

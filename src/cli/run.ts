@@ -49,8 +49,6 @@ const RUN_SPECS = {
   "max-failures": { type: "string" },
 } as const;
 
-
-
 const SLURM_ONLY = [
   "slurm-partition",
   "slurm-account",
@@ -245,7 +243,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     // Roots are resolved once, against the invoking cwd: the trainer runs in --workdir, and every
     // path that leaves npzguard (command, log header, script, record) must name the verified file.
-    for (const [flag, key] of [["--phase-c-root", "phaseCRoot"], ["--phase-d-root", "phaseDRoot"], ["--artifact-root", "artifactRoot"]] as const) {
+    for (const [flag, key] of [
+      ["--phase-c-root", "phaseCRoot"],
+      ["--phase-d-root", "phaseDRoot"],
+      ["--artifact-root", "artifactRoot"],
+    ] as const) {
       checkHandoffPath(flag, o[key]);
       o[key] = resolve(o[key]);
       checkHandoffPath(flag, o[key]);
@@ -354,7 +356,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (outcome.kind === "no-jobs") {
       const skipped = outcome.plan.skipped;
-      const skippedNote = skipped.length > 0 ? ` (${skipped.length} view(s) skipped: ${skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
+      const skippedNote =
+        skipped.length > 0 ? ` (${skipped.length} view(s) skipped: ${skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
       process.stderr.write(`npzguard run: no job matches the filters${skippedNote}; nothing to run\n`);
       return EXIT.VIOLATIONS;
     }
@@ -368,9 +371,7 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       printHuman(result, facts);
       if (executor instanceof SlurmExecutor && executor.submission && slurm?.detach) {
-        process.stdout.write(
-          `Submitted Slurm job array ${executor.submission.jobId}; follow it with: npzguard status --artifact-root ${o.artifactRoot}\n`,
-        );
+        process.stdout.write(`Submitted Slurm job array ${executor.submission.jobId}; follow it with: npzguard status --artifact-root ${o.artifactRoot}\n`);
       }
     }
     if (interruptedBy !== null) return interruptedBy === "SIGINT" ? 130 : 143;
@@ -473,7 +474,11 @@ async function emitScript(
   const paths = await writeSubmission(verified, opts.artifactRoot, opts.workdir ?? process.cwd(), script, undefined, `npzguard ${VERSION}`);
   if (json) {
     process.stdout.write(
-      jsonText({ executor: "slurm", script: paths.script, tasks: verified.map((h, i) => ({ task: i, id: h.id, command: h.command.display, log: h.cliLogPath })) }),
+      jsonText({
+        executor: "slurm",
+        script: paths.script,
+        tasks: verified.map((h, i) => ({ task: i, id: h.id, command: h.command.display, log: h.cliLogPath })),
+      }),
     );
   } else {
     process.stdout.write(`${paths.script}\n`);

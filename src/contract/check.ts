@@ -79,7 +79,7 @@ function isAbort(err: unknown): boolean {
 
 function needsStats(info: MemberInfo): boolean {
   const h = info.header;
-  if (!h || !h.supported || h.kind === "O" || h.kind === "U" || h.kind === "S") return false;
+  if (!h?.supported || h.kind === "O" || h.kind === "U" || h.kind === "S") return false;
   return STATS_KEYS.has(info.key) || h.kind === "b";
 }
 
@@ -91,7 +91,10 @@ async function rawCrcScan(file: NpzFile, f: MemberFacts, options: CheckRunOption
     f.scanned = true;
     f.crcVerified = r.crcChecked && r.crcOk;
     if (r.crcChecked && !r.crcOk) {
-      f.scanError = { code: "ERR_NPZ_CRC_MISMATCH", message: `Bad CRC-32 for member '${info.name}' (central directory 0x${info.crc32.toString(16).padStart(8, "0")})` };
+      f.scanError = {
+        code: "ERR_NPZ_CRC_MISMATCH",
+        message: `Bad CRC-32 for member '${info.name}' (central directory 0x${info.crc32.toString(16).padStart(8, "0")})`,
+      };
     }
   } catch (err) {
     if (isAbort(err)) throw err;
@@ -138,7 +141,10 @@ async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOpt
           f.crcVerified = r.crcChecked && r.crcOk;
           f.stats = r.stats;
           if (r.crcChecked && !r.crcOk) {
-            f.scanError = { code: "ERR_NPZ_CRC_MISMATCH", message: `Bad CRC-32 for member '${info.name}' (central directory 0x${info.crc32.toString(16).padStart(8, "0")})` };
+            f.scanError = {
+              code: "ERR_NPZ_CRC_MISMATCH",
+              message: `Bad CRC-32 for member '${info.name}' (central directory 0x${info.crc32.toString(16).padStart(8, "0")})`,
+            };
           }
         } catch (err) {
           if (isAbort(err)) throw err;

@@ -5,10 +5,7 @@ import type { ArrayStats, MemberInfo, ObjectStrings } from "../types.js";
 import type { Draft } from "./draft.js";
 import { severityOf } from "./draft.js";
 import { evaluateMetadata } from "./metadata.js";
-import {
-  referenceVerdict,
-  failedVerdict,
-} from "./reference.js";
+import { referenceVerdict, failedVerdict } from "./reference.js";
 import { RULES, type RuleId } from "./rules.js";
 import { containerRules } from "./rules/container.js";
 import { makeContext } from "./rules/context.js";
@@ -128,16 +125,18 @@ export function containerErrorResult(err: CodedError, path: string, options: Che
   const draft: Draft = { rule: ruleForCode(err.code, false), key: null, message: `${err.code}: ${err.message}` };
   if (draft.rule === "npz/trailing-bytes" || draft.rule === "npz/unsupported-dtype") draft.severity = "error";
   const drafts = [draft];
-  if ((options.role ?? "generic") === "phase-c") drafts.push(...evaluateMetadata({ path, role: "phase-c", strings: null, gridsize: options.gridsize ?? 1 }).drafts.filter((d) => d.rule === "data001/phasec-provenance"));
+  if ((options.role ?? "generic") === "phase-c")
+    drafts.push(
+      ...evaluateMetadata({ path, role: "phase-c", strings: null, gridsize: options.gridsize ?? 1 }).drafts.filter(
+        (d) => d.rule === "data001/phasec-provenance",
+      ),
+    );
   return {
     violations: resolveDrafts(drafts, profile, options.strict),
     referenceVerdict: failedVerdict(err.code, err.message),
     notEvaluated: [],
   };
 }
-
-
-
 
 export function evaluate(facts: FileFacts, options: CheckOptions = {}): EngineResult {
   const drafts: Draft[] = [];

@@ -30,8 +30,15 @@ export interface MetadataResult {
 }
 
 const PHASE_D_FIELDS = [
-  "gridsize", "s_img", "n_groups", "neighbor_count", "probe_diameter_px", "rng_seed_subsample",
-  "metrics_version", "geometry_acceptance_bound", "effective_min_acceptance",
+  "gridsize",
+  "s_img",
+  "n_groups",
+  "neighbor_count",
+  "probe_diameter_px",
+  "rng_seed_subsample",
+  "metrics_version",
+  "geometry_acceptance_bound",
+  "effective_min_acceptance",
 ];
 
 /**
@@ -88,7 +95,7 @@ export function evaluateMetadata(input: MetadataInput): MetadataResult {
     drafts.push({ rule: "data001/metadata-shape", key: K, message: input.unusable });
   }
 
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   let parseOk = false;
   if (text !== null) {
     try {
@@ -126,7 +133,7 @@ export function evaluateMetadata(input: MetadataInput): MetadataResult {
           key: K,
           message:
             object.schema_version === undefined
-              ? "_metadata has no schema_version (expected \"1.0.0\")"
+              ? '_metadata has no schema_version (expected "1.0.0")'
               : `_metadata schema_version ${pyRepr(object.schema_version)} != '1.0.0'`,
         });
       }
@@ -136,7 +143,11 @@ export function evaluateMetadata(input: MetadataInput): MetadataResult {
       if (input.dose !== undefined) {
         const nph = phys.nphotons === undefined ? 1e9 : phys.nphotons;
         if (typeof nph === "number" && Math.abs(nph - input.dose) > 1e-9) {
-          drafts.push({ rule: "data001/metadata-physics", key: K, message: `nphotons mismatch: dataset=${pyFloatRepr(nph)}, config=${pyFloatRepr(input.dose)}` });
+          drafts.push({
+            rule: "data001/metadata-physics",
+            key: K,
+            message: `nphotons mismatch: dataset=${pyFloatRepr(nph)}, config=${pyFloatRepr(input.dose)}`,
+          });
         } else if (typeof nph !== "number") {
           drafts.push({ rule: "data001/metadata-physics", key: K, message: `nphotons mismatch: dataset=${pyRepr(nph)}, config=${pyFloatRepr(input.dose)}` });
         }
@@ -164,10 +175,14 @@ export function phaseCProvenance(path: string, meta: unknown): Draft[] {
   const rule = "data001/phasec-provenance";
   const K = "_metadata";
   if (meta === null || meta === undefined) {
-    return [{
-      rule, key: K, hint: HINTS.phaseC,
-      message: `Phase C NPZ file missing required _metadata field: ${path}. This file was likely generated before metadata tracking was enabled. Please regenerate Phase C outputs with metadata support.`,
-    }];
+    return [
+      {
+        rule,
+        key: K,
+        hint: HINTS.phaseC,
+        message: `Phase C NPZ file missing required _metadata field: ${path}. This file was likely generated before metadata tracking was enabled. Please regenerate Phase C outputs with metadata support.`,
+      },
+    ];
   }
   const malformed: Draft = { rule, key: K, hint: HINTS.phaseC, message: `Phase C NPZ file has malformed _metadata: ${path}` };
   if (!isObject(meta)) return [malformed];
@@ -180,8 +195,12 @@ export function phaseCProvenance(path: string, meta: unknown): Draft[] {
   const records = list as Record<string, unknown>[];
   if (records.some((t) => t.tool === "transpose_rename_convert")) return [];
   const tools = records.map((t) => (t.tool === undefined ? null : t.tool));
-  return [{
-    rule, key: K, hint: HINTS.phaseC,
-    message: `Phase C NPZ file missing required canonical transformation in _metadata: ${path}. Expected 'transpose_rename_convert' in data_transformations list. Found transformations: ${pyRepr(tools)}. Please ensure Phase C pipeline includes transpose_rename_convert canonicalization.`,
-  }];
+  return [
+    {
+      rule,
+      key: K,
+      hint: HINTS.phaseC,
+      message: `Phase C NPZ file missing required canonical transformation in _metadata: ${path}. Expected 'transpose_rename_convert' in data_transformations list. Found transformations: ${pyRepr(tools)}. Please ensure Phase C pipeline includes transpose_rename_convert canonicalization.`,
+    },
+  ];
 }

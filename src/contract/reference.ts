@@ -13,9 +13,7 @@ export function failedVerdict(type: string, message: string): ReferenceVerdict {
 export const REQUIRED_NPZ_KEYS = ["diffraction", "objectGuess", "probeGuess", "xcoords", "ycoords"] as const;
 
 /** What `dict(np.load(...))[key]` is, as far as the validator can observe it. */
-export type RefValue =
-  | { kind: "array"; dtypeName: string; dtypeKind: string; shape: number[] }
-  | { kind: "bytes" };
+export type RefValue = { kind: "array"; dtypeName: string; dtypeKind: string; shape: number[] } | { kind: "bytes" };
 
 export interface RefInput {
   /** Key → value; later members win like dict(). */
@@ -26,7 +24,6 @@ export interface RefInput {
   neighborCount?: number | null;
 }
 
-
 /** Python repr of a shape tuple: (), (3,), (3, 4). */
 export function pyShape(shape: readonly number[]): string {
   if (shape.length === 1) return `(${shape[0]},)`;
@@ -35,10 +32,21 @@ export function pyShape(shape: readonly number[]): string {
 
 const SIMPLE_NAMES: Record<string, string> = {
   b1: "bool",
-  i1: "int8", i2: "int16", i4: "int32", i8: "int64",
-  u1: "uint8", u2: "uint16", u4: "uint32", u8: "uint64",
-  f2: "float16", f4: "float32", f8: "float64", f16: "float128",
-  c8: "complex64", c16: "complex128", c32: "complex256",
+  i1: "int8",
+  i2: "int16",
+  i4: "int32",
+  i8: "int64",
+  u1: "uint8",
+  u2: "uint16",
+  u4: "uint32",
+  u8: "uint64",
+  f2: "float16",
+  f4: "float32",
+  f8: "float64",
+  f16: "float128",
+  c8: "complex64",
+  c16: "complex128",
+  c32: "complex256",
   O: "object",
 };
 

@@ -130,9 +130,7 @@ const LIST = [
 export type RuleId = (typeof LIST)[number]["id"];
 
 /** All rules by id, in catalogue order. */
-export const RULES: Readonly<Record<string, RuleDef>> = Object.freeze(
-  Object.fromEntries(LIST.map((r) => [r.id, r])),
-);
+export const RULES: Readonly<Record<string, RuleDef>> = Object.freeze(Object.fromEntries(LIST.map((r) => [r.id, r])));
 
 export const RULE_IDS: readonly string[] = LIST.map((r) => r.id);
 
@@ -148,8 +146,7 @@ export function ruleSeverity(id: string, profile: Profile): Severity | null {
 export const HINTS = {
   diff3d: "legacy key `diff3d`; canonicalize with transpose_rename_convert (renames to `diffraction`)",
   container: "this is a grouped container NPZ, not a raw DATA-001 dataset",
-  uint16:
-    "integer diffraction is raw intensity (e.g. uint16 counts); DATA-001 stores normalized float amplitude (NORMALIZE-DATA-UINT16-001)",
+  uint16: "integer diffraction is raw intensity (e.g. uint16 counts); DATA-001 stores normalized float amplitude (NORMALIZE-DATA-UINT16-001)",
   fewerPositions: "Every pattern needs a position",
   morePositions: "trailing positions would be dropped (more positions than patterns)",
   legacy: "transpose the stack to (M, H, W) (numpy: np.transpose(d, [2, 0, 1])) before training",

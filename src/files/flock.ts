@@ -66,4 +66,3 @@ export function withFileLockSync<T>(lockPath: string, lock: Flock, fn: () => T, 
     closeSync(fd);
   }
 }
-

@@ -72,12 +72,15 @@ export function checkAlign(align: unknown): number {
 
 function validate(input: unknown, output: unknown, options: unknown): FixOptions {
   if (typeof input !== "string" || input === "") throw new TypeError(`Expected a non-empty string for input, got ${JSON.stringify(input)}`);
-  if (output !== undefined && output !== null && (typeof output !== "string" || output === "")) throw new TypeError(`Expected a non-empty string for output, got ${JSON.stringify(output)}`);
+  if (output !== undefined && output !== null && (typeof output !== "string" || output === ""))
+    throw new TypeError(`Expected a non-empty string for output, got ${JSON.stringify(output)}`);
   if (options === undefined) return {};
   if (!isObject(options)) throw new TypeError(`Expected an object for options, got ${JSON.stringify(options)}`);
-  for (const k of Object.keys(options)) if (!FIX_OPTION_KEYS.has(k)) throw new TypeError(`Expected one of ${[...FIX_OPTION_KEYS].join(", ")} for options keys, got ${JSON.stringify(k)}`);
+  for (const k of Object.keys(options))
+    if (!FIX_OPTION_KEYS.has(k)) throw new TypeError(`Expected one of ${[...FIX_OPTION_KEYS].join(", ")} for options keys, got ${JSON.stringify(k)}`);
   const o = options as FixOptions;
-  if (o.profile !== undefined && !PROFILES.includes(o.profile)) throw new RangeError(`Expected one of ${PROFILES.join(", ")} for options.profile, got '${String(o.profile)}'`);
+  if (o.profile !== undefined && !PROFILES.includes(o.profile))
+    throw new RangeError(`Expected one of ${PROFILES.join(", ")} for options.profile, got '${String(o.profile)}'`);
   for (const k of ["dryRun", "force", "inPlace", "backup", "partial", "normalize"] as const) {
     if (o[k] !== undefined && typeof o[k] !== "boolean") throw new TypeError(`Expected a boolean for options.${k}, got ${JSON.stringify(o[k])}`);
   }
@@ -122,7 +125,10 @@ export async function fixFile(input: string, output: string | null | undefined, 
     if (file.kind !== "npz") throw new FixUsageError("ERR_FIX_NOT_NPZ", `${input} is a .npy file; fix rewrites .npz archives`);
     const report = await checkFile(input, { profile, ...(o.signal ? { signal: o.signal } : {}) });
     if (report.readError) {
-      throw new NpzError(report.readError.code as ConstructorParameters<typeof NpzError>[0], report.readError.message, { path: input, ...(report.readError.member ? { member: report.readError.member } : {}) });
+      throw new NpzError(report.readError.code as ConstructorParameters<typeof NpzError>[0], report.readError.message, {
+        path: input,
+        ...(report.readError.member ? { member: report.readError.member } : {}),
+      });
     }
     const members = file.members();
     const strings = new Map<string, ObjectStrings | null>();
@@ -151,7 +157,8 @@ export async function fixFile(input: string, output: string | null | undefined, 
 
     fd = openSync(input, constants.O_RDONLY | constants.O_NONBLOCK);
     const entries = new Map(readZipIndex(fd, input).map((e) => [e.name, e]));
-    if (entries.size !== members.length) throw new NpzError("ERR_NPZ_CORRUPT", `central directory lists ${entries.size} distinct names for ${members.length} members`, { path: input });
+    if (entries.size !== members.length)
+      throw new NpzError("ERR_NPZ_CORRUPT", `central directory lists ${entries.size} distinct names for ${members.length} members`, { path: input });
     const arch: InputArchive = { fd, path: input, entries };
     zout = new ZipOut(out, o.signal);
     const anyDeflated = members.some((m) => m.compression === "deflated");
@@ -220,7 +227,10 @@ async function writeJob(zout: ZipOut, arch: InputArchive, job: MemberJob, ctx: J
   }
   const level = job.source.compression === "deflated" ? 6 : undefined;
   if (job.kind === "strings") {
-    return writeBuffers(zout, outName, unicodeNpy(job.items, job.shape, job.fortranOrder), { align: ctx.align, ...(level !== undefined ? { deflateLevel: level } : {}) });
+    return writeBuffers(zout, outName, unicodeNpy(job.items, job.shape, job.fortranOrder), {
+      align: ctx.align,
+      ...(level !== undefined ? { deflateLevel: level } : {}),
+    });
   }
   let scale: number | null = null;
   if (job.cast === "counts-sqrt" && ctx.normalize) {
@@ -228,8 +238,9 @@ async function writeJob(zout: ZipOut, arch: InputArchive, job: MemberJob, ctx: J
     const total = await sumCounts(arrayData(sourceOf(arch, job.source)), h.kind as "i" | "u", h.itemsize, h.bigEndian);
     const M = job.outShape[0] ?? 0;
     const N = job.outShape[1] ?? 0;
-    if (!(total > 0) || M === 0) throw new NpzError("ERR_NPZ_CORRUPT", `cannot normalize '${job.source.key}': the counts sum to ${total}`, { path: arch.path, member: job.source.key });
-    scale = Math.sqrt(((N / 2) ** 2) / (total / M));
+    if (!(total > 0) || M === 0)
+      throw new NpzError("ERR_NPZ_CORRUPT", `cannot normalize '${job.source.key}': the counts sum to ${total}`, { path: arch.path, member: job.source.key });
+    scale = Math.sqrt((N / 2) ** 2 / (total / M));
     ctx.setScale(scale);
   }
   return writeTransformed(zout, arch, job.source, outName, { ...job, scale }, { align: ctx.align, ...(level !== undefined ? { deflateLevel: level } : {}) });

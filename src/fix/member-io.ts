@@ -61,7 +61,8 @@ export async function* uncompressed(src: MemberSource, skip: number, len: number
     yield* rawChunks(src, skip, len);
     return;
   }
-  if (src.entry.method !== 8) throw new NpzError("ERR_NPZ_UNSUPPORTED_METHOD", `member '${src.entry.name}' uses method ${src.entry.method}`, { path: src.path, member: src.entry.name });
+  if (src.entry.method !== 8)
+    throw new NpzError("ERR_NPZ_UNSUPPORTED_METHOD", `member '${src.entry.name}' uses method ${src.entry.method}`, { path: src.path, member: src.entry.name });
   const inflate = Readable.from(rawChunks(src), { highWaterMark: 1 }).pipe(createInflateRaw({ chunkSize: 1 << 20 }));
   let pos = 0;
   const end = skip + len;
@@ -77,7 +78,10 @@ export async function* uncompressed(src: MemberSource, skip: number, len: number
     inflate.destroy();
   }
   if (pos < end) {
-    throw new NpzError("ERR_NPZ_SIZE_MISMATCH", `member '${src.entry.name}' inflates to ${pos} bytes, expected at least ${end}`, { path: src.path, member: src.entry.name });
+    throw new NpzError("ERR_NPZ_SIZE_MISMATCH", `member '${src.entry.name}' inflates to ${pos} bytes, expected at least ${end}`, {
+      path: src.path,
+      member: src.entry.name,
+    });
   }
 }
 
@@ -142,7 +146,12 @@ function wordView(buf: Buffer, itemsize: number): { view: Words; w: number } {
   const unit = itemsize % 4 === 0 ? 4 : itemsize % 2 === 0 ? 2 : 1;
   let b = buf;
   if (b.byteOffset % unit !== 0) b = ownCopy(b);
-  const view = unit === 4 ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4) : unit === 2 ? new Uint16Array(b.buffer, b.byteOffset, b.length / 2) : new Uint8Array(b.buffer, b.byteOffset, b.length);
+  const view =
+    unit === 4
+      ? new Uint32Array(b.buffer, b.byteOffset, b.length / 4)
+      : unit === 2
+        ? new Uint16Array(b.buffer, b.byteOffset, b.length / 2)
+        : new Uint8Array(b.buffer, b.byteOffset, b.length);
   return { view, w: itemsize / unit };
 }
 

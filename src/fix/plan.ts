@@ -95,9 +95,24 @@ const REASONS: Record<string, string> = {
 
 const COMPLEX_KEYS = new Set(["probeGuess", "objectGuess", "Y"]);
 const FORTRAN_KEYS = new Set([
-  "diffraction", "diff3d", "probeGuess", "objectGuess", "xcoords", "ycoords", "xcoords_start",
-  "ycoords_start", "scan_index", "Y", "ground_truth_patches", "coords_start_offsets",
-  "coords_start_relative", "filenames", "nn_indices", "label", "_shuffle_applied", "_shuffle_seed",
+  "diffraction",
+  "diff3d",
+  "probeGuess",
+  "objectGuess",
+  "xcoords",
+  "ycoords",
+  "xcoords_start",
+  "ycoords_start",
+  "scan_index",
+  "Y",
+  "ground_truth_patches",
+  "coords_start_offsets",
+  "coords_start_relative",
+  "filenames",
+  "nn_indices",
+  "label",
+  "_shuffle_applied",
+  "_shuffle_seed",
 ]);
 
 function shapeText(s: readonly number[]): string {
@@ -127,7 +142,12 @@ export function planFix(input: PlanInput): FixPlan {
     const conflict = report.violations.find((v) => v.rule === "data001/diffraction-key-conflict");
     if (conflict && /byte-identical/.test(conflict.message)) {
       dropDiff3d = true;
-      remedies.push({ rule: "data001/diffraction-key-conflict", key: "diff3d", action: "drop-duplicate", detail: "diff3d is byte-identical to diffraction: dropped" });
+      remedies.push({
+        rule: "data001/diffraction-key-conflict",
+        key: "diff3d",
+        action: "drop-duplicate",
+        detail: "diff3d is byte-identical to diffraction: dropped",
+      });
     }
   }
   const dKey = has("diffraction") ? "diffraction" : rename ? "diff3d" : null;
@@ -139,7 +159,11 @@ export function planFix(input: PlanInput): FixPlan {
     if (first.get(m.key) !== m) continue; // duplicates: npz/member-names, blocking
     if (m.key === "diff3d" && dropDiff3d) continue;
     if (m.key === "_metadata") {
-      jobs.push(typeof input.metadata === "string" ? { kind: "metadata", outKey: "_metadata", source: m, text: input.metadata } : { kind: "raw", outKey: m.key, source: m });
+      jobs.push(
+        typeof input.metadata === "string"
+          ? { kind: "metadata", outKey: "_metadata", source: m, text: input.metadata }
+          : { kind: "raw", outKey: m.key, source: m },
+      );
       continue;
     }
     const outKey = m.key === "diff3d" && rename ? "diffraction" : m.key;
@@ -152,7 +176,12 @@ export function planFix(input: PlanInput): FixPlan {
     if (h.kind === "O") {
       const s = input.strings.get(m.key);
       if (s?.items.every((i): i is string => typeof i === "string")) {
-        remedies.push({ rule: "npz/pickled-member", key: m.key, action: "strings-to-unicode", detail: `pickled str array ${shapeText(s.shape)} -> numpy unicode` });
+        remedies.push({
+          rule: "npz/pickled-member",
+          key: m.key,
+          action: "strings-to-unicode",
+          detail: `pickled str array ${shapeText(s.shape)} -> numpy unicode`,
+        });
         jobs.push({ kind: "strings", outKey, source: m, header: h, items: s.items as string[], shape: [...s.shape], fortranOrder: s.fortranOrder });
       } else {
         jobs.push({ kind: "raw", outKey, source: m });
@@ -195,18 +224,30 @@ export function planFix(input: PlanInput): FixPlan {
       newM = shape[0]!;
     }
     const k = outKey;
-    if (squeeze) remedies.push({ rule: "data001/diffraction-rank", key: k, action: "squeeze", detail: `${shapeText(h.shape)} -> ${shapeText(h.shape.slice(0, 3))}` });
-    if (legacy) remedies.push({ rule: "data001/legacy-layout", key: k, action: "transpose-legacy", detail: `(H, W, M) ${shapeText(logical)} -> (M, H, W) ${shapeText(shape)}` });
+    if (squeeze)
+      remedies.push({ rule: "data001/diffraction-rank", key: k, action: "squeeze", detail: `${shapeText(h.shape)} -> ${shapeText(h.shape.slice(0, 3))}` });
+    if (legacy)
+      remedies.push({
+        rule: "data001/legacy-layout",
+        key: k,
+        action: "transpose-legacy",
+        detail: `(H, W, M) ${shapeText(logical)} -> (M, H, W) ${shapeText(shape)}`,
+      });
     if (fortran) remedies.push({ rule: "npz/fortran-order", key: k, action: "to-c-order", detail: "Fortran order -> C order" });
     if (swap) remedies.push({ rule: "npz/byte-order", key: k, action: "to-native-endian", detail: `${h.descr} -> little-endian` });
-    if (cast === "counts-sqrt") remedies.push({ rule: "data001/diffraction-dtype", key: k, action: "counts-to-amplitude", detail: `${h.dtypeName} counts -> float32 sqrt(counts)` });
+    if (cast === "counts-sqrt")
+      remedies.push({ rule: "data001/diffraction-dtype", key: k, action: "counts-to-amplitude", detail: `${h.dtypeName} counts -> float32 sqrt(counts)` });
     if (cast === "f8-f4") remedies.push({ rule: "data001/diffraction-precision", key: k, action: "to-float32", detail: "float64 -> float32" });
     if (cast === "c16-c8") remedies.push({ rule: "data001/complex-precision", key: k, action: "to-complex64", detail: "complex128 -> complex64" });
-    const outDescr = cast === "f8-f4" || cast === "counts-sqrt" ? "<f4" : cast === "c16-c8" ? "<c8" : h.itemsize === 1 || h.kind === "b" ? h.descr : "<" + h.descr.slice(1);
+    const outDescr =
+      cast === "f8-f4" || cast === "counts-sqrt" ? "<f4" : cast === "c16-c8" ? "<c8" : h.itemsize === 1 || h.kind === "b" ? h.descr : "<" + h.descr.slice(1);
     jobs.push({ kind: "transform", outKey, source: m, header: h, outDescr, outShape: shape, storedShape, perm, swap, cast });
   }
 
-  for (const [start, src] of [["xcoords_start", "xcoords"], ["ycoords_start", "ycoords"]] as const) {
+  for (const [start, src] of [
+    ["xcoords_start", "xcoords"],
+    ["ycoords_start", "ycoords"],
+  ] as const) {
     if (has(start) || !hdr(src)) continue;
     const srcJob = jobs.find((j) => j.kind !== "metadata" && j.source.key === src);
     if (!srcJob || srcJob.kind === "metadata") continue;
@@ -221,8 +262,7 @@ export function planFix(input: PlanInput): FixPlan {
 
   // Every violation no remedy answers.
   const outName = (key: string | null) => (rename && key === "diff3d" ? "diffraction" : key);
-  const answered = (rule: string, key: string | null) =>
-    remedies.some((r) => r.rule === rule && (key === null || outName(r.key) === outName(key)));
+  const answered = (rule: string, key: string | null) => remedies.some((r) => r.rule === rule && (key === null || outName(r.key) === outName(key)));
   const unfixed: Unfixed[] = [];
   for (const v of report.violations) {
     if (v.rule === "npz/storage" || v.rule === "data001/metadata-encoding") continue; // descriptive

@@ -69,7 +69,8 @@ export async function repackFile(input: string, output: string, options?: Repack
   for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new TypeError(`Expected one of ${[...KEYS].join(", ")} for options keys, got ${JSON.stringify(k)}`);
   const align = checkAlign(o.align);
   const mode = o.compression ?? "keep";
-  if (!["keep", "stored", "deflate"].includes(mode)) throw new RangeError(`Expected 'keep', 'stored' or 'deflate' for options.compression, got '${String(mode)}'`);
+  if (!["keep", "stored", "deflate"].includes(mode))
+    throw new RangeError(`Expected 'keep', 'stored' or 'deflate' for options.compression, got '${String(mode)}'`);
   const level = o.level ?? 6;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`Expected an integer 0..9 for options.level, got ${String(o.level)}`);
   checkOutput(input, output, o.force ?? false);
@@ -82,7 +83,8 @@ export async function repackFile(input: string, output: string, options?: Repack
     const members = file.members();
     fd = openSync(input, constants.O_RDONLY | constants.O_NONBLOCK);
     const entries = new Map(readZipIndex(fd, input).map((e) => [e.name, e]));
-    if (entries.size !== members.length) throw new NpzError("ERR_NPZ_DUPLICATE_MEMBER", `central directory lists ${entries.size} distinct names for ${members.length} members`, { path: input });
+    if (entries.size !== members.length)
+      throw new NpzError("ERR_NPZ_DUPLICATE_MEMBER", `central directory lists ${entries.size} distinct names for ${members.length} members`, { path: input });
     const arch: InputArchive = { fd, path: input, entries };
     zout = new ZipOut(output, o.signal);
     const actions: RepackMember["action"][] = [];
@@ -101,7 +103,10 @@ export async function repackFile(input: string, output: string, options?: Repack
         npyHeaderLen: m.npyMagic ? await npyPrefixLen(src) : 0,
       });
       if (rec.crc32 !== src.entry.crc32 >>> 0 || rec.uncompressedSize !== src.entry.uncompressedSize) {
-        throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${m.name}' (central directory 0x${src.entry.crc32.toString(16).padStart(8, "0")})`, { path: input, member: m.key });
+        throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${m.name}' (central directory 0x${src.entry.crc32.toString(16).padStart(8, "0")})`, {
+          path: input,
+          member: m.key,
+        });
       }
       actions.push(mode === "deflate" ? "deflated" : "inflated");
     }
@@ -117,10 +122,12 @@ export async function repackFile(input: string, output: string, options?: Repack
       for (let i = 0; i < outMembers.length; i++) {
         const m = outMembers[i]!;
         const r = await check.scan(m.key, { crc: true, stats: false, ...(o.signal ? { signal: o.signal } : {}) });
-        if (!r.crcChecked || !r.crcOk) throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${m.name}' in the repacked archive`, { path: output, member: m.key });
+        if (!r.crcChecked || !r.crcOk)
+          throw new NpzError("ERR_NPZ_CRC_MISMATCH", `Bad CRC-32 for member '${m.name}' in the repacked archive`, { path: output, member: m.key });
         const off = m.header && !m.error ? m.header.arrayOffset : null;
         const aligned = off === null ? null : off % align === 0;
-        if (aligned === false) throw new NpzError("ERR_NPY_MISALIGNED", `array data of '${m.key}' at ${off} is not a multiple of ${align}`, { path: output, member: m.key });
+        if (aligned === false)
+          throw new NpzError("ERR_NPY_MISALIGNED", `array data of '${m.key}' at ${off} is not a multiple of ${align}`, { path: output, member: m.key });
         result.push({ key: m.key, name: m.name, compression: m.compression, action: actions[i]!, arrayOffset: off, aligned });
       }
     } finally {

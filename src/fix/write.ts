@@ -4,7 +4,19 @@
 import { npyHeader } from "../writer/npy.js";
 import type { MemberInfo, NpyHeaderInfo } from "../types.js";
 import { NpzError } from "../errors.js";
-import { arrayData, convert, countsToAmplitude, f64ToF32, permuted, randomAccess, rawRead, readFullyAt, swapConversion, type Conversion, type MemberSource } from "./member-io.js";
+import {
+  arrayData,
+  convert,
+  countsToAmplitude,
+  f64ToF32,
+  permuted,
+  randomAccess,
+  rawRead,
+  readFullyAt,
+  swapConversion,
+  type Conversion,
+  type MemberSource,
+} from "./member-io.js";
 import type { ZipEntry } from "./zip-index.js";
 import { tempPathBeside, type MemberRecord, type ZipOut } from "./zip-out.js";
 
@@ -42,14 +54,19 @@ export function copyRawMember(out: ZipOut, input: InputArchive, info: MemberInfo
   // One scratch buffer for the whole copy: copyRaw writes each piece before asking for the next.
   // CRCs are not recomputed here: the caller verifies every CRC of OUT before renaming it.
   const scratch = Buffer.allocUnsafe(Math.min(4 << 20, Math.max(1, src.entry.compressedSize)));
-  return out.copyRaw(outName, { method, crc32: src.entry.crc32, compressedSize: src.entry.compressedSize, uncompressedSize: src.entry.uncompressedSize }, (p, l) => {
-    const b = scratch.subarray(0, l);
-    readFullyAt(input.fd, b, src.entry.dataOffset + p, input.path);
-    return b;
-  }, {
-    align,
-    npyHeaderLen: src.headerLen,
-  });
+  return out.copyRaw(
+    outName,
+    { method, crc32: src.entry.crc32, compressedSize: src.entry.compressedSize, uncompressedSize: src.entry.uncompressedSize },
+    (p, l) => {
+      const b = scratch.subarray(0, l);
+      readFullyAt(input.fd, b, src.entry.dataOffset + p, input.path);
+      return b;
+    },
+    {
+      align,
+      npyHeaderLen: src.headerLen,
+    },
+  );
 }
 
 async function* withHeader(header: Buffer, body: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
@@ -70,7 +87,14 @@ export interface TransformSpec {
 }
 
 /** Streams a rewritten numeric member into `out`. */
-export async function writeTransformed(out: ZipOut, input: InputArchive, info: MemberInfo, outName: string, spec: TransformSpec, opts: { deflateLevel?: number; align: number }): Promise<MemberRecord> {
+export async function writeTransformed(
+  out: ZipOut,
+  input: InputArchive,
+  info: MemberInfo,
+  outName: string,
+  spec: TransformSpec,
+  opts: { deflateLevel?: number; align: number },
+): Promise<MemberRecord> {
   const src = sourceOf(input, info);
   const h = spec.header;
   const convs: Conversion[] = [];
@@ -78,7 +102,8 @@ export async function writeTransformed(out: ZipOut, input: InputArchive, info: M
   if (spec.swap) convs.push(swapConversion(h.itemsize, comp));
   if (spec.cast === "f8-f4") convs.push(f64ToF32(1));
   else if (spec.cast === "c16-c8") convs.push(f64ToF32(2));
-  else if (spec.cast === "counts-sqrt") convs.push(countsToAmplitude(h.kind as "i" | "u", h.itemsize, spec.scale ?? null, { path: input.path, member: info.key }));
+  else if (spec.cast === "counts-sqrt")
+    convs.push(countsToAmplitude(h.kind as "i" | "u", h.itemsize, spec.scale ?? null, { path: input.path, member: info.key }));
   const header = npyHeader(spec.outDescr, spec.outShape, false);
   let ra: Awaited<ReturnType<typeof randomAccess>> | null = null;
   try {
@@ -96,7 +121,11 @@ export async function writeTransformed(out: ZipOut, input: InputArchive, info: M
     });
     const outItem = spec.outDescr === "<f4" ? 4 : spec.outDescr === "<c8" ? 8 : h.itemsize;
     const want = header.length + h.count * outItem;
-    if (rec.uncompressedSize !== want) throw new NpzError("ERR_NPZ_SIZE_MISMATCH", `wrote ${rec.uncompressedSize} bytes for '${outName}', expected ${want}`, { path: input.path, member: info.key });
+    if (rec.uncompressedSize !== want)
+      throw new NpzError("ERR_NPZ_SIZE_MISMATCH", `wrote ${rec.uncompressedSize} bytes for '${outName}', expected ${want}`, {
+        path: input.path,
+        member: info.key,
+      });
     return rec;
   } finally {
     ra?.close();
@@ -134,7 +163,12 @@ export function unicodeNpy(items: readonly string[], shape: readonly number[], f
   return { header: npyHeader(`<U${width}`, shape, false), data: ucs4(ordered, width) };
 }
 
-export async function writeBuffers(out: ZipOut, outName: string, parts: { header: Buffer; data: Uint8Array }, opts: { deflateLevel?: number; align: number }): Promise<MemberRecord> {
+export async function writeBuffers(
+  out: ZipOut,
+  outName: string,
+  parts: { header: Buffer; data: Uint8Array },
+  opts: { deflateLevel?: number; align: number },
+): Promise<MemberRecord> {
   return out.addStream(outName, [parts.header, parts.data], {
     ...(opts.deflateLevel !== undefined ? { deflateLevel: opts.deflateLevel } : {}),
     align: opts.align,

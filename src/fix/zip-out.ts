@@ -159,7 +159,18 @@ export class ZipOut {
     const CH = 4 << 20;
     for (let p = 0; p < src.compressedSize; p += CH) this.#write(read(p, Math.min(CH, src.compressedSize - p)));
     this.#patch(offset, name.length, src.crc32, src.uncompressedSize, src.compressedSize);
-    const rec: Central = { name: memberName, nameBytes: name, flags, method: src.method, crc32: src.crc32 >>> 0, compressedSize: src.compressedSize, uncompressedSize: src.uncompressedSize, localOffset: offset, dataOffset, align };
+    const rec: Central = {
+      name: memberName,
+      nameBytes: name,
+      flags,
+      method: src.method,
+      crc32: src.crc32 >>> 0,
+      compressedSize: src.compressedSize,
+      uncompressedSize: src.uncompressedSize,
+      localOffset: offset,
+      dataOffset,
+      align,
+    };
     this.#records.push(rec);
     return rec;
   }
@@ -191,13 +202,28 @@ export class ZipOut {
           yield c;
         }
       };
-      await pipeline(Readable.from(counted(), { highWaterMark: 1 }), createDeflateRaw({ level: opts.deflateLevel ?? 6 }), async (src: AsyncIterable<Buffer>) => {
-        for await (const c of src) this.#write(c);
-      });
+      await pipeline(
+        Readable.from(counted(), { highWaterMark: 1 }),
+        createDeflateRaw({ level: opts.deflateLevel ?? 6 }),
+        async (src: AsyncIterable<Buffer>) => {
+          for await (const c of src) this.#write(c);
+        },
+      );
     }
     const csize = this.#pos - start;
     this.#patch(offset, name.length, crc, usize, csize);
-    const rec: Central = { name: memberName, nameBytes: name, flags, method, crc32: crc >>> 0, compressedSize: csize, uncompressedSize: usize, localOffset: offset, dataOffset, align };
+    const rec: Central = {
+      name: memberName,
+      nameBytes: name,
+      flags,
+      method,
+      crc32: crc >>> 0,
+      compressedSize: csize,
+      uncompressedSize: usize,
+      localOffset: offset,
+      dataOffset,
+      align,
+    };
     this.#records.push(rec);
     return rec;
   }

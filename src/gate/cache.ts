@@ -33,7 +33,10 @@ export function optionsHash(options: object): string {
     .sort()
     .filter((k) => (options as Record<string, unknown>)[k] !== undefined && typeof (options as Record<string, unknown>)[k] !== "function")
     .map((k) => [k, (options as Record<string, unknown>)[k]]);
-  return createHash("sha256").update(JSON.stringify([VERSION, CACHE_FORMAT, sorted])).digest("hex").slice(0, 32);
+  return createHash("sha256")
+    .update(JSON.stringify([VERSION, CACHE_FORMAT, sorted]))
+    .digest("hex")
+    .slice(0, 32);
 }
 
 /** Current stamp of a file, or null when it cannot be stat'ed. */

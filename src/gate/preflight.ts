@@ -87,7 +87,7 @@ function fileErrors(r: Report): Violation[] {
   const errs = r.violations.filter((v) => v.severity === "error");
   if (!r.ok && errs.length === 0) {
     // Fail closed even if the engine forgot to say why.
-    const why = r.readError ? `${r.readError.code}: ${r.readError.message}` : r.referenceVerdict.error ?? "file failed verification";
+    const why = r.readError ? `${r.readError.code}: ${r.readError.message}` : (r.referenceVerdict.error ?? "file failed verification");
     return [{ rule: "npz/readable", severity: "error", key: r.readError?.member ?? null, message: why, finding: "DATA-001" }];
   }
   return errs;

@@ -85,9 +85,7 @@ export function parseUtcTimestamp(ts: string): number | null {
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) + frac;
 }
 
-export type ManifestVerdict =
-  | { usable: true; claim: TrainerClaim; text: string }
-  | { usable: false; why: string };
+export type ManifestVerdict = { usable: true; claim: TrainerClaim; text: string } | { usable: false; why: string };
 
 /**
  * The manifest counts as evidence for `job` only when its filters name exactly this job and its
@@ -110,9 +108,7 @@ export function claimFromManifest(text: string, job: TrainingJob, jobStartMs: nu
   if (ts < jobStartMs) return { usable: false, why: "manifest predates the job start" };
   if (doc.dry_run === true) return { usable: false, why: "manifest is from a dry run" };
   const jobs = Array.isArray(doc.jobs) ? doc.jobs : [];
-  const matching = jobs.filter(
-    (j): j is Record<string, unknown> => isRecord(j) && j.dose === job.dose && j.view === job.view && j.gridsize === job.gridsize,
-  );
+  const matching = jobs.filter((j): j is Record<string, unknown> => isRecord(j) && j.dose === job.dose && j.view === job.view && j.gridsize === job.gridsize);
   if (matching.length !== 1) {
     return {
       usable: true,
@@ -257,9 +253,7 @@ export async function collectEvidence(input: EvidenceInput): Promise<Evidence> {
     warnings: [],
   };
   if (input.exitCode !== 0) {
-    ev.reasons.push(
-      input.exitCode === null ? `trainer killed by ${input.signal ?? "a signal"}` : `trainer exited with status ${input.exitCode}`,
-    );
+    ev.reasons.push(input.exitCode === null ? `trainer killed by ${input.signal ?? "a signal"}` : `trainer exited with status ${input.exitCode}`);
   }
 
   let claim: TrainerClaim | null = null;

@@ -204,8 +204,7 @@ function describeDrift(path: string, was: FileStamp | null, now: FileStamp | nul
   return diffs.length > 0 ? `input ${path} changed ${when} (${diffs.join(", ")})` : null;
 }
 
-const stampOfIdentity = (id: InputIdentity | null | undefined): FileStamp | null =>
-  id ? { size: id.size, mtimeMs: id.mtime_ms, inode: id.inode } : null;
+const stampOfIdentity = (id: InputIdentity | null | undefined): FileStamp | null => (id ? { size: id.size, mtimeMs: id.mtime_ms, inode: id.inode } : null);
 
 /** How one attempt ended, as far as the evidence check needs it. */
 export interface AttemptEnd {
@@ -325,7 +324,14 @@ export function toHandoffJob(job: TrainingJob, opts: HandoffOptions): HandoffJob
     ...(opts.trainerCmd !== undefined ? { template: opts.trainerCmd } : {}),
   });
   const id = jobId(job);
-  return { id, job, command, cwd: opts.workdir ?? process.cwd(), cliLogPath: cliLogPath(opts.artifactRoot, job), statePath: attemptStatePath(opts.artifactRoot, id) };
+  return {
+    id,
+    job,
+    command,
+    cwd: opts.workdir ?? process.cwd(),
+    cliLogPath: cliLogPath(opts.artifactRoot, job),
+    statePath: attemptStatePath(opts.artifactRoot, id),
+  };
 }
 
 function sameSettings(a: CheckSettings | null | undefined, b: CheckSettings): string | null {
@@ -429,7 +435,9 @@ async function adoptOrphans(
         entry.status = "interrupted";
         entry.end = new Date().toISOString();
         entry.owner_pid = null;
-        entry.reasons = [`interrupted${typeof opts.signal?.reason === "string" ? ` by ${opts.signal.reason}` : ""} while waiting for the adopted trainer: its process group was stopped`];
+        entry.reasons = [
+          `interrupted${typeof opts.signal?.reason === "string" ? ` by ${opts.signal.reason}` : ""} while waiting for the adopted trainer: its process group was stopped`,
+        ];
         await store.upsert(entry);
         out.set(entry.id, "interrupted");
         continue;
@@ -457,7 +465,9 @@ async function adoptOrphans(
       await inputDriftReasons(entry, "while the trainer ran"),
     );
     out.set(entry.id, result.status);
-    say(`${entry.id}: adopted the result of the trainer left by npzguard pid ${e.owner_pid}: ${result.status}${result.status === "failed" ? ` (${result.reasons.join("; ")})` : ""}`);
+    say(
+      `${entry.id}: adopted the result of the trainer left by npzguard pid ${e.owner_pid}: ${result.status}${result.status === "failed" ? ` (${result.reasons.join("; ")})` : ""}`,
+    );
   }
   return out;
 }
@@ -578,7 +588,8 @@ export async function runHandoff(plan: HandoffPlan, opts: HandoffOptions): Promi
     const adopted = await adoptOrphans(store, opts.artifactRoot, new Set(handoffJobs.map((h) => h.id)), opts, say);
     if (opts.signal?.aborted) {
       for (const h of handoffJobs) {
-        if (adopted.get(h.id) === "interrupted") results.set(h.id, { id: h.id, job: h.job, status: "interrupted", reasons: store.get(h.id)?.reasons ?? [], outcome: null });
+        if (adopted.get(h.id) === "interrupted")
+          results.set(h.id, { id: h.id, job: h.job, status: "interrupted", reasons: store.get(h.id)?.reasons ?? [], outcome: null });
       }
       return finish(false, store.path);
     }
@@ -597,7 +608,9 @@ export async function runHandoff(plan: HandoffPlan, opts: HandoffOptions): Promi
       decisions.push(d);
       if (d.reuse) {
         const wasAdopted = adopted.get(h.id) === "success";
-        say(`skip ${h.id}: ${wasAdopted ? "adopted the success of the trainer an earlier run left running" : d.reason}${wasAdopted ? "" : " (--force to redo)"}`);
+        say(
+          `skip ${h.id}: ${wasAdopted ? "adopted the success of the trainer an earlier run left running" : d.reason}${wasAdopted ? "" : " (--force to redo)"}`,
+        );
         results.set(h.id, { id: h.id, job: h.job, status: wasAdopted ? "adopted" : "resumed", reasons: [], outcome: null });
       } else {
         if (store.get(h.id) && !opts.force) say(`rerun ${h.id}: ${d.reason}`);

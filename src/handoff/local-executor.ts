@@ -13,15 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import {
-  cancelledOutcome,
-  type ExecutionContext,
-  type Executor,
-  type ExitInfo,
-  type HandoffJob,
-  type JobOutcome,
-  type LaunchInfo,
-} from "./executor.js";
+import { cancelledOutcome, type ExecutionContext, type Executor, type ExitInfo, type HandoffJob, type JobOutcome, type LaunchInfo } from "./executor.js";
 import { procStartTicks, stopGroup } from "./proc.js";
 import { createFileNoFollow } from "../files/no-follow.js";
 

@@ -119,8 +119,7 @@ export function emptyRecord(artifactRoot: string): RunRecord {
 function damaged(path: string, what: string): HandoffError {
   return new HandoffError(
     "ERR_RUN_RECORD",
-    `the hand-off record ${path} ${what}; move it aside (mv '${path}' '${path}.damaged') and run again: ` +
-      "jobs whose record is lost are re-run",
+    `the hand-off record ${path} ${what}; move it aside (mv '${path}' '${path}.damaged') and run again: ` + "jobs whose record is lost are re-run",
     path,
   );
 }
@@ -141,7 +140,20 @@ function entryProblem(e: unknown, i: number): string | null {
   if (typeof e.train_log_path !== "string") return bad("train_log_path");
   if (!Array.isArray(e.reasons) || !e.reasons.every((r) => typeof r === "string")) return bad("reasons");
   if (typeof e.attempts !== "number") return bad("attempts");
-  for (const f of ["command", "cwd", "gpu", "start", "end", "signal", "result_status", "bundle_path", "bundle_sha256", "log_path", "external_id", "slurm_script"]) {
+  for (const f of [
+    "command",
+    "cwd",
+    "gpu",
+    "start",
+    "end",
+    "signal",
+    "result_status",
+    "bundle_path",
+    "bundle_sha256",
+    "log_path",
+    "external_id",
+    "slurm_script",
+  ]) {
     if (!strOrNull(e[f])) return bad(f);
   }
   for (const f of ["exit_status", "bundle_size_bytes", "owner_pid", "train_log_offset", "trainer_pid", "trainer_pgid"]) {
@@ -242,7 +254,10 @@ export function refreshStatuses(record: RunRecord): RunRecord {
     jobs: record.jobs.map((j) => {
       if (j.status !== "running" || j.executor === "slurm" || j.owner_pid === process.pid || processAlive(j.owner_pid)) return j;
       if ((j.host ?? host) === host && trainerAlive(j.trainer_pgid, j.trainer_pid, j.trainer_start_ticks)) {
-        return { ...j, reasons: [...j.reasons, `npzguard pid ${j.owner_pid} is gone but its trainer (pid ${j.trainer_pid}) still runs; the next run waits for it`] };
+        return {
+          ...j,
+          reasons: [...j.reasons, `npzguard pid ${j.owner_pid} is gone but its trainer (pid ${j.trainer_pid}) still runs; the next run waits for it`],
+        };
       }
       return { ...j, status: "interrupted", reasons: [...j.reasons, `npzguard pid ${j.owner_pid} stopped while the job ran`] };
     }),

@@ -75,7 +75,12 @@ export function checkTrainerImports(python: string, workdir: string): void {
     throw new HandoffError("ERR_TRAINER_IMPORT", `cannot run --python ${python}: ${r.error.message}`);
   }
   if (r.status !== 0) {
-    const last = (r.stderr ?? "").trim().split("\n").filter((l) => l.trim()).pop() ?? `exit status ${r.status ?? r.signal}`;
+    const last =
+      (r.stderr ?? "")
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim())
+        .pop() ?? `exit status ${r.status ?? r.signal}`;
     throw new HandoffError(
       "ERR_TRAINER_IMPORT",
       `${python} cannot import ${TRAINER_MODULE} in ${workdir}: ${last.trim()} (check --workdir and --python); nothing was launched`,
@@ -90,7 +95,10 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyOutcome> {
     ? null
     : await RunLock.acquire(o.artifactRoot, {
         wait: o.waitLock,
-        onWait: (h) => say(`${o.artifactRoot} is in use by ${h?.pid ? `npzguard pid ${h.pid}${h.host ? ` on ${h.host}` : ""}` : "another npzguard"}; waiting for it (--wait-lock)`),
+        onWait: (h) =>
+          say(
+            `${o.artifactRoot} is in use by ${h?.pid ? `npzguard pid ${h.pid}${h.host ? ` on ${h.host}` : ""}` : "another npzguard"}; waiting for it (--wait-lock)`,
+          ),
         ...(o.signal ? { signal: o.signal } : {}),
       });
   try {

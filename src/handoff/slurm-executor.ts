@@ -11,16 +11,7 @@ import { settleAttempt, type RecordSink } from "./handoff.js";
 import type { ExecutionContext, Executor, ExitInfo, HandoffJob, JobOutcome, LaunchInfo } from "./executor.js";
 import { cancelledOutcome } from "./executor.js";
 import { processAlive, RunRecordStore, type RunRecord, type RunRecordEntry } from "./run-record.js";
-import {
-  mergeViews,
-  sacctArray,
-  sbatch,
-  scancel,
-  scontrolArray,
-  squeueArray,
-  type SlurmCallOptions,
-  type TaskState,
-} from "./slurm.js";
+import { mergeViews, sacctArray, sbatch, scancel, scontrolArray, squeueArray, type SlurmCallOptions, type TaskState } from "./slurm.js";
 import { type SlurmScriptOptions, type SubmissionPaths, taskStatePath, writeSubmission } from "./slurm-script.js";
 import type { TrainingJob } from "../study/types.js";
 
@@ -202,7 +193,8 @@ export class SlurmExecutor implements Executor {
       await ctx.onStart(t.job, { ...t.launch });
     };
     const cancel = async (t: Tracked, file: TaskFile | null, reason: string): Promise<void> => {
-      const info: ExitInfo | null = t.started || file !== null ? { id: t.job.id, pid: null, externalId: t.externalId, ...endOf(undefined, file, t.launch?.startMs ?? submittedMs) } : null;
+      const info: ExitInfo | null =
+        t.started || file !== null ? { id: t.job.id, pid: null, externalId: t.externalId, ...endOf(undefined, file, t.launch?.startMs ?? submittedMs) } : null;
       if (info !== null) {
         info.exitCode = null;
         info.signal = info.signal ?? "cancelled";
@@ -261,7 +253,11 @@ export class SlurmExecutor implements Executor {
           if (st.phase === "running") await start(t, file);
           else if (st.phase === "done") await exit(t, st, file);
           else if (st.phase === "cancelled") {
-            await cancel(t, file, ctx.signal?.aborted ? "cancelled by npzguard (scancel)" : `cancelled in Slurm (${st.state}${st.reason ? `, ${st.reason}` : ""})`);
+            await cancel(
+              t,
+              file,
+              ctx.signal?.aborted ? "cancelled by npzguard (scancel)" : `cancelled in Slurm (${st.state}${st.reason ? `, ${st.reason}` : ""})`,
+            );
           }
         }
       }

@@ -83,7 +83,8 @@ function describeControl(value: string): string {
 /** Rejects values that would break out of an `#SBATCH` line. */
 export function checkSbatchValue(name: string, value: string): string | null {
   if (value.length === 0) return `Expected a non-empty value for ${name}`;
-  if (CONTROL_RE.test(value)) return `Expected a single-line value without control characters for ${name}, got ${JSON.stringify(value)} (${describeControl(value)})`;
+  if (CONTROL_RE.test(value))
+    return `Expected a single-line value without control characters for ${name}, got ${JSON.stringify(value)} (${describeControl(value)})`;
   return null;
 }
 

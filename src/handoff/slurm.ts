@@ -54,7 +54,10 @@ const UNREACHABLE_RE =
 
 /** Last non-empty line of a command's stderr (or stdout), for one-line error messages. */
 export function lastLine(text: string): string {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return lines[lines.length - 1] ?? "";
 }
 
@@ -66,34 +69,29 @@ export function lastLine(text: string): string {
 export function slurmCommand(file: string, args: string[], options: SlurmCallOptions = {}): Promise<CommandResult> {
   const timeout = options.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { env: options.env ?? process.env, timeout, maxBuffer: 16 * 1024 * 1024, encoding: "utf8" },
-      (err, stdout, stderr) => {
-        if (err === null) {
-          resolve({ code: 0, stdout, stderr });
-          return;
-        }
-        const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string | null };
-        if (e.code === "ENOENT" || e.code === "EACCES") {
-          reject(
-            new SlurmError(
-              "ERR_SLURM_UNAVAILABLE",
-              `${file} not found on PATH: this machine cannot talk to Slurm`,
-              undefined,
-              "run npzguard on a Slurm login node (sbatch, squeue, scontrol and scancel on PATH), or use --executor local",
-            ),
-          );
-          return;
-        }
-        if (e.killed || (typeof e.code !== "number" && e.signal)) {
-          reject(new SlurmError("ERR_SLURM_COMMAND", `${file} ${args.join(" ")} did not answer within ${timeout} ms`));
-          return;
-        }
-        resolve({ code: typeof e.code === "number" ? e.code : 1, stdout: String(stdout ?? ""), stderr: String(stderr ?? "") });
-      },
-    );
+    execFile(file, args, { env: options.env ?? process.env, timeout, maxBuffer: 16 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
+      if (err === null) {
+        resolve({ code: 0, stdout, stderr });
+        return;
+      }
+      const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string | null };
+      if (e.code === "ENOENT" || e.code === "EACCES") {
+        reject(
+          new SlurmError(
+            "ERR_SLURM_UNAVAILABLE",
+            `${file} not found on PATH: this machine cannot talk to Slurm`,
+            undefined,
+            "run npzguard on a Slurm login node (sbatch, squeue, scontrol and scancel on PATH), or use --executor local",
+          ),
+        );
+        return;
+      }
+      if (e.killed || (typeof e.code !== "number" && e.signal)) {
+        reject(new SlurmError("ERR_SLURM_COMMAND", `${file} ${args.join(" ")} did not answer within ${timeout} ms`));
+        return;
+      }
+      resolve({ code: typeof e.code === "number" ? e.code : 1, stdout: String(stdout ?? ""), stderr: String(stderr ?? "") });
+    });
   });
 }
 
@@ -112,7 +110,12 @@ export async function checkSlurm(options: SlurmCallOptions = {}): Promise<void> 
   const conf = (options.env ?? process.env).SLURM_CONF;
   if (conf !== undefined && conf !== "" && !existsSync(conf)) {
     // The clients would retry reading it for up to a minute before giving up.
-    throw new SlurmError("ERR_SLURM_UNAVAILABLE", `SLURM_CONF names ${conf}, which does not exist`, undefined, "point SLURM_CONF at the cluster's slurm.conf, or unset it on a configless login node");
+    throw new SlurmError(
+      "ERR_SLURM_UNAVAILABLE",
+      `SLURM_CONF names ${conf}, which does not exist`,
+      undefined,
+      "point SLURM_CONF at the cluster's slurm.conf, or unset it on a configless login node",
+    );
   }
   let r: CommandResult;
   try {
@@ -227,7 +230,10 @@ export function phaseOf(state: string): TaskPhase {
 
 /** Expands an array task expression: "3", "0-8", "2-8%2", "1,3,5-7%4", "[0-8%2]". */
 export function expandTaskRange(text: string): number[] {
-  const body = text.trim().replace(/^\[|\]$/g, "").replace(/%\d+$/, "");
+  const body = text
+    .trim()
+    .replace(/^\[|\]$/g, "")
+    .replace(/%\d+$/, "");
   const out: number[] = [];
   for (const part of body.split(",")) {
     const m = /^(\d+)(?:-(\d+))?(?::(\d+))?$/.exec(part.trim());

@@ -152,12 +152,12 @@ function parseTemplate(template: string): TemplatePart[] {
       const name = end < 0 ? null : template.slice(i + 1, end);
       if (name === null || name.includes("{")) throw new TemplateError("unbalanced brace in --trainer-cmd (use {{ and }} for literal braces)");
       if (!PLACEHOLDER_SET.has(name)) {
-        throw new TemplateError(
-          `unknown placeholder {${name}} in --trainer-cmd; expected one of ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`,
-        );
+        throw new TemplateError(`unknown placeholder {${name}} in --trainer-cmd; expected one of ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`);
       }
       if (subst > 0 || backtick) {
-        throw new TemplateError(`placeholder {${name}} inside a command substitution in --trainer-cmd cannot be quoted safely; use it outside $(...) and backticks`);
+        throw new TemplateError(
+          `placeholder {${name}} inside a command substitution in --trainer-cmd cannot be quoted safely; use it outside $(...) and backticks`,
+        );
       }
       if (text) parts.push({ text });
       text = "";

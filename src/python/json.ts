@@ -14,14 +14,7 @@ export function pyFloat(value: number): PyFloat {
 }
 
 /** Values pyJsonDump can render. Plain numbers: integers as ints, others as Python floats. */
-export type PyJsonValue =
-  | null
-  | boolean
-  | number
-  | string
-  | PyFloat
-  | PyJsonValue[]
-  | { [key: string]: PyJsonValue | undefined };
+export type PyJsonValue = null | boolean | number | string | PyFloat | PyJsonValue[] | { [key: string]: PyJsonValue | undefined };
 
 function jsonString(s: string): string {
   let out = '"';
@@ -81,7 +74,10 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 /** SyntaxError raised by pyJsonParse, with the offset of the offending character. */
 export class PyJsonSyntaxError extends SyntaxError {
   override readonly name = "PyJsonSyntaxError";
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at offset ${offset}`);
   }
 }
@@ -203,4 +199,3 @@ export function pyJsonParse(text: string): JsonValue {
   if (i !== text.length) fail("trailing data");
   return v;
 }
-

@@ -82,7 +82,6 @@ export function pyFloatRepr(x: number): string {
   return (neg ? "-" : "") + body;
 }
 
-
 /** Python `str(float)`: the same text as `repr(float)` since Python 3.2. */
 export const pyFloatStr = pyFloatRepr;
 
@@ -126,7 +125,13 @@ export function pyRepr(v: unknown): string {
   if (typeof v === "number") return Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 1e16 ? String(v) : pyFloatRepr(v);
   if (Array.isArray(v)) return "[" + v.map(pyRepr).join(", ") + "]";
   if (typeof v === "object") {
-    return "{" + Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`).join(", ") + "}";
+    return (
+      "{" +
+      Object.entries(v as Record<string, unknown>)
+        .map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`)
+        .join(", ") +
+      "}"
+    );
   }
   return String(v);
 }

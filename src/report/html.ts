@@ -74,7 +74,14 @@ function hue(t: number): [number, number, number] {
   const c = 255;
   const x = c * (1 - Math.abs((h % 2) - 1));
   const k = Math.floor(h);
-  return ([[c, x, 0], [x, c, 0], [0, c, x], [0, x, c], [x, 0, c], [c, 0, x]][k] ?? [c, 0, 0]) as [number, number, number];
+  return ([
+    [c, x, 0],
+    [x, c, 0],
+    [0, c, x],
+    [0, x, c],
+    [x, 0, c],
+    [c, 0, x],
+  ][k] ?? [c, 0, 0]) as [number, number, number];
 }
 
 /**
@@ -105,7 +112,11 @@ export function imageUri(h: number, w: number, value: (i: number) => number, mod
   const png = new PNG({ width: ow, height: oh });
   for (let i = 0; i < vals.length; i++) {
     const v = vals[i]!;
-    const rgb: [number, number, number] = !Number.isFinite(v) ? [255, 0, 255] : mode === "phase" ? hue((v + Math.PI) / (2 * Math.PI)) : colormap((v - lo) / span);
+    const rgb: [number, number, number] = !Number.isFinite(v)
+      ? [255, 0, 255]
+      : mode === "phase"
+        ? hue((v + Math.PI) / (2 * Math.PI))
+        : colormap((v - lo) / span);
     png.data[i * 4] = rgb[0];
     png.data[i * 4 + 1] = rgb[1];
     png.data[i * 4 + 2] = rgb[2];
@@ -132,7 +143,10 @@ function svgScatter(xs: ArrayLike<number>, ys: ArrayLike<number>, start: { x: Ar
   const W = 320;
   const H = 320;
   const P = 28;
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   const span = (a: ArrayLike<number>, m: number) => {
     for (let i = 0; i < m; i++) {
       const v = a[i]!;
@@ -153,20 +167,28 @@ function svgScatter(xs: ArrayLike<number>, ys: ArrayLike<number>, start: { x: Ar
     span(start.x, Math.min(start.x.length, n));
     span(start.y, Math.min(start.y.length, n));
   }
-  if (!(x1 >= x0)) (x0 = 0), (x1 = 1);
-  if (!(y1 >= y0)) (y0 = 0), (y1 = 1);
+  if (!(x1 >= x0)) {
+    x0 = 0;
+    x1 = 1;
+  }
+  if (!(y1 >= y0)) {
+    y0 = 0;
+    y1 = 1;
+  }
   const sx = (v: number) => P + ((v - x0) / (x1 - x0 || 1)) * (W - 2 * P);
   const sy = (v: number) => H - P - ((v - y0) / (y1 - y0 || 1)) * (H - 2 * P);
   const stride = Math.max(1, Math.ceil(n / 4000));
   const parts: string[] = [];
   if (start) {
     for (let i = 0; i < n; i += stride) {
-      const a = start.x[i]!, b = start.y[i]!;
+      const a = start.x[i]!,
+        b = start.y[i]!;
       if (Number.isFinite(a) && Number.isFinite(b)) parts.push(`<circle cx="${sx(a).toFixed(1)}" cy="${sy(b).toFixed(1)}" r="2" fill="none" stroke="#999"/>`);
     }
   }
   for (let i = 0; i < n; i += stride) {
-    const a = xs[i]!, b = ys[i]!;
+    const a = xs[i]!,
+      b = ys[i]!;
     if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
     const [r, g, bl] = colormap(n > 1 ? i / (n - 1) : 0);
     parts.push(`<circle cx="${sx(a).toFixed(1)}" cy="${sy(b).toFixed(1)}" r="1.8" fill="rgb(${r | 0},${g | 0},${bl | 0})"/>`);
@@ -185,14 +207,18 @@ function svgSeries(values: Float64Array, marks: { frames: Set<number>; colour: s
   const W = 640;
   const H = 200;
   const P = 30;
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const v of values) {
     if (Number.isFinite(v)) {
       lo = Math.min(lo, v);
       hi = Math.max(hi, v);
     }
   }
-  if (!(hi >= lo)) (lo = 0), (hi = 1);
+  if (!(hi >= lo)) {
+    lo = 0;
+    hi = 1;
+  }
   const sx = (i: number) => P + (n > 1 ? (i / (n - 1)) * (W - 2 * P) : 0);
   const sy = (v: number) => H - P - ((v - lo) / (hi - lo || 1)) * (H - 2 * P);
   // Min/max per pixel column keeps spikes and dips visible at any length.
@@ -201,7 +227,8 @@ function svgSeries(values: Float64Array, marks: { frames: Set<number>; colour: s
   for (let c = 0; c < cols; c++) {
     const a = Math.floor((c * n) / cols);
     const b = Math.max(a + 1, Math.floor(((c + 1) * n) / cols));
-    let mn = Infinity, mx = -Infinity;
+    let mn = Infinity,
+      mx = -Infinity;
     for (let i = a; i < b; i++) {
       const v = values[i]!;
       if (Number.isFinite(v)) {
@@ -212,7 +239,11 @@ function svgSeries(values: Float64Array, marks: { frames: Set<number>; colour: s
     if (mn <= mx) pts.push(`${sx(a).toFixed(1)},${sy(mn).toFixed(1)} ${sx(a).toFixed(1)},${sy(mx).toFixed(1)}`);
   }
   const markSvg = marks
-    .flatMap((m) => [...m.frames].slice(0, 200).map((f) => `<line x1="${sx(f).toFixed(1)}" x2="${sx(f).toFixed(1)}" y1="${P}" y2="${H - P}" stroke="${m.colour}" stroke-width="1.5"/>`))
+    .flatMap((m) =>
+      [...m.frames]
+        .slice(0, 200)
+        .map((f) => `<line x1="${sx(f).toFixed(1)}" x2="${sx(f).toFixed(1)}" y1="${P}" y2="${H - P}" stroke="${m.colour}" stroke-width="1.5"/>`),
+    )
     .join("");
   return (
     `<figure class="pic chart wide"><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(title)}">` +
@@ -273,9 +304,17 @@ function findingsHtml(r: Report, frameF: FrameFinding[]): string {
   const main = groups.filter((g) => g.v.severity !== "info");
   const info = groups.filter((g) => g.v.severity === "info");
   let html = `<h3>Findings</h3>`;
-  html += main.length || frameF.length ? `<ul class="findings">${main.map(li).join("")}${frameF.map((f) => `<li class="sev-frame"><b>frames</b> ${escapeHtml(f.message)}</li>`).join("")}</ul>` : `<p>No errors or warnings.</p>`;
-  if (info.length) html += `<details class="info"><summary>${plural(info.reduce((a, g) => a + g.count, 0), "info note")}</summary><ul>${info.map(li).join("")}</ul></details>`;
-  if (r.notEvaluated.length) html += `<details><summary>not evaluated (${r.notEvaluated.length})</summary><p>${r.notEvaluated.map(escapeHtml).join(", ")}</p></details>`;
+  html +=
+    main.length || frameF.length
+      ? `<ul class="findings">${main.map(li).join("")}${frameF.map((f) => `<li class="sev-frame"><b>frames</b> ${escapeHtml(f.message)}</li>`).join("")}</ul>`
+      : `<p>No errors or warnings.</p>`;
+  if (info.length)
+    html += `<details class="info"><summary>${plural(
+      info.reduce((a, g) => a + g.count, 0),
+      "info note",
+    )}</summary><ul>${info.map(li).join("")}</ul></details>`;
+  if (r.notEvaluated.length)
+    html += `<details><summary>not evaluated (${r.notEvaluated.length})</summary><p>${r.notEvaluated.map(escapeHtml).join(", ")}</p></details>`;
   return html;
 }
 
@@ -294,7 +333,8 @@ function keyTable(members: MemberInfo[], r: Report): string {
   const rows = members.map((m) => {
     const h = m.header;
     const name = escapeHtml(escapeControls(m.key));
-    if (!h) return `<tr><td><code>${name}</code></td><td colspan="12">${escapeHtml(m.error ? `${m.error.code}: ${escapeControls(m.error.message)}` : "not an NPY array")}</td></tr>`;
+    if (!h)
+      return `<tr><td><code>${name}</code></td><td colspan="12">${escapeHtml(m.error ? `${m.error.code}: ${escapeControls(m.error.message)}` : "not an NPY array")}</td></tr>`;
     return (
       `<tr><td><code>${name}</code></td><td>${escapeHtml(h.dtypeName)} <code>${escapeHtml(h.descr)}</code></td><td>(${h.shape.join(", ")})</td><td>${h.fortranOrder ? "F" : "C"}</td>` +
       `<td>${m.compression}</td><td>${humanSize(m.uncompressedSize)}</td><td>${humanSize(m.compressedSize)}</td>${statsCells(r.stats[m.key])}</tr>`
@@ -314,7 +354,11 @@ function metadataTree(v: unknown, depth = 0): string {
 }
 
 /** @internal Amplitude/phase accessors of a 2-D member (or the first patch of a 3-D one), sampled by rows. */
-export function real2d(npz: NpzFile, key: string, maxSide: number): { h: number; w: number; amp: (i: number) => number; phase: ((i: number) => number) | null } | null {
+export function real2d(
+  npz: NpzFile,
+  key: string,
+  maxSide: number,
+): { h: number; w: number; amp: (i: number) => number; phase: ((i: number) => number) | null } | null {
   const hd = npz.header(key);
   if (!hd.supported || hd.fortranOrder || !["f", "c", "i", "u"].includes(hd.kind)) return null;
   // A 3-D member (e.g. ground-truth patches): its first patch, by row read. A 2-D image larger
@@ -381,8 +425,16 @@ export async function fileSection(path: string, id: string, options: HtmlReportO
         const ys = numeric(npz.array("ycoords").data);
         const n = npz.header("xcoords").count;
         const arr = (f: (i: number) => number, m: number) => Float64Array.from({ length: m }, (_, i) => f(i));
-        const start = has("xcoords_start") && has("ycoords_start") ? { x: arr(numeric(npz.array("xcoords_start").data), npz.header("xcoords_start").count), y: arr(numeric(npz.array("ycoords_start").data), npz.header("ycoords_start").count) } : null;
-        pics.push(`<div class="group"><h3>Scan positions</h3>${svgScatter(arr(xs, n), arr(ys, Math.min(n, npz.header("ycoords").count)), start, "scan positions (xcoords, ycoords)")}</div>`);
+        const start =
+          has("xcoords_start") && has("ycoords_start")
+            ? {
+                x: arr(numeric(npz.array("xcoords_start").data), npz.header("xcoords_start").count),
+                y: arr(numeric(npz.array("ycoords_start").data), npz.header("ycoords_start").count),
+              }
+            : null;
+        pics.push(
+          `<div class="group"><h3>Scan positions</h3>${svgScatter(arr(xs, n), arr(ys, Math.min(n, npz.header("ycoords").count)), start, "scan positions (xcoords, ycoords)")}</div>`,
+        );
       } catch (e) {
         pics.push(`<p class="sev-warning">scan positions not drawn: ${escapeHtml(String(e))}</p>`);
       }
@@ -417,11 +469,20 @@ export async function fileSection(path: string, id: string, options: HtmlReportO
           const ls = labels.get(fr)!;
           const isFinding = ls.some((l) => l.startsWith(dkey + ":"));
           const cap = `frame ${fr} — energy ${fmt(prof.sum[fr]!)}<br>${ls.map((l) => (l.startsWith(dkey + ":") ? `<span class="finding">${escapeHtml(l)}</span>` : escapeHtml(l))).join("<br>")}`;
-          return img(imageUri(fh, fw, (i) => v(j * per + i), "log", maxSide), `${dkey} frame ${fr}`, cap, isFinding ? "frame finding-frame" : "frame");
+          return img(
+            imageUri(fh, fw, (i) => v(j * per + i), "log", maxSide),
+            `${dkey} frame ${fr}`,
+            cap,
+            isFinding ? "frame finding-frame" : "frame",
+          );
         });
         let mean = "";
         if (prof.colSum.length === per && n > 0) {
-          mean = img(imageUri(fh, fw, (i) => prof.colSum[i]! / n, "log", maxSide), "mean pattern", `mean pattern over ${n} frames (log scale)`);
+          mean = img(
+            imageUri(fh, fw, (i) => prof.colSum[i]! / n, "log", maxSide),
+            "mean pattern",
+            `mean pattern over ${n} frames (log scale)`,
+          );
         }
         const zero = new Set<number>();
         const bad = new Set<number>();
@@ -431,7 +492,14 @@ export async function fileSection(path: string, id: string, options: HtmlReportO
         }
         pics.push(
           `<div class="group"><h3>Diffraction (${escapeHtml(dkey)}, log scale)</h3><div class="row">${framePics.join("")}${mean}</div>` +
-            svgSeries(prof.sum, [{ frames: zero, colour: "#d00" }, { frames: bad, colour: "#d0d" }], "total intensity per frame") +
+            svgSeries(
+              prof.sum,
+              [
+                { frames: zero, colour: "#d00" },
+                { frames: bad, colour: "#d0d" },
+              ],
+              "total intensity per frame",
+            ) +
             `</div>`,
         );
       } catch (e) {

@@ -56,7 +56,10 @@ export async function renderStudyReport(plan: PlanStudyOptions, options: HtmlRep
     if (job.verified) return `<td class="st-verified"><b>verified</b>${inputs}${recText}</td>`;
     const blocks = r.blocked.filter((b) => b.dose === dose && b.view === view && b.gridsize === gs);
     const why = blocks
-      .map((b) => `${link(b.path)}: ${[...new Set(b.violations.filter((v) => v.severity === "error").map((v) => v.rule))].map((x) => `<code>${escapeHtml(x)}</code>`).join(", ")}`)
+      .map(
+        (b) =>
+          `${link(b.path)}: ${[...new Set(b.violations.filter((v) => v.severity === "error").map((v) => v.rule))].map((x) => `<code>${escapeHtml(x)}</code>`).join(", ")}`,
+      )
       .join("<br>");
     return `<td class="st-blocked"><b>blocked</b><br><small>${why}</small>${recText}</td>`;
   };

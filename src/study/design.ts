@@ -105,10 +105,7 @@ export class StudyDesign {
     const g = Math.max(...this.gridsizes);
     const c = g * g;
     if (this.neighborCount < c) {
-      throw new StudyError(
-        "ERR_STUDY_DESIGN",
-        `neighbor_count=${this.neighborCount} must be ≥ C=${c} (gridsize²=${g}²) for K-choose-C oversampling`,
-      );
+      throw new StudyError("ERR_STUDY_DESIGN", `neighbor_count=${this.neighborCount} must be ≥ C=${c} (gridsize²=${g}²) for K-choose-C oversampling`);
     }
     for (const [view, f] of Object.entries(this.overlapViews)) {
       if (!(f >= 0 && f < 1)) {
@@ -126,8 +123,7 @@ export class StudyDesign {
 
   /** `to_dict()`: keys exactly in the reference order; floats tagged for Python-style dumping. */
   toDict(): { [key: string]: PyJsonValue } {
-    const floats = (r: Record<string, number>) =>
-      Object.fromEntries(Object.entries(r).map(([k, v]) => [k, pyFloat(v)])) as { [key: string]: PyJsonValue };
+    const floats = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, pyFloat(v)])) as { [key: string]: PyJsonValue };
     return {
       dose_list: this.doseList.map((d) => pyFloat(d)),
       gridsizes: [...this.gridsizes],

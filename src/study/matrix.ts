@@ -3,7 +3,7 @@
 // skip reasons verbatim), npzguard's extras (primaryMissing/usedFallback, flat-layout and obsolete
 // Phase C layout warnings) and the CLI filters. Existence checks only; no file is opened.
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { StudyDesign, StudyError, getStudyDesign } from "./design.js";
+import { type StudyDesign, StudyError, getStudyDesign } from "./design.js";
 import { pyBool, pyExp0, pyFloatStr } from "../python/repr.js";
 import { pyJoin } from "../python/path.js";
 import type { SkippedView, TrainingJob, View } from "./types.js";
@@ -184,7 +184,10 @@ export function buildTrainingJobs(opts: BuildJobsOptions): BuildJobsResult {
           level: "info",
           dose,
           view,
-          message: `${view} (dose=${pyExp0(dose)}) uses the fallback Phase D name(s) ${[train, test].filter((r) => r.usedFallback).map((r) => r.path).join(", ")}; Phase F reconstruction accepts only <view>_<split>.npz`,
+          message: `${view} (dose=${pyExp0(dose)}) uses the fallback Phase D name(s) ${[train, test]
+            .filter((r) => r.usedFallback)
+            .map((r) => r.path)
+            .join(", ")}; Phase F reconstruction accepts only <view>_<split>.npz`,
         });
       }
       // Non-enumerable: a job stays field-for-field the reference TrainingJob (JSON, spreads,

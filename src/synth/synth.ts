@@ -261,8 +261,10 @@ function farField(n: number, size: number, object: Float64Array, probe: Float64A
       for (let x = 0; x < n; x++) {
         const o = 2 * ((oy + y) * size + ox + x);
         const q = 2 * (y * n + x);
-        const ore = object[o]!, oim = object[o + 1]!;
-        const pre = probe[q]!, pim = probe[q + 1]!;
+        const ore = object[o]!,
+          oim = object[o + 1]!;
+        const pre = probe[q]!,
+          pim = probe[q + 1]!;
         field[q] = pre * ore - pim * oim;
         field[q + 1] = pre * oim + pim * ore;
       }
@@ -318,7 +320,9 @@ function toComplex64(src: Float64Array): Float32Array {
 
 function pickRows(src: Float32Array | Float64Array, rowLen: number, idx: readonly number[]): Float32Array | Float64Array {
   const out = src instanceof Float32Array ? new Float32Array(idx.length * rowLen) : new Float64Array(idx.length * rowLen);
-  idx.forEach((r, i) => out.set(src.subarray(r * rowLen, (r + 1) * rowLen), i * rowLen));
+  idx.forEach((r, i) => {
+    out.set(src.subarray(r * rowLen, (r + 1) * rowLen), i * rowLen);
+  });
   return out;
 }
 
@@ -343,8 +347,24 @@ function isoUtc(d: Date): string {
   return ms === 0 ? `${base}Z` : `${base}.${String(ms * 1000).padStart(6, "0")}Z`;
 }
 
-function phaseCMetadata(o: { dose: number; n: number; m: number; split: SynthSplit; parentFile: string; splitPoint: number; trainCount: number; testCount: number; seed: number; timestamp: string }): string {
-  const record = (tool: string, operation: string, parameters: { [k: string]: PyJsonValue }): PyJsonValue => ({ tool, timestamp: o.timestamp, operation, parameters });
+function phaseCMetadata(o: {
+  dose: number;
+  n: number;
+  m: number;
+  split: SynthSplit;
+  parentFile: string;
+  splitPoint: number;
+  trainCount: number;
+  testCount: number;
+  seed: number;
+  timestamp: string;
+}): string {
+  const record = (tool: string, operation: string, parameters: { [k: string]: PyJsonValue }): PyJsonValue => ({
+    tool,
+    timestamp: o.timestamp,
+    operation,
+    parameters,
+  });
   const meta: PyJsonValue = {
     schema_version: "1.0.0",
     creation_info: { timestamp: o.timestamp, script: "npzguard synth", hostname: "npzguard-synth", ptychopinn_version: "2.0.0" },
@@ -391,13 +411,15 @@ function checkOptions(o: SynthOptions): Required<Omit<SynthOptions, "timestamp">
   const dirs = new Set(doses.map(doseDirName));
   if (dirs.size !== doses.length) throw new RangeError(`Expected doses with distinct dose_<int> directories for doses, got ${doses.join(",")}`);
   const positions = o.positions ?? SYNTH_DEFAULT_POSITIONS;
-  if (!Number.isInteger(positions) || positions < 4 || positions > 100_000) throw new RangeError(`Expected an integer 4..100000 for positions, got ${positions}`);
+  if (!Number.isInteger(positions) || positions < 4 || positions > 100_000)
+    throw new RangeError(`Expected an integer 4..100000 for positions, got ${positions}`);
   const size = o.size ?? 64;
   if (size !== 64 && size !== 128) throw new RangeError(`Expected 64 or 128 for size, got ${String(size)}`);
   const seed = o.seed ?? 42;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`Expected an integer 0..4294967295 for seed, got ${seed}`);
   const deflateLevel = o.deflateLevel ?? 1;
-  if (!Number.isInteger(deflateLevel) || deflateLevel < 0 || deflateLevel > 9) throw new RangeError(`Expected an integer 0..9 for deflateLevel, got ${deflateLevel}`);
+  if (!Number.isInteger(deflateLevel) || deflateLevel < 0 || deflateLevel > 9)
+    throw new RangeError(`Expected an integer 0..9 for deflateLevel, got ${deflateLevel}`);
   return { outDir: o.outDir, doses, positions, size, compressed: o.compressed ?? true, deflateLevel, seed, timestamp: o.timestamp ?? new Date() };
 }
 
@@ -436,7 +458,9 @@ export function synthesizeStudy(options: SynthOptions): SynthResult {
   }
   const splitPoint = ymin + 0.5 * (ymax - ymin);
   const splits: Record<SynthSplit, number[]> = { train: [], test: [] };
-  scene.ys.forEach((y, i) => splits[y < splitPoint ? "train" : "test"].push(i));
+  scene.ys.forEach((y, i) => {
+    splits[y < splitPoint ? "train" : "test"].push(i);
+  });
 
   const probe64 = toComplex64(scene.probe);
   const object64 = toComplex64(scene.object);
@@ -469,8 +493,16 @@ export function synthesizeStudy(options: SynthOptions): SynthResult {
       const path = joinPath(cDir, `patched_${split}.npz`);
       splitPaths[split] = path;
       const meta = phaseCMetadata({
-        dose, n, m, split, parentFile: joinPath(cDir, "patched.npz"), splitPoint,
-        trainCount: splits.train.length, testCount: splits.test.length, seed: o.seed, timestamp: stamp,
+        dose,
+        n,
+        m,
+        split,
+        parentFile: joinPath(cDir, "patched.npz"),
+        splitPoint,
+        trainCount: splits.train.length,
+        testCount: splits.test.length,
+        seed: o.seed,
+        timestamp: stamp,
       });
       const members: [string, NpyParts][] = [
         ["diffraction", numericNpy("<f4", [k, n, n], diffraction)],
@@ -500,20 +532,23 @@ export function synthesizeStudy(options: SynthOptions): SynthResult {
         const dDir = joinPath(phaseDRoot, doseDirName(dose), v.view);
         mkdirSync(dDir, { recursive: true });
         const dPath = joinPath(dDir, `${split}.npz`);
-        const dMeta = pyJsonDump({
-          gridsize: v.gridsize,
-          s_img: pyFloat(v.sImg),
-          n_groups: 512,
-          neighbor_count: PHASE_D_NEIGHBORS,
-          probe_diameter_px: pyFloat(PROBE_DIAMETER_PX),
-          rng_seed_subsample: PHASE_D_SEED,
-          metrics_version: "1.0",
-          geometry_acceptance_bound: pyFloat(1),
-          effective_min_acceptance: pyFloat(v.sImg),
-          source_file: path,
-          n_accepted: keep,
-          n_rejected: k - keep,
-        }, null);
+        const dMeta = pyJsonDump(
+          {
+            gridsize: v.gridsize,
+            s_img: pyFloat(v.sImg),
+            n_groups: 512,
+            neighbor_count: PHASE_D_NEIGHBORS,
+            probe_diameter_px: pyFloat(PROBE_DIAMETER_PX),
+            rng_seed_subsample: PHASE_D_SEED,
+            metrics_version: "1.0",
+            geometry_acceptance_bound: pyFloat(1),
+            effective_min_acceptance: pyFloat(v.sImg),
+            source_file: path,
+            n_accepted: keep,
+            n_rejected: k - keep,
+          },
+          null,
+        );
         const dx = pickRows(xs, 1, sel) as Float64Array;
         const dy = pickRows(ys, 1, sel) as Float64Array;
         const dMembers: [string, NpyParts][] = [
@@ -537,7 +572,16 @@ export function synthesizeStudy(options: SynthOptions): SynthResult {
   writeFileSync(joinPath(phaseCRoot, "run_manifest.json"), pyJsonDump(manifest, 2));
 
   return {
-    outDir: o.outDir, phaseCRoot, phaseDRoot, frameSize: n, objectSize: scene.size, positions: m,
-    doses: [...o.doses], compressed: o.compressed, seed: o.seed, files, maxAmplitude,
+    outDir: o.outDir,
+    phaseCRoot,
+    phaseDRoot,
+    frameSize: n,
+    objectSize: scene.size,
+    positions: m,
+    doses: [...o.doses],
+    compressed: o.compressed,
+    seed: o.seed,
+    files,
+    maxAmplitude,
   };
 }

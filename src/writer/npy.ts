@@ -28,8 +28,19 @@ export type NumericStorage =
   | Float64Array;
 
 const ITEMSIZE: Record<NumericDescr, number> = {
-  "|b1": 1, "|i1": 1, "|u1": 1, "<i2": 2, "<u2": 2, "<i4": 4, "<u4": 4, "<i8": 8, "<u8": 8,
-  "<f4": 4, "<f8": 8, "<c8": 8, "<c16": 16,
+  "|b1": 1,
+  "|i1": 1,
+  "|u1": 1,
+  "<i2": 2,
+  "<u2": 2,
+  "<i4": 4,
+  "<u4": 4,
+  "<i8": 8,
+  "<u8": 8,
+  "<f4": 4,
+  "<f8": 8,
+  "<c8": 8,
+  "<c16": 16,
 };
 
 /** Bytes per stored scalar component (complex: one component). */

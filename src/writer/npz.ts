@@ -97,7 +97,8 @@ export class NpzWriter {
   /** Adds a member with an arbitrary name and content chunks (for edge-case archives). */
   addRaw(memberName: string, chunks: readonly Uint8Array[]): WrittenMember {
     if (this.#fd === null) throw new Error(`NpzWriter for ${this.path} is closed`);
-    if (typeof memberName !== "string" || memberName === "") throw new TypeError(`Expected a non-empty string for memberName, got ${JSON.stringify(memberName)}`);
+    if (typeof memberName !== "string" || memberName === "")
+      throw new TypeError(`Expected a non-empty string for memberName, got ${JSON.stringify(memberName)}`);
     if (this.#names.has(memberName)) throw new Error(`member '${memberName}' already written to ${this.path}`);
     this.#names.add(memberName);
     const name = Buffer.from(memberName, "utf8");
@@ -239,7 +240,11 @@ function centralRecord(r: CentralRecord): Buffer {
 }
 
 /** Writes a whole archive: `np.savez(path, **arrays)` (or `savez_compressed` with `compressed`). */
-export function writeNpz(path: string, arrays: Iterable<[string, NpyParts | Uint8Array]> | Record<string, NpyParts | Uint8Array>, opts: NpzWriterOptions = {}): WrittenMember[] {
+export function writeNpz(
+  path: string,
+  arrays: Iterable<[string, NpyParts | Uint8Array]> | Record<string, NpyParts | Uint8Array>,
+  opts: NpzWriterOptions = {},
+): WrittenMember[] {
   const entries = Symbol.iterator in arrays ? (arrays as Iterable<[string, NpyParts | Uint8Array]>) : Object.entries(arrays);
   const w = NpzWriter.create(path, opts);
   const written: WrittenMember[] = [];

@@ -21,7 +21,9 @@ function loadedModules(entry: string): string[] {
       `import { appendFileSync } from "node:fs";\nexport async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + "\\n"); return r; }\n`,
     );
     writeFileSync(join(dir, "register.mjs"), `import { register } from "node:module";\nregister(${JSON.stringify("file://" + join(dir, "hooks.mjs"))});\n`);
-    execFileSync(process.execPath, ["--import", join(dir, "register.mjs"), "-e", `await import(${JSON.stringify(join(ROOT, entry))})`, "--input-type=module"], { stdio: "pipe" });
+    execFileSync(process.execPath, ["--import", join(dir, "register.mjs"), "-e", `await import(${JSON.stringify(join(ROOT, entry))})`, "--input-type=module"], {
+      stdio: "pipe",
+    });
     return readFileSync(log, "utf8").trim().split("\n");
   } finally {
     rmSync(dir, { recursive: true, force: true });

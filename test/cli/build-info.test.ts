@@ -61,7 +61,10 @@ describe("npzguard --version", () => {
 
 describe("a missing native addon", () => {
   it("says `npm rebuild npzguard` and NPZGUARD_ADDON, and exits 3 (not an internal error)", () => {
-    for (const args of [["check", join(REPO, "test", "fixtures", "npz", "grid.npz")], ["--version", "--verbose"]]) {
+    for (const args of [
+      ["check", join(REPO, "test", "fixtures", "npz", "grid.npz")],
+      ["--version", "--verbose"],
+    ]) {
       const r = cli(args, { NPZGUARD_ADDON: join(REPO, "no-such-npzguard.node") });
       expect(r.status, r.stderr).toBe(EXIT.UNREADABLE);
       expect(r.stderr).toContain("npm rebuild npzguard");

@@ -25,7 +25,6 @@ open(j("junk.npz"), "wb").write(b"not a zip file" * 10)
 let dir = "";
 const f = (name: string) => path.join(dir, name);
 
-
 async function inspect(...argv: string[]): Promise<CliResult> {
   return capture(() => run(argv));
 }
@@ -34,7 +33,15 @@ interface JsonOut {
   files: {
     path: string;
     format?: string;
-    members?: { key: string; descr: string | null; shape: number[] | null; fortranOrder: boolean | null; compression: string; byteLength: number | null; error?: { code: string } }[];
+    members?: {
+      key: string;
+      descr: string | null;
+      shape: number[] | null;
+      fortranOrder: boolean | null;
+      compression: string;
+      byteLength: number | null;
+      error?: { code: string };
+    }[];
     error?: { code: string; message: string };
   }[];
 }
@@ -62,7 +69,14 @@ describe("npzguard inspect", () => {
     const out = JSON.parse(r.stdout) as JsonOut;
     expect(out.files.map((x) => x.format)).toEqual(["npz", "npz", "npy"]);
     expect(out.files[0]!.path).toBe(f("ok.npz"));
-    expect(out.files[0]!.members![0]).toMatchObject({ key: "diffraction", descr: "<f4", shape: [4, 8, 8], fortranOrder: false, compression: "stored", byteLength: 1024 });
+    expect(out.files[0]!.members![0]).toMatchObject({
+      key: "diffraction",
+      descr: "<f4",
+      shape: [4, 8, 8],
+      fortranOrder: false,
+      compression: "stored",
+      byteLength: 1024,
+    });
     expect(out.files[1]!.members!.map((m) => [m.key, m.compression, m.fortranOrder])).toEqual([
       ["probeGuess", "deflated", false],
       ["fort", "deflated", true],

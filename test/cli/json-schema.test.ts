@@ -59,7 +59,18 @@ beforeAll(async () => {
   const r = await capture(() => synthCmd(["--out", study, "--doses", "1000", "--positions", "64", "--json"]));
   expect(r.code).toBe(0);
   expectValid("synth", r.stdout);
-  studyArgs = ["--phase-c-root", join(study, "phase_c"), "--phase-d-root", join(study, "phase_d"), "--artifact-root", join(study, "art"), "--dose", "1000", "--n-groups", "16"];
+  studyArgs = [
+    "--phase-c-root",
+    join(study, "phase_c"),
+    "--phase-d-root",
+    join(study, "phase_d"),
+    "--artifact-root",
+    join(study, "art"),
+    "--dose",
+    "1000",
+    "--n-groups",
+    "16",
+  ];
   // run refuses an --n-groups the trainer does not use; the small synthetic study has fewer than
   // the trainer's 512 positions, so run hands it over unverified (the plan tests verify).
   runArgs = [...studyArgs.slice(0, -2), "--no-verify"];
@@ -68,7 +79,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("schemas/", () => {
   it("has one schema per --json command, each shipped in the package", () => {
-    expect(readdirSync(SCHEMAS).sort()).toEqual(["check", "fix", "inspect", "plan", "repack", "run", "status", "synth", "version"].map((c) => `${c}.schema.json`));
+    expect(readdirSync(SCHEMAS).sort()).toEqual(
+      ["check", "fix", "inspect", "plan", "repack", "run", "status", "synth", "version"].map((c) => `${c}.schema.json`),
+    );
     expect(PKG.files).toContain("schemas");
   });
 });
@@ -133,7 +146,9 @@ describe("--json documents validate against their schema", () => {
 
 describe("fix / repack --json validate against their schema", () => {
   it("fix: a written fix, a dry run and an unfixable file; repack", async () => {
-    execFileSync("python3", ["-c", String.raw`
+    execFileSync("python3", [
+      "-c",
+      String.raw`
 import sys, numpy as np
 d = sys.argv[1]
 rng = np.random.default_rng(5)
@@ -142,7 +157,9 @@ base = dict(probeGuess=np.ones((64, 64), np.complex128), objectGuess=np.ones((20
 np.savez(d + "/legacy.npz", diffraction=rng.random((64, 64, 16)).astype(np.float32), **base)
 bad = rng.random((16, 64, 64)).astype(np.float32); bad[0, 0, 0] = np.nan
 np.savez(d + "/nan.npz", diffraction=bad, **base)
-`, dir]);
+`,
+      dir,
+    ]);
     const ok = await capture(() => fixCmd([join(dir, "legacy.npz"), "--out", join(dir, "legacy.fixed.npz"), "--json"]));
     expect(ok.code).toBe(0);
     const doc = expectValid("fix", ok.stdout) as { written: boolean; remedies: unknown[] };

@@ -75,7 +75,25 @@ describe("bin/npzguard", () => {
     const probe = `printf '%s|%s|%s' "\${{NODE_EXTRA_CA_CERTS-<unset>}}" "\${{NPZGUARD_NODE_EXTRA_CA_CERTS-<unset>}}" "{dose}" > '${out}'`;
     const r = spawnSync(
       BIN,
-      ["run", "--phase-c-root", tree.c, "--phase-d-root", tree.d, "--artifact-root", tree.a, "--workdir", FAKE, "--no-verify", "--dose", "1000", "--view", "baseline", "--force", "--trainer-cmd", probe],
+      [
+        "run",
+        "--phase-c-root",
+        tree.c,
+        "--phase-d-root",
+        tree.d,
+        "--artifact-root",
+        tree.a,
+        "--workdir",
+        FAKE,
+        "--no-verify",
+        "--dose",
+        "1000",
+        "--view",
+        "baseline",
+        "--force",
+        "--trainer-cmd",
+        probe,
+      ],
       { encoding: "utf8", env: envWith({ NODE_EXTRA_CA_CERTS: value }) },
     );
     // The probe writes no training evidence, so the job itself counts as failed (exit 1).

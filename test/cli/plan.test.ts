@@ -33,7 +33,17 @@ async function plan(...args: string[]): Promise<{ code: number; out: string; err
 }
 
 interface PlanJson {
-  jobs: { dose: number; view: string; gridsize: number; train_data_path: string; test_data_path: string; artifact_dir: string; log_path: string; verified: boolean | null; violations: { rule: string }[] }[];
+  jobs: {
+    dose: number;
+    view: string;
+    gridsize: number;
+    train_data_path: string;
+    test_data_path: string;
+    artifact_dir: string;
+    log_path: string;
+    verified: boolean | null;
+    violations: { rule: string }[];
+  }[];
   skipped_views: { dose: number; view: string; reason: string }[];
   blocked: { dose: number; view: string; gridsize: number; path: string; violations: { rule: string; severity: string }[] }[];
 }
@@ -53,12 +63,26 @@ describe("npzguard plan --no-verify (existence only)", () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as PlanJson;
     expect(j.jobs.map((x) => `${x.dose}/${x.view}/${x.gridsize}`)).toEqual([
-      "1000/baseline/1", "1000/dense/2", "1000/sparse/2",
-      "10000/baseline/1", "10000/dense/2", "10000/sparse/2",
-      "100000/baseline/1", "100000/dense/2", "100000/sparse/2",
+      "1000/baseline/1",
+      "1000/dense/2",
+      "1000/sparse/2",
+      "10000/baseline/1",
+      "10000/dense/2",
+      "10000/sparse/2",
+      "100000/baseline/1",
+      "100000/dense/2",
+      "100000/sparse/2",
     ]);
     expect(Object.keys(j.jobs[0] ?? {})).toEqual([
-      "dose", "view", "gridsize", "train_data_path", "test_data_path", "artifact_dir", "log_path", "verified", "violations",
+      "dose",
+      "view",
+      "gridsize",
+      "train_data_path",
+      "test_data_path",
+      "artifact_dir",
+      "log_path",
+      "verified",
+      "violations",
     ]);
     expect(j.jobs[1]).toMatchObject({
       train_data_path: `${D}/dose_1000/dense/train.npz`,

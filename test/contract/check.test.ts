@@ -35,9 +35,7 @@ describe("checkFile() keys and dtypes", () => {
     const a = await check("complex_diffraction.npz");
     expect(find(a, "data001/diffraction-dtype")[0]?.severity).toBe("error");
     const b = await check("float_object.npz");
-    expect(find(b, "data001/object-dtype")[0]?.message).toBe(
-      "objectGuess must be complex dtype (complex64/complex128), got dtype=float32",
-    );
+    expect(find(b, "data001/object-dtype")[0]?.message).toBe("objectGuess must be complex dtype (complex64/complex128), got dtype=float32");
     const c = await check("int_coords.npz");
     expect(find(c, "data001/coords-dtype")[0]?.message).toBe("xcoords must be float dtype, got dtype=int64");
   });
@@ -102,9 +100,7 @@ describe("checkFile() shapes", () => {
       "neighbor_count=3 < C=4 (gridsize²=2²). OVERSAMPLING-001 requires K ≥ C for K-choose-C to work. Increase neighbor_count to at least 4.",
     );
     const none = await check("valid.npz", { gridsize: 2 });
-    expect(find(none, "data001/oversampling-k")[0]?.message).toBe(
-      "neighbor_count required when gridsize=2 > 1 for oversampling validation (OVERSAMPLING-001)",
-    );
+    expect(find(none, "data001/oversampling-k")[0]?.message).toBe("neighbor_count required when gridsize=2 > 1 for oversampling validation (OVERSAMPLING-001)");
     expect(none.ok).toBe(false);
   });
 
@@ -189,9 +185,7 @@ describe("checkFile() values", () => {
   });
 
   it("non-finite or zero-energy probe, non-finite object fail", async () => {
-    expect(find(await check("nonfinite_probe.npz"), "data001/probe-values")[0]?.message).toBe(
-      "probe real and imaginary components must be finite.",
-    );
+    expect(find(await check("nonfinite_probe.npz"), "data001/probe-values")[0]?.message).toBe("probe real and imaginary components must be finite.");
     expect(find(await check("zero_probe.npz"), "data001/probe-values")[0]?.message).toBe("probe must have nonzero energy");
     expect(find(await check("nonfinite_object.npz"), "data001/object-values")[0]?.severity).toBe("error");
     expect(find(await check("valid.npz"), "data001/probe-values")).toEqual([]);
@@ -252,9 +246,7 @@ describe("checkFile() integrity and pickles", () => {
 
   it("a required key stored as |O fails the dtype step with dtype=object", async () => {
     const r = await check("object_required.npz");
-    expect(find(r, "data001/object-dtype")[0]?.message).toBe(
-      "objectGuess must be complex dtype (complex64/complex128), got dtype=object",
-    );
+    expect(find(r, "data001/object-dtype")[0]?.message).toBe("objectGuess must be complex dtype (complex64/complex128), got dtype=object");
     expect(find(r, "npz/pickled-member")[0]?.severity).toBe("warning");
     const t = await check("object_required.npz", { profile: "tensorflow" });
     expect(find(t, "npz/pickled-member")[0]?.severity).toBe("error");
@@ -299,9 +291,7 @@ describe("checkFile() _metadata", () => {
       `Phase C NPZ file missing required canonical transformation in _metadata: ${noT}. Expected 'transpose_rename_convert' in data_transformations list. Found transformations: ['generate_patches', 'split_dataset_tool.py']. Please ensure Phase C pipeline includes transpose_rename_convert canonicalization.`,
     );
     const mal = fx("phasec_malformed.npz");
-    expect(find(await checkFile(mal, { role: "phase-c" }), "data001/phasec-provenance")[0]?.message).toBe(
-      `Phase C NPZ file has malformed _metadata: ${mal}`,
-    );
+    expect(find(await checkFile(mal, { role: "phase-c" }), "data001/phasec-provenance")[0]?.message).toBe(`Phase C NPZ file has malformed _metadata: ${mal}`);
     expect(find(await check("valid_min.npz"), "data001/phasec-provenance")).toEqual([]);
   });
 });

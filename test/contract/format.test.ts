@@ -13,7 +13,7 @@ function report(overrides: Partial<Report> = {}): Report {
     ok: false,
     profile: "study",
     mode: "full",
-    referenceVerdict: { status: "fail", error: "Dataset validation failed: ValueError: bad \"quote\"" },
+    referenceVerdict: { status: "fail", error: 'Dataset validation failed: ValueError: bad "quote"' },
     violations: [
       { rule: "data001/required-keys", severity: "error", key: null, message: "100% missing\r\nnext <line> & 'q'", finding: "DATA-001", hint: "h" },
       { rule: "data001/coords-start", severity: "warning", key: "xcoords_start", message: "warn\u0001ctl", finding: "DATA-001" },
@@ -46,7 +46,7 @@ describe("formatJunit()", () => {
     expect(xml).not.toMatch(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/);
     expect(xml).toContain('<testsuite name="dir,a:b/x&amp;y&lt;1&gt;.npz"');
     expect(xml).toContain('<testcase name="data001/required-keys" classname="dir,a:b/x&amp;y&lt;1&gt;.npz">');
-    expect(xml).toContain("<failure message=\"100% missing\r\nnext &lt;line&gt; &amp; &apos;q&apos;\"");
+    expect(xml).toContain('<failure message="100% missing\r\nnext &lt;line&gt; &amp; &apos;q&apos;"');
     expect(xml).toContain('<testcase name="data001/bool-values" classname="dir,a:b/x&amp;y&lt;1&gt;.npz">\n      <skipped');
     // Balanced elements: every opened testsuite/testcase is closed.
     const opened = (xml.match(/<testcase [^>]*[^/]>/g) ?? []).length;

@@ -92,11 +92,31 @@ describe("referenceVerdict()", () => {
 
 describe("numpyDtypeName() (§5.3)", () => {
   it.each([
-    ["<f2", "float16"], ["<f4", "float32"], ["<f8", "float64"], ["<c8", "complex64"], ["<c16", "complex128"],
-    ["|b1", "bool"], ["|i1", "int8"], ["<i8", "int64"], ["|u1", "uint8"], ["<u2", "uint16"], ["|O", "object"],
-    ["<M8[ns]", "datetime64[ns]"], ["<m8[s]", "timedelta64[s]"], ["<f16", "float128"], ["<c32", "complex256"],
-    ["<U8", "<U8"], ["|S3", "|S3"], ["|V8", "|V8"], [">f4", ">f4"], [">c8", ">c8"], [">i8", ">i8"], [">U5", ">U5"],
-    ["|i1", "int8"], [">i1", "int8"], ["[('x', '<f4')]", "[('x', '<f4')]"],
+    ["<f2", "float16"],
+    ["<f4", "float32"],
+    ["<f8", "float64"],
+    ["<c8", "complex64"],
+    ["<c16", "complex128"],
+    ["|b1", "bool"],
+    ["|i1", "int8"],
+    ["<i8", "int64"],
+    ["|u1", "uint8"],
+    ["<u2", "uint16"],
+    ["|O", "object"],
+    ["<M8[ns]", "datetime64[ns]"],
+    ["<m8[s]", "timedelta64[s]"],
+    ["<f16", "float128"],
+    ["<c32", "complex256"],
+    ["<U8", "<U8"],
+    ["|S3", "|S3"],
+    ["|V8", "|V8"],
+    [">f4", ">f4"],
+    [">c8", ">c8"],
+    [">i8", ">i8"],
+    [">U5", ">U5"],
+    ["|i1", "int8"],
+    [">i1", "int8"],
+    ["[('x', '<f4')]", "[('x', '<f4')]"],
   ])("%s -> %s", (descr, name) => {
     expect(numpyDtypeName(descr)).toBe(name);
   });

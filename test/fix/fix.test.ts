@@ -32,7 +32,9 @@ const HASHES = new Map(CASES.map((c) => [c.name, sha(p(`${c.name}.npz`))]));
 interface Comparison {
   problems: string[];
   methods: Record<string, "stored" | "deflated">;
-  metadata: { data_transformations?: { tool: string; operation: string; timestamp: string; parameters: { remedies: { rule: string; key: string }[] } }[] } | null;
+  metadata: {
+    data_transformations?: { tool: string; operation: string; timestamp: string; parameters: { remedies: { rule: string; key: string }[] } }[];
+  } | null;
 }
 function compare(out: string, expected: string): Comparison {
   return JSON.parse(execFileSync("python3", [path.join(HERE, "compare.py"), out, expected], { encoding: "utf8" })) as Comparison;

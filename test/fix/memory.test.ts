@@ -15,7 +15,9 @@ let dist = "";
 
 beforeAll(() => {
   dist = buildPrivateDist("fix");
-  execFileSync("python3", ["-c", `
+  execFileSync("python3", [
+    "-c",
+    `
 import sys, numpy as np
 d = sys.argv[1]
 M, N = 8192, 128
@@ -26,7 +28,9 @@ x = rng.uniform(100, 300, M)
 np.savez_compressed(d + "/big.npz", diffraction=c, probeGuess=np.ones((N, N), np.complex64),
     objectGuess=np.ones((464, 464), np.complex64), xcoords=x, ycoords=x[::-1].copy(),
     xcoords_start=x, ycoords_start=x[::-1].copy())
-`, dir]);
+`,
+    dir,
+  ]);
 }, 300_000);
 
 afterAll(() => {
@@ -40,7 +44,11 @@ describe("npzguard fix memory bound", () => {
     expect(existsSync(main)).toBe(true);
     const stat = path.join(dir, "rusage.txt");
     const out = path.join(dir, "big.fixed.npz");
-    const r = spawnSync("python3", [path.join(REPO, "bench", "rusage.py"), stat, process.execPath, main, "fix", path.join(dir, "big.npz"), "--out", out, "--json"], { encoding: "utf8", maxBuffer: 64 << 20 });
+    const r = spawnSync(
+      "python3",
+      [path.join(REPO, "bench", "rusage.py"), stat, process.execPath, main, "fix", path.join(dir, "big.npz"), "--out", out, "--json"],
+      { encoding: "utf8", maxBuffer: 64 << 20 },
+    );
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout) as { written: boolean; remedies: { rule: string }[]; verdict: { ok: boolean } };
@@ -51,14 +59,22 @@ describe("npzguard fix memory bound", () => {
     expect(kb).toBeGreaterThan(10_000); // the measurement measured something
     expect(kb / 1024).toBeLessThanOrEqual(256);
     // numpy reads the result as the remedy it asked for (spot check: shape, dtype, values)
-    const check = execFileSync("python3", ["-c", `
+    const check = execFileSync(
+      "python3",
+      [
+        "-c",
+        `
 import sys, numpy as np
 z = np.load(sys.argv[1])
 d = z["diffraction"]
 ok = d.shape == (8192, 128, 128) and d.dtype == np.float32 and d.flags["C_CONTIGUOUS"]
 ok = ok and np.all(d[::97] == np.float32(np.sqrt(3))) and np.all(d[1] == np.float32(np.sqrt(7)))
 print("ok" if ok else "bad")
-`, out], { encoding: "utf8" });
+`,
+        out,
+      ],
+      { encoding: "utf8" },
+    );
     expect(check.trim()).toBe("ok");
   }, 300_000);
 });

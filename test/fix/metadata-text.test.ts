@@ -16,7 +16,9 @@ describe("appendTransformation()", () => {
   });
   it("creates the list when absent (empty object, or after the last member)", () => {
     expect(appendTransformation("{}", REC)).toBe(`{"data_transformations": [${R}]}`);
-    expect(appendTransformation(' {"k": {"data_transformations": [1]}, "s": "a\\"b"} ', REC)).toBe(` {"k": {"data_transformations": [1]}, "s": "a\\"b", "data_transformations": [${R}]} `);
+    expect(appendTransformation(' {"k": {"data_transformations": [1]}, "s": "a\\"b"} ', REC)).toBe(
+      ` {"k": {"data_transformations": [1]}, "s": "a\\"b", "data_transformations": [${R}]} `,
+    );
   });
   it("the result parses and holds the record last", () => {
     const t = '{"schema_version": "1.0.0", "physics_parameters": {"nphotons": 1e9}, "data_transformations": [{"tool": "transpose_rename_convert"}]}';

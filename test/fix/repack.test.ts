@@ -17,7 +17,9 @@ const dir = mkdtempSync(path.join(os.tmpdir(), "npzguard-repack-"));
 const p = (n: string) => path.join(dir, n);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-execFileSync("python3", ["-c", `
+execFileSync("python3", [
+  "-c",
+  `
 import sys, json, numpy as np
 d = sys.argv[1]
 rng = np.random.default_rng(3)
@@ -31,13 +33,19 @@ arrays = dict(
 )
 np.savez(d + "/stored.npz", **arrays, _metadata=np.array(json.dumps({"schema_version": "1.0.0"}), dtype=object))
 np.savez_compressed(d + "/deflated.npz", **arrays, _metadata=np.array(json.dumps({"schema_version": "1.0.0"}), dtype=object))
-`, dir]);
+`,
+  dir,
+]);
 
 const NUMERIC = ["diffraction", "probeGuess", "c16", "f8", "i2", "u1", "b1", "fort", "i8", "scalar"];
 
 /** numpy: every key of A equals B's (dtype, shape, values), and the zip methods of B. */
 function numpySame(a: string, b: string): { same: boolean; methods: number[]; testzip: string | null } {
-  const out = execFileSync("python3", ["-c", `
+  const out = execFileSync(
+    "python3",
+    [
+      "-c",
+      `
 import sys, json, zipfile, numpy as np
 a = np.load(sys.argv[1], allow_pickle=True); b = np.load(sys.argv[2], allow_pickle=True)
 same = sorted(a.files) == sorted(b.files) and all(
@@ -45,7 +53,12 @@ same = sorted(a.files) == sorted(b.files) and all(
     for k in a.files)
 z = zipfile.ZipFile(sys.argv[2])
 print(json.dumps({"same": bool(same), "methods": [i.compress_type for i in z.infolist()], "testzip": z.testzip()}))
-`, a, b], { encoding: "utf8" });
+`,
+      a,
+      b,
+    ],
+    { encoding: "utf8" },
+  );
   return JSON.parse(out) as { same: boolean; methods: number[]; testzip: string | null };
 }
 

@@ -37,7 +37,16 @@ function fakeReport(p: string, options: CheckOptions, ok: boolean): Report {
     referenceVerdict: ok ? { status: "pass" } : { status: "fail", error: "Dataset validation failed: ValueError: x" },
     violations: ok
       ? [{ rule: "data001/coords-precision", severity: "info", key: "xcoords", message: "float32", finding: "DATA-001" }]
-      : [{ rule: "data001/diffraction-finite", severity: "error", key: "diffraction", message: "diffraction contains 1 non-finite values", finding: "DATA-001", hint: "regenerate" }],
+      : [
+          {
+            rule: "data001/diffraction-finite",
+            severity: "error",
+            key: "diffraction",
+            message: "diffraction contains 1 non-finite values",
+            finding: "DATA-001",
+            hint: "regenerate",
+          },
+        ],
     notEvaluated: [],
     members: [],
     stats: {},

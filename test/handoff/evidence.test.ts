@@ -4,14 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  claimFromManifest,
-  claimFromTrainLog,
-  collectEvidence,
-  parsePythonJson,
-  parseUtcTimestamp,
-  sha256File,
-} from "../../src/handoff/evidence.js";
+import { claimFromManifest, claimFromTrainLog, collectEvidence, parsePythonJson, parseUtcTimestamp, sha256File } from "../../src/handoff/evidence.js";
 import type { TrainingJob } from "../../src/study/types.js";
 
 let dir: string;
@@ -107,9 +100,7 @@ describe("sha256File()", () => {
     const data = Buffer.alloc(200_001);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
     writeFileSync(p, data);
-    const py = execFileSync("python3", ["-c", "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", p])
-      .toString()
-      .trim();
+    const py = execFileSync("python3", ["-c", "import hashlib,sys;print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())", p]).toString().trim();
     expect(await sha256File(p)).toBe(py);
   });
 });
@@ -153,7 +144,13 @@ describe("claimFromTrainLog()", () => {
   });
   it("reads the bundle facts from the tail", () => {
     const c = claimFromTrainLog(
-      ["Phase E5 Training Execution \u2014 x", "Bundle SHA256: " + "b".repeat(64), "Training completed successfully", "Bundle SHA256: " + "C".repeat(64), "Bundle size: 12 bytes"].join("\n"),
+      [
+        "Phase E5 Training Execution \u2014 x",
+        "Bundle SHA256: " + "b".repeat(64),
+        "Training completed successfully",
+        "Bundle SHA256: " + "C".repeat(64),
+        "Bundle size: 12 bytes",
+      ].join("\n"),
     );
     expect(c).toMatchObject({ status: "success", bundleSha256: "c".repeat(64), bundleSizeBytes: 12, source: "train.log" });
   });

@@ -6,18 +6,7 @@
 // The fake trainer (test/helpers/fake-trainer) reads and hashes its inputs relative to its own cwd,
 // like the real one, and logs what it read (FAKE_TRAINER_EVENTS).
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -97,7 +86,8 @@ describe("absolute paths everywhere a path leaves npzguard", () => {
       for (const f of execFileSync("find", [work, "-name", "*.npz"], { encoding: "utf8" }).trim().split("\n")) writeFileSync(f, "DECOY\n");
 
       const rel = ["--phase-c-root", "phase_c", "--phase-d-root", "phase_d", "--artifact-root", "phase_e"];
-      const dry = await startCli(dist, ["run", ...rel, "--dose", "1000", "--workdir", work, "--no-verify", "--dry-run"], { cwd: tree.root, env: childEnv() }).done;
+      const dry = await startCli(dist, ["run", ...rel, "--dose", "1000", "--workdir", work, "--no-verify", "--dry-run"], { cwd: tree.root, env: childEnv() })
+        .done;
       expect(dry.code).toBe(0);
       expect(dry.stdout).toContain(`--phase-c-root ${tree.c} `);
       expect(dry.stdout).toContain(`--artifact-root ${tree.a} `);
@@ -168,7 +158,9 @@ describe("resume only for the same inputs, settings and command", () => {
     const plan = await capture(() => planCli([...roots(tree), "--no-verify", "--json"]));
     const resume = (JSON.parse(plan.stdout) as { resume: { id: string; reuse: boolean; reason: string }[] }).resume;
     expect(resume.filter((d) => !d.reuse).map((d) => d.id)).toEqual(["dense_gs2_dose10000"]);
-    expect(resume.find((d) => !d.reuse)?.reason).toMatch(/^train input changed since the last success \(size \d+ -> \d+ bytes, content changed|^train input changed since the last success/);
+    expect(resume.find((d) => !d.reuse)?.reason).toMatch(
+      /^train input changed since the last success \(size \d+ -> \d+ bytes, content changed|^train input changed since the last success/,
+    );
 
     const r = await cli([...base, "--json"]);
     expect(r.code).toBe(0);
@@ -191,7 +183,10 @@ describe("resume only for the same inputs, settings and command", () => {
 
 describe("check settings are the trainer's settings", () => {
   it("run refuses --n-groups / --neighbor-count the trainer does not use; nothing is launched", async () => {
-    for (const extra of [["--n-groups", "26"], ["--neighbor-count", "7"]]) {
+    for (const extra of [
+      ["--n-groups", "26"],
+      ["--neighbor-count", "7"],
+    ]) {
       const r = await cli([...roots(tree), "--workdir", FAKE, "--no-verify", ...extra]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/is not what the trainer uses/);
@@ -202,8 +197,18 @@ describe("check settings are the trainer's settings", () => {
 
   it("--trainer-cmd that passes {n_groups} on may use other values", async () => {
     const r = await cli([
-      ...roots(tree), "--workdir", FAKE, "--no-verify", "--dose", "1000", "--view", "baseline", "--n-groups", "26",
-      "--trainer-cmd", "echo n_groups={n_groups} >&2; exit 1",
+      ...roots(tree),
+      "--workdir",
+      FAKE,
+      "--no-verify",
+      "--dose",
+      "1000",
+      "--view",
+      "baseline",
+      "--n-groups",
+      "26",
+      "--trainer-cmd",
+      "echo n_groups={n_groups} >&2; exit 1",
     ]);
     expect(r.code).toBe(1); // the job fails (no evidence), but it was launched with the value
     const rec = await record(tree.a);
@@ -280,10 +285,14 @@ describe("hostile paths through the local executor", () => {
     for (const e of readEvents(tree)) expect(e.train.startsWith(root)).toBe(true);
     // A template with placeholders bare, inside double quotes and inside single quotes.
     const tpl = `printf '%s\\n' {train} "{test}" '{artifact_dir}' > "{artifact_dir}/seen.txt"`;
-    const r2 = await startCli(dist, ["run", ...roots(t), "--workdir", FAKE, "--no-verify", "--dose", "1000", "--view", "baseline", "--force", "--trainer-cmd", tpl], {
-      cwd: tree.root,
-      env: childEnv(),
-    }).done;
+    const r2 = await startCli(
+      dist,
+      ["run", ...roots(t), "--workdir", FAKE, "--no-verify", "--dose", "1000", "--view", "baseline", "--force", "--trainer-cmd", tpl],
+      {
+        cwd: tree.root,
+        env: childEnv(),
+      },
+    ).done;
     expect(r2.code).toBe(1); // no evidence from printf, but it ran with the exact values
     const seen = readFileSync(join(t.a, "dose_1000", "baseline", "gs1", "seen.txt"), "utf8").split("\n");
     expect(seen.slice(0, 3)).toEqual([
@@ -309,11 +318,20 @@ describe("hostile paths through the local executor", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("without control characters");
     // Raw bytes cannot go through a JS string: exec the CLI from Python with a bytes argument.
-    const py = spawnSync("python3", [
-      "-c",
-      "import os,sys; a=sys.argv; os.execv(a[1], [a[1], a[2], 'run', '--phase-c-root', a[3], '--phase-d-root', a[4], '--artifact-root', a[5].encode() + b'/bad\\xff', '--workdir', a[6], '--no-verify'])",
-      process.execPath, join(dist, "cli", "main.js"), tree.c, tree.d, tree.root, FAKE,
-    ], { encoding: "utf8" });
+    const py = spawnSync(
+      "python3",
+      [
+        "-c",
+        "import os,sys; a=sys.argv; os.execv(a[1], [a[1], a[2], 'run', '--phase-c-root', a[3], '--phase-d-root', a[4], '--artifact-root', a[5].encode() + b'/bad\\xff', '--workdir', a[6], '--no-verify'])",
+        process.execPath,
+        join(dist, "cli", "main.js"),
+        tree.c,
+        tree.d,
+        tree.root,
+        FAKE,
+      ],
+      { encoding: "utf8" },
+    );
     expect(py.status).toBe(2);
     expect(py.stderr).toContain("valid UTF-8");
     expect(readEvents(tree).length).toBe(0);
@@ -426,7 +444,10 @@ describe("damaged state files", () => {
       make(p);
       const r = await cli([...roots(tree), "--workdir", FAKE, "--no-verify"]);
       expect(r.code).toBe(3);
-      const lines = r.stderr.trim().split("\n").filter((l) => l.includes("ERR_"));
+      const lines = r.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => l.includes("ERR_"));
       expect(r.stderr).not.toContain("job(s) selected"); // stopped before any verification work
       expect(lines.length).toBe(1);
       expect(lines[0]).toContain("ERR_RUN_RECORD");
@@ -458,8 +479,19 @@ describe("the verification cache under concurrency and damage", () => {
     synthesizeStudy({ outDir: study, positions: 24, compressed: false, timestamp: new Date(0) });
   });
   afterAll(() => rmSync(study, { recursive: true, force: true }));
-  const planArgs = (a: string, dose: string): string[] => ["plan", "--phase-c-root", join(study, "phase_c"), "--phase-d-root", join(study, "phase_d"), "--artifact-root", a, "--dose", dose];
-  const cacheEntries = (a: string): { path: string }[] => (JSON.parse(readFileSync(join(a, ".npzguard-cache.json"), "utf8")) as { entries: { path: string }[] }).entries;
+  const planArgs = (a: string, dose: string): string[] => [
+    "plan",
+    "--phase-c-root",
+    join(study, "phase_c"),
+    "--phase-d-root",
+    join(study, "phase_d"),
+    "--artifact-root",
+    a,
+    "--dose",
+    dose,
+  ];
+  const cacheEntries = (a: string): { path: string }[] =>
+    (JSON.parse(readFileSync(join(a, ".npzguard-cache.json"), "utf8")) as { entries: { path: string }[] }).entries;
 
   it("three concurrent plans keep every entry", async () => {
     const a = join(study, `phase_e_${Date.now()}`);
@@ -477,7 +509,20 @@ describe("the verification cache under concurrency and damage", () => {
 
   it("blocked jobs name the file (train / test) of each violation in text, JSON and the record", async () => {
     const a = join(study, `phase_e_blocked_${Date.now()}`);
-    const args = ["--phase-c-root", join(study, "phase_c"), "--phase-d-root", join(study, "phase_d"), "--artifact-root", a, "--workdir", FAKE, "--dose", "1000", "--view", "dense"];
+    const args = [
+      "--phase-c-root",
+      join(study, "phase_c"),
+      "--phase-d-root",
+      join(study, "phase_d"),
+      "--artifact-root",
+      a,
+      "--workdir",
+      FAKE,
+      "--dose",
+      "1000",
+      "--view",
+      "dense",
+    ];
     const text = await cli(args);
     expect(text.code).toBe(1);
     const train = join(study, "phase_d", "dose_1000", "dense", "train.npz");
@@ -505,7 +550,10 @@ describe("the verification cache under concurrency and damage", () => {
     expect(r.stderr).toMatch(/warning: verification cache .* is not valid JSON \(truncated\?\); rebuilding it/);
     expect(r.stderr).not.toMatch(/TypeError|SyntaxError/);
     expect(cacheEntries(a).length).toBe(6);
-    writeFileSync(join(a, ".npzguard-cache.json"), JSON.stringify({ format: 2, entries: [{ path: "x", optionsHash: "y", size: 1, mtimeMs: 1, inode: 1, report: {} }, null] }));
+    writeFileSync(
+      join(a, ".npzguard-cache.json"),
+      JSON.stringify({ format: 2, entries: [{ path: "x", optionsHash: "y", size: 1, mtimeMs: 1, inode: 1, report: {} }, null] }),
+    );
     const r2 = await startCli(dist, planArgs(a, "1000")).done;
     expect(r2.stderr).toContain("has 2 malformed entries (dropped)");
     expect(r2.code).toBe(r.code);

@@ -2,10 +2,10 @@
 // test/helpers/fake-trainer (python stdlib only). Datasets are touched empty files with --no-verify
 // (or hand-made verdicts), so these tests need neither the native addon nor numpy.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
 import { buildPrivateDist } from "../helpers/private-dist.js";
 import { FAKE, FAKE_VARS, capture, makeTree, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
@@ -14,31 +14,16 @@ import { runHandoff } from "../../src/handoff/handoff.js";
 import { LocalExecutor } from "../../src/handoff/local-executor.js";
 import { planStudy } from "../../src/gate/preflight.js";
 import { readRunRecord, type RunRecord } from "../../src/handoff/run-record.js";
-import {
-  TemplateError,
-  buildTrainerCommand,
-  cliLogPath,
-  doseArg,
-  expandTemplate,
-  jobId,
-  shellQuote,
-} from "../../src/handoff/trainer-command.js";
+import { TemplateError, buildTrainerCommand, cliLogPath, doseArg, expandTemplate, jobId, shellQuote } from "../../src/handoff/trainer-command.js";
 import type { TrainingJob, VerifiedJob } from "../../src/study/types.js";
 
-
-
 let tree: Tree;
-
 
 function baseArgs(t: Tree): string[] {
   return ["--phase-c-root", t.c, "--phase-d-root", t.d, "--artifact-root", t.a, "--workdir", FAKE, "--no-verify"];
 }
 
-
-
 const cli = (argv: string[]): Promise<CliResult> => capture(() => runCli(argv));
-
-
 
 interface Interval {
   key: string;
@@ -132,7 +117,10 @@ describe("trainer command construction", () => {
     expect(shellQuote("a b'c")).toBe(`'a b'\\''c'`);
     const cmd = expandTemplate("cd {artifact_dir} && {python} x.py --dose {dose} {{literal}}", { ...input, python: "/opt/my python/bin/python" });
     expect(cmd).toBe("cd e/dose_1000/dense/gs2 && '/opt/my python/bin/python' x.py --dose 1000 {literal}");
-    expect(buildTrainerCommand({ ...input, template: "{python} {train}" })).toMatchObject({ file: "/bin/sh", args: ["-c", "python3 d/dose_1000/dense/train.npz"] });
+    expect(buildTrainerCommand({ ...input, template: "{python} {train}" })).toMatchObject({
+      file: "/bin/sh",
+      args: ["-c", "python3 d/dose_1000/dense/train.npz"],
+    });
   });
   it("rejects unknown placeholders", () => {
     expect(() => expandTemplate("{python} {gpu}", input)).toThrow(TemplateError);
@@ -221,7 +209,11 @@ describe("npzguard run (local executor)", () => {
 
     writeFileSync(join(tree.a, "dose_1000", "dense", "gs2", "wts.h5.zip"), "tampered");
     expect((await cli([...baseArgs(tree), "--dose", "1000"])).code).toBe(0);
-    expect(readEvents(tree).filter((e) => e.event === "start").map((e) => e.view)).toEqual(["baseline", "dense", "sparse", "dense"]);
+    expect(
+      readEvents(tree)
+        .filter((e) => e.event === "start")
+        .map((e) => e.view),
+    ).toEqual(["baseline", "dense", "sparse", "dense"]);
 
     expect((await cli([...baseArgs(tree), "--dose", "1000", "--force"])).code).toBe(0);
     expect(readEvents(tree).filter((e) => e.event === "start")).toHaveLength(7);
@@ -240,7 +232,8 @@ describe("npzguard run (local executor)", () => {
   });
 
   it("runs a --trainer-cmd template through the shell", async () => {
-    const tmpl = "FAKE_TRAINER_SLEEP=0 {python} -m studies.fly64_dose_overlap.training --phase-c-root {phase_c_root} --phase-d-root {phase_d_root} --artifact-root {artifact_root} --dose {dose} --view {view} --gridsize {gridsize}";
+    const tmpl =
+      "FAKE_TRAINER_SLEEP=0 {python} -m studies.fly64_dose_overlap.training --phase-c-root {phase_c_root} --phase-d-root {phase_d_root} --artifact-root {artifact_root} --dose {dose} --view {view} --gridsize {gridsize}";
     const r = await cli([...baseArgs(tree), "--dose", "1000", "--view", "baseline", "--trainer-cmd", tmpl]);
     expect(r.code).toBe(0);
     expect(entry(await record(tree), "baseline_gs1_dose1000").command).toContain(`--dose 1000 --view baseline --gridsize 1`);
@@ -293,7 +286,11 @@ describe("runHandoff() gate and drift", () => {
     jobs[1] = { ...(jobs[1] as VerifiedJob), verified: false, violations: [violation] };
     const res = await runHandoff({ jobs, skipped: [] }, { ...opts(tree), skipBlocked: true });
     expect(res.exitCode).toBe(1);
-    expect(readEvents(tree).filter((e) => e.event === "start").map((e) => e.view)).toEqual(["baseline", "sparse"]);
+    expect(
+      readEvents(tree)
+        .filter((e) => e.event === "start")
+        .map((e) => e.view),
+    ).toEqual(["baseline", "sparse"]);
     expect(res.jobs.map((j) => j.status)).toEqual(["success", "blocked", "success"]);
   });
 

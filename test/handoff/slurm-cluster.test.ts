@@ -3,13 +3,23 @@
 // Without a reachable cluster (sinfo fails) these tests skip, unless NPZGUARD_REQUIRE_SLURM=1
 // (CI), where that is a failure. Datasets are touched empty files with --no-verify.
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { run as runCli } from "../../src/cli/run.js";
 import { buildPrivateDist } from "../helpers/private-dist.js";
-import { FAKE, FAKE_VARS, capture, makeTree as makeStudyTree, makeTreeUnder as makeStudyTreeUnder, readEvents, type CliResult, type TrainerEvent, type Tree } from "../helpers/study-harness.js";
+import {
+  FAKE,
+  FAKE_VARS,
+  capture,
+  makeTree as makeStudyTree,
+  makeTreeUnder as makeStudyTreeUnder,
+  readEvents,
+  type CliResult,
+  type TrainerEvent,
+  type Tree,
+} from "../helpers/study-harness.js";
 const makeTree = (doses?: number[]): Tree => makeStudyTree(doses, "npzguard-slurm-");
 import { run as statusCli } from "../../src/cli/status.js";
 import { runHandoff } from "../../src/handoff/handoff.js";
@@ -36,12 +46,19 @@ const SKIP_NOTE =
   "(exports SLURM_CONF), then re-run; NPZGUARD_REQUIRE_SLURM=1 turns this skip into a failure.";
 if (!CLUSTER && !REQUIRE) process.stderr.write(`\n[test/handoff/slurm] ${SKIP_NOTE}\n\n`);
 
-
-
 const baseArgs = (t: Tree): string[] => [
-  "--phase-c-root", t.c, "--phase-d-root", t.d, "--artifact-root", t.a, "--workdir", FAKE, "--no-verify", "--executor", "slurm",
+  "--phase-c-root",
+  t.c,
+  "--phase-d-root",
+  t.d,
+  "--artifact-root",
+  t.a,
+  "--workdir",
+  FAKE,
+  "--no-verify",
+  "--executor",
+  "slurm",
 ];
-
 
 const cli = (argv: string[]): Promise<CliResult> => capture(() => runCli(argv));
 
@@ -156,7 +173,12 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     expect(again.code).toBe(0);
     const out = JSON.parse(again.stdout) as { jobs: { id: string; status: string }[]; slurm: { job_id: string } };
     expect(out.jobs.filter((j) => j.status === "resumed")).toHaveLength(7);
-    expect(out.jobs.filter((j) => j.status === "success").map((j) => j.id).sort()).toEqual(["dense_gs2_dose1000", "sparse_gs2_dose10000"]);
+    expect(
+      out.jobs
+        .filter((j) => j.status === "success")
+        .map((j) => j.id)
+        .sort(),
+    ).toEqual(["dense_gs2_dose1000", "sparse_gs2_dose10000"]);
     expect(starts(tree)).toHaveLength(11);
     const final = await record(tree);
     expect(final.jobs.every((j) => j.status === "success")).toBe(true);
@@ -248,7 +270,11 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     const script = readFileSync(ex.submission?.script as string, "utf8");
     expect(script).toContain("#SBATCH --array=0-1\n");
     expect(script).not.toContain("--view dense");
-    expect(starts(tree).map((e) => e.view).sort()).toEqual(["baseline", "sparse"]);
+    expect(
+      starts(tree)
+        .map((e) => e.view)
+        .sort(),
+    ).toEqual(["baseline", "sparse"]);
     expect(entry(await record(tree), "dense_gs2_dose1000").status).toBe("blocked");
   }, 60_000);
 
@@ -256,9 +282,12 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     const r = await cli([
       ...baseArgs(tree),
       "--emit-script",
-      "--array-limit", "2",
-      "--slurm-partition", "debug",
-      "--slurm-time", "10",
+      "--array-limit",
+      "2",
+      "--slurm-partition",
+      "debug",
+      "--slurm-time",
+      "10",
       "--sbatch-arg=--comment=npzguard-test",
     ]);
     expect(r.code).toBe(0);
@@ -285,7 +314,22 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
     cpSync(FAKE, workdir, { recursive: true });
     process.env.FAKE_TRAINER_EVENTS = t.events;
     process.env.FAKE_TRAINER_SLEEP = "0";
-    const r = await cli(["--phase-c-root", t.c, "--phase-d-root", t.d, "--artifact-root", t.a, "--workdir", workdir, "--no-verify", "--executor", "slurm", "--dose", "1000", ...POLL]);
+    const r = await cli([
+      "--phase-c-root",
+      t.c,
+      "--phase-d-root",
+      t.d,
+      "--artifact-root",
+      t.a,
+      "--workdir",
+      workdir,
+      "--no-verify",
+      "--executor",
+      "slurm",
+      "--dose",
+      "1000",
+      ...POLL,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const rec = await record(t);
     expect(rec.jobs.map((j) => j.status)).toEqual(["success", "success", "success"]);
@@ -314,7 +358,22 @@ describe.skipIf(!CLUSTER && !REQUIRE)("npzguard run --executor slurm (real clust
       const workdir = where === "workdir" ? evil : FAKE;
       if (where === "workdir") cpSync(FAKE, evil, { recursive: true });
       const a = where === "artifact" ? evil : tree.a;
-      const r = await cli(["--phase-c-root", tree.c, "--phase-d-root", tree.d, "--artifact-root", a, "--workdir", workdir, "--no-verify", "--executor", "slurm", "--dose", "1000", ...POLL]);
+      const r = await cli([
+        "--phase-c-root",
+        tree.c,
+        "--phase-d-root",
+        tree.d,
+        "--artifact-root",
+        a,
+        "--workdir",
+        workdir,
+        "--no-verify",
+        "--executor",
+        "slurm",
+        "--dose",
+        "1000",
+        ...POLL,
+      ]);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/control character/);
       expect(existsSync(join(a, "slurm"))).toBe(false);

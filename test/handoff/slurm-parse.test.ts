@@ -112,7 +112,15 @@ describe("parseSacct() / mergeViews()", () => {
 describe("batchScript()", () => {
   const job = (id: string, dose: number): HandoffJob => ({
     id,
-    job: { dose, view: "baseline", gridsize: 1, trainDataPath: "t", testDataPath: "u", artifactDir: `/a/dose_${dose}/baseline/gs1`, logPath: `/a/dose_${dose}/baseline/gs1/train.log` },
+    job: {
+      dose,
+      view: "baseline",
+      gridsize: 1,
+      trainDataPath: "t",
+      testDataPath: "u",
+      artifactDir: `/a/dose_${dose}/baseline/gs1`,
+      logPath: `/a/dose_${dose}/baseline/gs1/train.log`,
+    },
     command: { display: `python3 -m studies.fly64_dose_overlap.training --dose ${dose} --view 'it'\\''s'`, file: "python3", args: [] },
     cwd: "/w",
     cliLogPath: `/a/logs/phase_e_${id}.log`,
@@ -225,7 +233,15 @@ const HOSTILE = [
 describe("batchScript() with hostile paths", () => {
   const hjob = (root: string, id = "dense_gs2_dose1000"): HandoffJob => ({
     id,
-    job: { dose: 1000, view: "dense", gridsize: 2, trainDataPath: `${root}/t.npz`, testDataPath: `${root}/u.npz`, artifactDir: `${root}/x`, logPath: `${root}/x/train.log` },
+    job: {
+      dose: 1000,
+      view: "dense",
+      gridsize: 2,
+      trainDataPath: `${root}/t.npz`,
+      testDataPath: `${root}/u.npz`,
+      artifactDir: `${root}/x`,
+      logPath: `${root}/x/train.log`,
+    },
     command: { display: `printf '%s' done > ${shellQuote(`${root}/marker`)}`, file: "/bin/sh", args: [] },
     cwd: root,
     cliLogPath: `${root}/logs/phase_e_${id}.log`,

@@ -27,7 +27,7 @@ function vmHwmKiB() {
 }
 
 function coded(err) {
-  return { ok: false, code: err && typeof err.code === "string" ? err.code : null, message: String(err && err.message) };
+  return { ok: false, code: err && typeof err.code === "string" ? err.code : null, message: String(err?.message) };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -141,7 +141,7 @@ main().then(
     process.stdout.write(JSON.stringify(r) + "\n");
   },
   (err) => {
-    process.stdout.write(JSON.stringify({ ok: false, code: null, message: String(err && err.stack) }) + "\n");
+    process.stdout.write(JSON.stringify({ ok: false, code: null, message: String(err?.stack) }) + "\n");
     process.exitCode = 1;
   },
 );

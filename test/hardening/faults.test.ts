@@ -44,7 +44,6 @@ interface Reply {
   outcomes?: Outcome[];
 }
 
-
 /** Runs a child race mode (truncate-race, copy-race) and returns its per-round outcomes, after
  *  checking that the child itself survived (no signal, exit 0) and ran every round. */
 async function raceOutcomes(mode: string, file: string, rounds: number, env: Record<string, string> = {}): Promise<Outcome[]> {
@@ -67,43 +66,54 @@ describe("file truncated while a scan or a copy runs", () => {
     for (let i = 0; i < n; i += 1024) values[i] = i;
     const data = npy(new Uint8Array(values.buffer), { descr: "<f4", shape: [n] });
     big = tmp.write("big_stored.npz", zip([{ name: "diffraction.npy", data }]).bytes);
-    bigDeflated = tmp.write("big_deflated.npz", zip([{ name: "diffraction.npy", data, method: 8, payload: new Uint8Array(deflateRawSync(data, { level: 1 })) }]).bytes);
+    bigDeflated = tmp.write(
+      "big_deflated.npz",
+      zip([{ name: "diffraction.npy", data, method: 8, payload: new Uint8Array(deflateRawSync(data, { level: 1 })) }]).bytes,
+    );
   }, 60_000);
 
   it.each([
     ["userfaultfd fill (where the kernel allows it)", {}],
     ["pread", { NPZGUARD_NO_USERFAULTFD: "1" }],
-  ])("a forced copy of the STORED member, %s path: the whole array CRC-verified, or a coded error", async (_label, env) => {
-    const outcomes = await raceOutcomes("copy-race", big, 16, env);
-    // Round 0 truncates before the copy: at least that round must end in a coded error.
-    expect(outcomes[0]?.ok).toBe(false);
-    for (const o of outcomes) {
-      if (o.ok) {
-        expect(o.crcOk, `round ${o.round}`).toBe(true);
-        expect(o.bytesRead, `round ${o.round}`).toBe(80 << 20);
-      } else {
-        expect(["ERR_NPZ_CORRUPT", "ERR_NPY_TRUNCATED", "ERR_NPZ_SIZE_MISMATCH", "ERR_NPZ_CRC_MISMATCH"], `round ${o.round}: ${o.message}`).toContain(o.code);
+  ])(
+    "a forced copy of the STORED member, %s path: the whole array CRC-verified, or a coded error",
+    async (_label, env) => {
+      const outcomes = await raceOutcomes("copy-race", big, 16, env);
+      // Round 0 truncates before the copy: at least that round must end in a coded error.
+      expect(outcomes[0]?.ok).toBe(false);
+      for (const o of outcomes) {
+        if (o.ok) {
+          expect(o.crcOk, `round ${o.round}`).toBe(true);
+          expect(o.bytesRead, `round ${o.round}`).toBe(80 << 20);
+        } else {
+          expect(["ERR_NPZ_CORRUPT", "ERR_NPY_TRUNCATED", "ERR_NPZ_SIZE_MISMATCH", "ERR_NPZ_CRC_MISMATCH"], `round ${o.round}: ${o.message}`).toContain(o.code);
+        }
       }
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it.each([
     ["STORED", () => big],
     ["DEFLATED", () => bigDeflated],
-  ])("%s: rejects with a coded error (never SIGBUS) in every round", async (_label, file) => {
-    const outcomes = await raceOutcomes("truncate-race", file(), 12);
-    for (const o of outcomes) {
-      if (o.ok) {
-        // The scan finished before the truncation: it saw the whole, intact member.
-        expect(o.crcOk, `round ${o.round}`).toBe(true);
-      } else {
-        expect(CODES.has(o.code ?? ""), `round ${o.round}: ${o.code} ${o.message}`).toBe(true);
-        expect(["ERR_NPZ_CORRUPT", "ERR_NPY_TRUNCATED", "ERR_NPZ_SIZE_MISMATCH"]).toContain(o.code);
+  ])(
+    "%s: rejects with a coded error (never SIGBUS) in every round",
+    async (_label, file) => {
+      const outcomes = await raceOutcomes("truncate-race", file(), 12);
+      for (const o of outcomes) {
+        if (o.ok) {
+          // The scan finished before the truncation: it saw the whole, intact member.
+          expect(o.crcOk, `round ${o.round}`).toBe(true);
+        } else {
+          expect(CODES.has(o.code ?? ""), `round ${o.round}: ${o.code} ${o.message}`).toBe(true);
+          expect(["ERR_NPZ_CORRUPT", "ERR_NPY_TRUNCATED", "ERR_NPZ_SIZE_MISMATCH"]).toContain(o.code);
+        }
       }
-    }
-    // Round 0 truncates before scan() starts, so at least that round must be a refusal.
-    expect(outcomes[0]!.ok).toBe(false);
-  }, 120_000);
+      // Round 0 truncates before scan() starts, so at least that round must be a refusal.
+      expect(outcomes[0]!.ok).toBe(false);
+    },
+    120_000,
+  );
 });
 
 function sha256(p: string): string {
@@ -216,18 +226,22 @@ describe("unusable paths are ERR_NPZ_OPEN, never a hang", () => {
     expectNpzError(() => loadNpy(d), "ERR_NPZ_OPEN");
   }, 5_000);
 
-  it.skipIf(isRoot)("permission denied (skipped when running as root: chmod does not stop root)", () => {
-    const dir = path.join(tmp.dir, "locked");
-    mkdirSync(dir);
-    const p = tmp.write(path.join("locked", "x.npz"), zip([{ name: "a.npy", data: npy(new Uint8Array(4), { descr: "<f4", shape: [1] }) }]).bytes);
-    chmodSync(p, 0o000);
-    chmodSync(dir, 0o000);
-    try {
-      expectNpzError(() => openNpz(p), "ERR_NPZ_OPEN");
-    } finally {
-      chmodSync(dir, 0o755);
-    }
-  }, 5_000);
+  it.skipIf(isRoot)(
+    "permission denied (skipped when running as root: chmod does not stop root)",
+    () => {
+      const dir = path.join(tmp.dir, "locked");
+      mkdirSync(dir);
+      const p = tmp.write(path.join("locked", "x.npz"), zip([{ name: "a.npy", data: npy(new Uint8Array(4), { descr: "<f4", shape: [1] }) }]).bytes);
+      chmodSync(p, 0o000);
+      chmodSync(dir, 0o000);
+      try {
+        expectNpzError(() => openNpz(p), "ERR_NPZ_OPEN");
+      } finally {
+        chmodSync(dir, 0o755);
+      }
+    },
+    5_000,
+  );
 
   if (isRoot) {
     it("permission denied cannot be tested as root (chmod 000 does not stop root): sub-case skipped", () => {
@@ -249,12 +263,16 @@ describe("unusable paths are ERR_NPZ_OPEN, never a hang", () => {
   }, 15_000);
 
   for (const dev of ["/dev/zero", "/dev/null"]) {
-    it.skipIf(!existsSync(dev))(`${dev} in a child that is killed if it hangs`, async () => {
-      const r = await runChild<Reply>(["open", dev], 10_000);
-      expect(r.signal, "the child hung and was killed").toBeNull();
-      expect(r.reply?.ok).toBe(false);
-      expect(r.reply?.code).toBe("ERR_NPZ_OPEN");
-    }, 15_000);
+    it.skipIf(!existsSync(dev))(
+      `${dev} in a child that is killed if it hangs`,
+      async () => {
+        const r = await runChild<Reply>(["open", dev], 10_000);
+        expect(r.signal, "the child hung and was killed").toBeNull();
+        expect(r.reply?.ok).toBe(false);
+        expect(r.reply?.code).toBe("ERR_NPZ_OPEN");
+      },
+      15_000,
+    );
   }
 
   it("/dev/null and a FIFO through the TypeScript API too", () => {

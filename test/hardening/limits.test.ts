@@ -20,7 +20,6 @@ interface ChildReply {
   result?: { crcChecked: boolean; crcOk: boolean; bytesRead: number; stats: { elements: number; components: { zero: number; finite: number }[] } | null };
 }
 
-
 const f32 = (values: number[]): Uint8Array => new Uint8Array(new Float32Array(values).buffer);
 
 describe("declared sizes must agree with the file", () => {
@@ -136,10 +135,7 @@ describe("a copy allocates from a declared size only as data arrives", () => {
     const head = npy(new Uint8Array(0), { descr: "<f4", shape: [2 ** 28] });
     const body = concat([head, noise]);
     const payload = new Uint8Array(deflateRawSync(body));
-    const p = tmp.write(
-      "copy_liar.npz",
-      zip([{ name: "diffraction.npy", data: body, method: 8, payload, usize: head.length + 2 ** 30 }]).bytes,
-    );
+    const p = tmp.write("copy_liar.npz", zip([{ name: "diffraction.npy", data: body, method: 8, payload, usize: head.length + 2 ** 30 }]).bytes);
     const r = await runChild<ChildReply>(["copy", p, "diffraction"], 60_000);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.reply?.ok).toBe(false);

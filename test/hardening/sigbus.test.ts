@@ -16,7 +16,11 @@ beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-sigbus-"));
   file = path.join(dir, "big.npz");
   // 256 MiB of zeros as one STORED float32 member, written through zipfile in chunks.
-  const r = spawnSync("python3", ["-c", String.raw`
+  const r = spawnSync(
+    "python3",
+    [
+      "-c",
+      String.raw`
 import sys, zipfile, numpy as np
 n = (256 << 20) // 4
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
@@ -25,7 +29,11 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
         chunk = bytes(16 << 20)
         for _ in range((n * 4) // len(chunk)):
             f.write(chunk)
-`, file], { encoding: "utf8" });
+`,
+      file,
+    ],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

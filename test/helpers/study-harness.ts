@@ -9,7 +9,14 @@ import { fileURLToPath } from "node:url";
 /** The fake trainer's directory: `python3 -m studies.fly64_dose_overlap.training` runs there. */
 export const FAKE = fileURLToPath(new URL("./fake-trainer", import.meta.url));
 /** Environment variables the fake trainer reads (cleared between tests). */
-export const FAKE_VARS = ["FAKE_TRAINER_FAIL", "FAKE_TRAINER_EXIT", "FAKE_TRAINER_SLEEP", "FAKE_TRAINER_BAD_SHA", "FAKE_TRAINER_EVENTS", "CUDA_VISIBLE_DEVICES"];
+export const FAKE_VARS = [
+  "FAKE_TRAINER_FAIL",
+  "FAKE_TRAINER_EXIT",
+  "FAKE_TRAINER_SLEEP",
+  "FAKE_TRAINER_BAD_SHA",
+  "FAKE_TRAINER_EVENTS",
+  "CUDA_VISIBLE_DEVICES",
+];
 
 export interface Tree {
   root: string;

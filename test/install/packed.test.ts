@@ -18,7 +18,23 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const NUMPY_FILE = join(REPO, "test", "fixtures", "study", "phase_d", "train.npz"); // written by numpy (gen_study_fixtures.py)
-const STAGED = ["package.json", "package-lock.json", "README.md", "LICENSE", "CHANGELOG.md", "CMakeLists.txt", "binding.gyp", "tsconfig.json", "tsconfig.build.json", "bin", "src", "native/core", "native/binding", "scripts", "schemas"];
+const STAGED = [
+  "package.json",
+  "package-lock.json",
+  "README.md",
+  "LICENSE",
+  "CHANGELOG.md",
+  "CMakeLists.txt",
+  "binding.gyp",
+  "tsconfig.json",
+  "tsconfig.build.json",
+  "bin",
+  "src",
+  "native/core",
+  "native/binding",
+  "scripts",
+  "schemas",
+];
 const TOOLS = ["cmake", "make", "python3", "python", "cc", "gcc", "c++", "g++", "clang", "clang++", "ninja"];
 
 let work: string;
@@ -89,7 +105,10 @@ beforeAll(() => {
   const tgz = readdirSync(out).filter((f) => f.endsWith(".tgz"));
   expect(tgz).toHaveLength(1);
   tarball = join(out, tgz[0]!);
-  files = execFileSync("tar", ["tzf", tarball], { encoding: "utf8" }).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+  files = execFileSync("tar", ["tzf", tarball], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((f) => f.replace(/^package\//, ""));
   bareBin = makeBareBin(join(work, "bin"));
   console.log(`npzguard tarball: ${statSync(tarball).size} bytes, ${files.length} files`);
 }, 900_000);
@@ -124,8 +143,8 @@ describe("npm pack", () => {
   });
 
   it("ships no tests, corpora, source maps, sources of dist/, build trees or dev scripts", () => {
-    const unwanted = files.filter((f) =>
-      /^(test|bench|src|build|build-[^/]*|native\/tests|\.ci|node_modules)\//.test(f) || f.endsWith(".map") || f === "scripts/prebuild.mjs",
+    const unwanted = files.filter(
+      (f) => /^(test|bench|src|build|build-[^/]*|native\/tests|\.ci|node_modules)\//.test(f) || f.endsWith(".map") || f === "scripts/prebuild.mjs",
     );
     expect(unwanted).toEqual([]);
   });
@@ -184,7 +203,15 @@ try {
     writeFileSync(join(app, "esm.mjs"), body(`import { openNpz, buildInfo, VERSION } from "npzguard";`));
     writeFileSync(join(app, "cjs.cjs"), body(`const { openNpz, buildInfo, VERSION } = require("npzguard");`));
     const want = JSON.parse(
-      execFileSync("python3", ["-c", `import numpy as np, json, sys; z = np.load(sys.argv[1]); print(json.dumps({"keys": len(z.files), "shape": list(z["diffraction"].shape)}))`, NUMPY_FILE], { encoding: "utf8" }),
+      execFileSync(
+        "python3",
+        [
+          "-c",
+          `import numpy as np, json, sys; z = np.load(sys.argv[1]); print(json.dumps({"keys": len(z.files), "shape": list(z["diffraction"].shape)}))`,
+          NUMPY_FILE,
+        ],
+        { encoding: "utf8" },
+      ),
     ) as { keys: number; shape: number[] };
     for (const script of ["esm.mjs", "cjs.cjs"]) {
       const r = spawnSync("node", [script], { cwd: app, env: userEnv(bareBin), encoding: "utf8" });
@@ -202,7 +229,11 @@ describe("npm install --build-from-source", () => {
     const pkg = join(app, "node_modules", "npzguard");
     expect(listFiles(join(pkg, "build"))).toEqual([join("Release", "npzguard.node")]);
     console.log(`npzguard install built from source: ${seconds.toFixed(1)} s; npzguard ${duBytes(pkg)} bytes`);
-    const v = spawnSync(join(app, "node_modules", ".bin", "npzguard"), ["--version", "--verbose"], { cwd: app, env: userEnv(process.env.PATH ?? ""), encoding: "utf8" });
+    const v = spawnSync(join(app, "node_modules", ".bin", "npzguard"), ["--version", "--verbose"], {
+      cwd: app,
+      env: userEnv(process.env.PATH ?? ""),
+      encoding: "utf8",
+    });
     expect(v.status, v.stderr).toBe(0);
     expect(v.stdout).toContain("built from source on this machine");
     expect(v.stdout).toContain(join(pkg, "build", "Release", "npzguard.node"));

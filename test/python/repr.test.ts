@@ -9,16 +9,52 @@ import { pyExp0, pyFloatRepr, pyRepr, pyStrRepr } from "../../src/python/repr.js
 import { pyFloat, pyJsonDump } from "../../src/python/json.js";
 
 const FLOATS = [
-  0, -0, 1, -1, 0.1, 2.5, 1e15, 1e16, 9999999999999998, 1e20, -1e20, 123456789012345678, 1e21, 1e22, 1e-4, 1e-5, 0.00012345,
-  1.5e-7, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, NaN, Infinity, -Infinity, 1 / 3, 100, 1e100, 3.14159e-10,
+  0,
+  -0,
+  1,
+  -1,
+  0.1,
+  2.5,
+  1e15,
+  1e16,
+  9999999999999998,
+  1e20,
+  -1e20,
+  123456789012345678,
+  1e21,
+  1e22,
+  1e-4,
+  1e-5,
+  0.00012345,
+  1.5e-7,
+  5e-324,
+  2.2250738585072014e-308,
+  1.7976931348623157e308,
+  NaN,
+  Infinity,
+  -Infinity,
+  1 / 3,
+  100,
+  1e100,
+  3.14159e-10,
 ];
 const EXP0 = [2500, 1500, 3500, 0.5, 1.5, 25, 35, 3.5e-7, 9.5, 95, 1e3, 1e4, 1e5, 0, -0, -2500, 5e-324, 1.7976931348623157e308];
 const CHARS = [
-  0x00, 0x07, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xad, 0xe9, 0x2028, 0x2029, 0x200b, 0x200e, 0xfeff, 0xe000, 0x3000, 0x1680,
-  0xd800, 0xdfff, 0x1f600, 0xe0001, 0x10ffff, 0xfffe, 0x27, 0x22, 0x5c, 0x0a, 0x0d, 0x09,
+  0x00, 0x07, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xad, 0xe9, 0x2028, 0x2029, 0x200b, 0x200e, 0xfeff, 0xe000, 0x3000, 0x1680, 0xd800, 0xdfff,
+  0x1f600, 0xe0001, 0x10ffff, 0xfffe, 0x27, 0x22, 0x5c, 0x0a, 0x0d, 0x09,
 ];
 const STRINGS = [
-  "", "plain", "it's", 'say "hi"', `both ' and "`, "back\\slash", "tab\there", "new\nline", "\u0085nel", "é and ü", "emoji 😀",
+  "",
+  "plain",
+  "it's",
+  'say "hi"',
+  `both ' and "`,
+  "back\\slash",
+  "tab\there",
+  "new\nline",
+  "\u0085nel",
+  "é and ü",
+  "emoji 😀",
   ...CHARS.map((c) => `a${String.fromCodePoint(c)}b`),
 ];
 

@@ -58,9 +58,18 @@ async function open(file: string): Promise<PageFacts> {
   const facts = await page.evaluate(() => {
     const pics = [...document.querySelectorAll("figure.pic img, figure.pic svg")].map((el) => {
       const r = el.getBoundingClientRect();
-      return { kind: el.tagName.toLowerCase(), w: r.width, h: r.height, natural: el instanceof HTMLImageElement ? el.naturalWidth * (el.complete ? 1 : 0) : 1, alt: el.getAttribute("alt") ?? el.getAttribute("aria-label") ?? "" };
+      return {
+        kind: el.tagName.toLowerCase(),
+        w: r.width,
+        h: r.height,
+        natural: el instanceof HTMLImageElement ? el.naturalWidth * (el.complete ? 1 : 0) : 1,
+        alt: el.getAttribute("alt") ?? el.getAttribute("aria-label") ?? "",
+      };
     });
-    const findingFrames = [...document.querySelectorAll("figure.finding-frame")].map((f) => ({ caption: f.querySelector("figcaption")?.textContent ?? "", w: f.querySelector("img")?.getBoundingClientRect().width ?? 0 }));
+    const findingFrames = [...document.querySelectorAll("figure.finding-frame")].map((f) => ({
+      caption: f.querySelector("figcaption")?.textContent ?? "",
+      w: f.querySelector("img")?.getBoundingClientRect().width ?? 0,
+    }));
     return { pictures: pics, headings: [...document.querySelectorAll("h2, h3")].map((h) => h.textContent ?? ""), text: document.body.innerText, findingFrames };
   });
   await page.close();
@@ -95,7 +104,16 @@ np.savez_compressed(sys.argv[1], diffraction=diff, xcoords=x, ycoords=y, xcoords
   ctx = await chromium.launchPersistentContext(path.join(dir, "profile"), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 120_000);
 
@@ -163,7 +181,18 @@ np.savez_compressed(sys.argv[1], **z)
       bad,
     ]);
     const out = path.join(dir, "study.html");
-    const r = runReport(["--phase-c-root", path.join(root, "phase_c"), "--phase-d-root", path.join(root, "phase_d"), "--artifact-root", path.join(root, "art"), "--n-groups", "4", "--out", out]);
+    const r = runReport([
+      "--phase-c-root",
+      path.join(root, "phase_c"),
+      "--phase-d-root",
+      path.join(root, "phase_d"),
+      "--artifact-root",
+      path.join(root, "art"),
+      "--n-groups",
+      "4",
+      "--out",
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(1);
     const page = await ctx!.newPage();
     const consoleErrors: string[] = [];
@@ -172,9 +201,15 @@ np.savez_compressed(sys.argv[1], **z)
     page.on("request", (q) => requests.push(q.url()));
     await page.goto(pathToFileURL(out).href, { waitUntil: "load" });
     const m = await page.evaluate(() => {
-      const cells = [...document.querySelectorAll("table.matrix td")].map((td) => ({ cls: td.className, text: (td as HTMLElement).innerText, links: [...td.querySelectorAll("a")].map((a) => a.getAttribute("href")!) }));
+      const cells = [...document.querySelectorAll("table.matrix td")].map((td) => ({
+        cls: td.className,
+        text: (td as HTMLElement).innerText,
+        links: [...td.querySelectorAll("a")].map((a) => a.getAttribute("href")!),
+      }));
       const ids = [...document.querySelectorAll("section.file")].map((s) => s.id);
-      const pics = [...document.querySelectorAll("figure.pic img, figure.pic svg")].map((el) => el.getBoundingClientRect().width * el.getBoundingClientRect().height);
+      const pics = [...document.querySelectorAll("figure.pic img, figure.pic svg")].map(
+        (el) => el.getBoundingClientRect().width * el.getBoundingClientRect().height,
+      );
       return { cells, ids, pics };
     });
     await page.close();

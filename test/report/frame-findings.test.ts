@@ -55,7 +55,9 @@ describe("check: value findings name their frames", () => {
     const v = await cli(path.join(dir, "f17.npz"), "--verbose");
     expect(v.out).toMatch(/^ {2}info {4}npz\/storage/m);
     const j = await cli(path.join(dir, "f17.npz"), "--json");
-    const viol = (JSON.parse(j.out) as { files: { violations: Record<string, unknown>[] }[] }).files[0]!.violations.find((x) => x.rule === "data001/diffraction-finite")!;
+    const viol = (JSON.parse(j.out) as { files: { violations: Record<string, unknown>[] }[] }).files[0]!.violations.find(
+      (x) => x.rule === "data001/diffraction-finite",
+    )!;
     expect(viol.message).toBe("diffraction contains 100 non-finite values");
     expect(j.out).not.toContain("frames:");
   });
@@ -64,8 +66,22 @@ describe("check: value findings name their frames", () => {
 describe("formatText grouping", () => {
   it("repeated findings (same rule, severity and message) are one line listing their keys", () => {
     const v = (key: string) => ({ rule: "npz/byte-order", severity: "warning" as const, key, message: "stored big-endian", finding: null });
-    const r = { path: "x.npz", ok: true, profile: "study", mode: "full", referenceVerdict: { status: "pass" }, violations: [v("a"), v("b"), v("c")], notEvaluated: [], members: [], stats: {}, digest: { size: 0, mtimeMs: 0, inode: 0, members: [] }, durationMs: 0 } as unknown as Report;
-    const lines = formatText([r]).split("\n").filter((l) => l.includes("npz/byte-order"));
+    const r = {
+      path: "x.npz",
+      ok: true,
+      profile: "study",
+      mode: "full",
+      referenceVerdict: { status: "pass" },
+      violations: [v("a"), v("b"), v("c")],
+      notEvaluated: [],
+      members: [],
+      stats: {},
+      digest: { size: 0, mtimeMs: 0, inode: 0, members: [] },
+      durationMs: 0,
+    } as unknown as Report;
+    const lines = formatText([r])
+      .split("\n")
+      .filter((l) => l.includes("npz/byte-order"));
     expect(lines).toEqual(["  warning npz/byte-order [a, b, c]: stored big-endian"]);
   });
 });

@@ -11,12 +11,16 @@ import { real2d } from "../../src/report/html.js";
 let dir = "";
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-real2d-"));
-  execFileSync("python3", ["-c", String.raw`
+  execFileSync("python3", [
+    "-c",
+    String.raw`
 import numpy as np, sys
 rng = np.random.default_rng(5)
 o = (rng.standard_normal((301, 257)) + 1j * rng.standard_normal((301, 257))).astype(np.complex64)
 np.savez_compressed(sys.argv[1], objectGuess=o, real=rng.standard_normal((301, 257)))
-`, path.join(dir, "o.npz")]);
+`,
+    path.join(dir, "o.npz"),
+  ]);
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });

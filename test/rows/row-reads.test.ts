@@ -241,8 +241,8 @@ print(json.dumps(out))
       expect([...p.nonfinite], k).toEqual(w.nonfinite);
       expect([...p.nonzero], k).toEqual(w.nonzero);
       expect([...p.negative], k).toEqual(w.negative);
-      [...p.sum].forEach((v, i) => expect(v, `${k} sum[${i}]`).toBeCloseTo(w.sum[i]!, 6));
-      [...p.colSum].forEach((v, i) => expect(v, `${k} colSum[${i}]`).toBeCloseTo(w.colSum[i]!, 6));
+      for (const [i, v] of [...p.sum].entries()) expect(v, `${k} sum[${i}]`).toBeCloseTo(w.sum[i]!, 6);
+      for (const [i, v] of [...p.colSum].entries()) expect(v, `${k} colSum[${i}]`).toBeCloseTo(w.colSum[i]!, 6);
       expect(p.colSum.length, k).toBe(w.colSum.length);
       expect(bytesOf(npz.rowSet(k, [1, 4, 6]).data).equals(Buffer.from(w.set, "base64")), `${k} rowSet`).toBe(true);
     }

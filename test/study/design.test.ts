@@ -53,9 +53,7 @@ describe("StudyDesign defaults", () => {
 
 describe("StudyDesign#validate()", () => {
   it("rule 1: neighbor_count must cover C = max(gridsizes)^2", () => {
-    expect(messageOf(() => new StudyDesign({ neighborCount: 3 }).validate())).toBe(
-      "neighbor_count=3 must be ≥ C=4 (gridsize²=2²) for K-choose-C oversampling",
-    );
+    expect(messageOf(() => new StudyDesign({ neighborCount: 3 }).validate())).toBe("neighbor_count=3 must be ≥ C=4 (gridsize²=2²) for K-choose-C oversampling");
     expect(messageOf(() => new StudyDesign({ gridsizes: [1, 3], neighborCount: 8 }).validate())).toBe(
       "neighbor_count=8 must be ≥ C=9 (gridsize²=3²) for K-choose-C oversampling",
     );
@@ -66,18 +64,12 @@ describe("StudyDesign#validate()", () => {
     const d = new StudyDesign({ overlapViews: { dense: 1.5 } });
     expect(d.spacingThresholds.dense).toBe(-64);
     expect(messageOf(() => d.validate())).toBe("overlap_views['dense']=1.5 must be in [0, 1)");
-    expect(messageOf(() => new StudyDesign({ overlapViews: { dense: 0.7, sparse: NaN } }).validate())).toBe(
-      "overlap_views['sparse']=nan must be in [0, 1)",
-    );
-    expect(messageOf(() => new StudyDesign({ overlapViews: { dense: -0.1 } }).validate())).toBe(
-      "overlap_views['dense']=-0.1 must be in [0, 1)",
-    );
+    expect(messageOf(() => new StudyDesign({ overlapViews: { dense: 0.7, sparse: NaN } }).validate())).toBe("overlap_views['sparse']=nan must be in [0, 1)");
+    expect(messageOf(() => new StudyDesign({ overlapViews: { dense: -0.1 } }).validate())).toBe("overlap_views['dense']=-0.1 must be in [0, 1)");
   });
 
   it("rule 3: a non-positive derived threshold", () => {
-    expect(messageOf(() => new StudyDesign({ patchSizePixels: -128 }).validate())).toBe(
-      "spacing_thresholds['dense']=-38.400000000000006 must be positive",
-    );
+    expect(messageOf(() => new StudyDesign({ patchSizePixels: -128 }).validate())).toBe("spacing_thresholds['dense']=-38.400000000000006 must be positive");
   });
 
   it("rules 4 and 5: doses", () => {

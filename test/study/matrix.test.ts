@@ -3,14 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StudyDesign, isStudyError } from "../../src/study/design.js";
-import {
-  buildTrainingJobs,
-  doseDirName,
-  filterJobs,
-  makeTrainingJob,
-  selectJobs,
-  skipReason,
-} from "../../src/study/matrix.js";
+import { buildTrainingJobs, doseDirName, type filterJobs, makeTrainingJob, selectJobs, skipReason } from "../../src/study/matrix.js";
 
 let root: string;
 let C: string, D: string, A: string;
@@ -48,9 +41,15 @@ describe("buildTrainingJobs()", () => {
     const { jobs, skipped } = buildTrainingJobs({ phaseCRoot: C, phaseDRoot: D, artifactRoot: A });
     expect(skipped).toEqual([]);
     expect(jobs.map((j) => `${j.dose}/${j.view}/${j.gridsize}`)).toEqual([
-      "1000/baseline/1", "1000/dense/2", "1000/sparse/2",
-      "10000/baseline/1", "10000/dense/2", "10000/sparse/2",
-      "100000/baseline/1", "100000/dense/2", "100000/sparse/2",
+      "1000/baseline/1",
+      "1000/dense/2",
+      "1000/sparse/2",
+      "10000/baseline/1",
+      "10000/dense/2",
+      "10000/sparse/2",
+      "100000/baseline/1",
+      "100000/dense/2",
+      "100000/sparse/2",
     ]);
     const [b, d] = jobs;
     expect(b).toMatchObject({
@@ -93,11 +92,14 @@ describe("buildTrainingJobs()", () => {
     rmSync(path.join(D, "dose_1000", "sparse"), { recursive: true });
     const lines: string[] = [];
     const { jobs, skipped } = buildTrainingJobs({
-      phaseCRoot: C, phaseDRoot: D, artifactRoot: A, allowMissingPhaseD: true, onSkip: (l) => lines.push(l),
+      phaseCRoot: C,
+      phaseDRoot: D,
+      artifactRoot: A,
+      allowMissingPhaseD: true,
+      onSkip: (l) => lines.push(l),
     });
     expect(jobs).toHaveLength(8);
-    const reason =
-      "NPZ files not found (train=False, test=False). Checked primary (sparse_train.npz/sparse_test.npz) and fallback (train.npz/test.npz).";
+    const reason = "NPZ files not found (train=False, test=False). Checked primary (sparse_train.npz/sparse_test.npz) and fallback (train.npz/test.npz).";
     expect(skipped).toEqual([{ dose: 1000, view: "sparse", reason }]);
     expect(lines).toEqual([`Skipping sparse view for dose=1e+03: ${reason}`]);
   });
@@ -163,17 +165,18 @@ describe("makeTrainingJob()", () => {
   it("checks view, gridsize, then existence, with the reference messages", () => {
     touch(path.join(root, "t.npz"));
     const base = {
-      dose: 1000, view: "baseline" as const, gridsize: 1 as const,
-      trainDataPath: path.join(root, "t.npz"), testDataPath: path.join(root, "t.npz"), artifactDir: "a", logPath: "a/train.log",
+      dose: 1000,
+      view: "baseline" as const,
+      gridsize: 1 as const,
+      trainDataPath: path.join(root, "t.npz"),
+      testDataPath: path.join(root, "t.npz"),
+      artifactDir: "a",
+      logPath: "a/train.log",
     };
-    expect(() => makeTrainingJob({ ...base, view: "bogus" as never })).toThrow(
-      "Invalid view 'bogus'. Expected one of: {'baseline', 'dense', 'sparse'}",
-    );
+    expect(() => makeTrainingJob({ ...base, view: "bogus" as never })).toThrow("Invalid view 'bogus'. Expected one of: {'baseline', 'dense', 'sparse'}");
     expect(() => makeTrainingJob({ ...base, gridsize: 2 })).toThrow("Baseline jobs must use gridsize=1, got 2");
     expect(() => makeTrainingJob({ ...base, view: "dense" })).toThrow("Overlap jobs (dense) must use gridsize=2, got 1");
-    expect(() => makeTrainingJob({ ...base, testDataPath: path.join(root, "nope.npz") })).toThrow(
-      `Test dataset not found: ${path.join(root, "nope.npz")}`,
-    );
+    expect(() => makeTrainingJob({ ...base, testDataPath: path.join(root, "nope.npz") })).toThrow(`Test dataset not found: ${path.join(root, "nope.npz")}`);
     expect(makeTrainingJob(base)).toEqual(base);
   });
 });

@@ -49,7 +49,12 @@ describe("buildTrainingJobs() (study §5)", () => {
     const design = new StudyDesign({ doseList: [1e5, 1500.7] });
     const { jobs } = buildTrainingJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", design });
     expect(jobs.map((j) => `${j.dose}/${j.view}`)).toEqual([
-      "100000/baseline", "100000/dense", "100000/sparse", "1500.7/baseline", "1500.7/dense", "1500.7/sparse",
+      "100000/baseline",
+      "100000/dense",
+      "100000/sparse",
+      "1500.7/baseline",
+      "1500.7/dense",
+      "1500.7/sparse",
     ]);
     expect(jobs[3]?.trainDataPath).toBe("C/dose_1500/patched_train.npz");
     expect(jobs[3]?.artifactDir).toBe("A/dose_1500/baseline/gs1");
@@ -90,8 +95,7 @@ describe("buildTrainingJobs() (study §5)", () => {
       {
         dose: 1000,
         view: "sparse",
-        reason:
-          "NPZ files not found (train=True, test=False). Checked primary (sparse_train.npz/sparse_test.npz) and fallback (train.npz/test.npz).",
+        reason: "NPZ files not found (train=True, test=False). Checked primary (sparse_train.npz/sparse_test.npz) and fallback (train.npz/test.npz).",
       },
     ]);
     let err: unknown;
@@ -186,7 +190,15 @@ describe("npzguard plan (issue 4 §3)", () => {
     expect(a.jobs).toEqual(b.jobs);
     expect(a.jobs).toHaveLength(3);
     expect(Object.keys(a.jobs[0] ?? {})).toEqual([
-      "dose", "view", "gridsize", "train_data_path", "test_data_path", "artifact_dir", "log_path", "verified", "violations",
+      "dose",
+      "view",
+      "gridsize",
+      "train_data_path",
+      "test_data_path",
+      "artifact_dir",
+      "log_path",
+      "verified",
+      "violations",
     ]);
     expect(a.jobs[0]?.train_data_path).toBe("C/dose_1000/patched_train.npz");
   });
@@ -199,7 +211,7 @@ describe("npzguard plan (issue 4 §3)", () => {
     const j = JSON.parse(r.out) as PlanJson;
     expect(Object.keys(j.skipped_views[0] ?? {})).toEqual(["dose", "view", "reason"]);
     expect(Object.keys(j.blocked[0] ?? {})).toEqual(["dose", "view", "gridsize", "path", "violations"]);
-    expect((j.blocked[0]?.violations as { rule: string }[]).map((v) => v.rule)).toContain("npz/readable");
+    expect(((j.blocked[0]?.violations ?? []) as { rule: string }[]).map((v) => v.rule)).toContain("npz/readable");
   });
 
   it("--strict names the view directory and the fallback path", async () => {

@@ -102,16 +102,22 @@ describe("npyHeader()", () => {
 for e in ${JSON.stringify(cases.map((c) => c[3]))}:
     b = io.BytesIO(); a = eval(e); np.save(b, a); v = b.getvalue()
     print(v[:len(v) - a.nbytes].hex())`,
-    ).trim().split("\n");
-    cases.forEach(([descr, shape, f], i) => expect(npyHeader(descr, shape, f).toString("hex")).toBe(ref[i]));
+    )
+      .trim()
+      .split("\n");
+    for (const [i, [descr, shape, f]] of cases.entries()) expect(npyHeader(descr, shape, f).toString("hex")).toBe(ref[i]);
   });
 });
 
 describe("unicodeScalarNpy()", () => {
   it.skipIf(!HAS_NUMPY)("matches np.save(np.array(text))", () => {
     const t = TEXTS.nonAscii!;
-    const ref = py(`import io, sys, numpy as np
-b = io.BytesIO(); np.save(b, np.array(sys.stdin.read())); print(b.getvalue().hex())`, [], t).trim();
+    const ref = py(
+      `import io, sys, numpy as np
+b = io.BytesIO(); np.save(b, np.array(sys.stdin.read())); print(b.getvalue().hex())`,
+      [],
+      t,
+    ).trim();
     expect(npyBytes(unicodeScalarNpy(t)).toString("hex")).toBe(ref);
   });
 });
@@ -129,9 +135,12 @@ describe("NpzWriter", () => {
     const mine = join(tmp, "mine_stored.npz");
     const ref = join(tmp, "ref_stored.npz");
     writeNpz(mine, arrays());
-    py(`import sys, numpy as np
+    py(
+      `import sys, numpy as np
 np.savez(sys.argv[1], a=np.array([0, 1.5, -2]), b=np.array([[1+2j, 3+4j], [5+6j, 7+8j]], np.complex64),
-         n=np.array([-1, 7], np.int64), s=np.array("héllo"), _metadata=np.array('{"k": 1}', dtype=object))`, [ref]);
+         n=np.array([-1, 7], np.int64), s=np.array("héllo"), _metadata=np.array('{"k": 1}', dtype=object))`,
+      [ref],
+    );
     expect(readFileSync(mine).equals(readFileSync(ref))).toBe(true);
   });
 
@@ -139,15 +148,25 @@ np.savez(sys.argv[1], a=np.array([0, 1.5, -2]), b=np.array([[1+2j, 3+4j], [5+6j,
     for (const compressed of [false, true]) {
       const p = join(tmp, `rt_${compressed}.npz`);
       writeNpz(p, arrays(), { compressed });
-      const out = JSON.parse(py(`import sys, json, zipfile, numpy as np
+      const out = JSON.parse(
+        py(
+          `import sys, json, zipfile, numpy as np
 d = np.load(sys.argv[1], allow_pickle=True)
 z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None
 print(json.dumps({"files": sorted(d.files), "a": d["a"].tolist(), "b": [[c.real, c.imag] for c in d["b"].ravel().tolist()],
   "n": d["n"].tolist(), "s": str(d["s"]), "m": str(d["_metadata"].item()), "bdt": str(d["b"].dtype),
-  "methods": sorted({i.compress_type for i in z.infolist()})}))`, [p]));
+  "methods": sorted({i.compress_type for i in z.infolist()})}))`,
+          [p],
+        ),
+      );
       expect(out.files).toEqual(["_metadata", "a", "b", "n", "s"]);
       expect(out.a).toEqual([0, 1.5, -2]);
-      expect(out.b).toEqual([[1, 2], [3, 4], [5, 6], [7, 8]]);
+      expect(out.b).toEqual([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+        [7, 8],
+      ]);
       expect(out.bdt).toBe("complex64");
       expect(out.n).toEqual([-1, 7]);
       expect(out.s).toBe("héllo");
@@ -340,8 +359,15 @@ describe("synthesizeStudy()", () => {
       expect(rep.error, rep.path).toBeUndefined();
       expect(rep.valid, rep.path).toBe(true);
       expect(rep.dtypes).toMatchObject({
-        diffraction: "float32", probeGuess: "complex64", objectGuess: "complex64", xcoords: "float64", ycoords: "float64",
-        xcoords_start: "float64", ycoords_start: "float64", scan_index: "int64", Y: "complex64",
+        diffraction: "float32",
+        probeGuess: "complex64",
+        objectGuess: "complex64",
+        xcoords: "float64",
+        ycoords: "float64",
+        xcoords_start: "float64",
+        ycoords_start: "float64",
+        scan_index: "int64",
+        Y: "complex64",
       });
       expect(rep.shapes.diffraction).toEqual([f.positions, 64, 64]);
       expect(rep.shapes.probeGuess).toEqual([64, 64]);
@@ -389,8 +415,11 @@ describe("synthesizeStudy()", () => {
       expect(rep.shapes.diffraction!.slice(1)).toEqual([128, 128]);
       expect(rep.max).toBeLessThan(10);
     }
-    const methods = py(`import sys, zipfile
-print(sorted({i.compress_type for i in zipfile.ZipFile(sys.argv[1]).infolist()}))`, [r.files[0]!.path]).trim();
+    const methods = py(
+      `import sys, zipfile
+print(sorted({i.compress_type for i in zipfile.ZipFile(sys.argv[1]).infolist()}))`,
+      [r.files[0]!.path],
+    ).trim();
     expect(methods).toBe("[0]");
   });
 
@@ -403,24 +432,24 @@ print(sorted({i.compress_type for i in zipfile.ZipFile(sys.argv[1]).infolist()})
 });
 
 function capture(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const ow = process.stdout.write.bind(process.stdout);
-    const ew = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-    process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-    return fn().then(
-      (code) => {
-        process.stdout.write = ow;
-        process.stderr.write = ew;
-        return { code, out: out.join(""), err: err.join("") };
-      },
-      (e: unknown) => {
-        process.stdout.write = ow;
-        process.stderr.write = ew;
-        throw e;
-      },
-    );
+  const out: string[] = [];
+  const err: string[] = [];
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
+  return fn().then(
+    (code) => {
+      process.stdout.write = ow;
+      process.stderr.write = ew;
+      return { code, out: out.join(""), err: err.join("") };
+    },
+    (e: unknown) => {
+      process.stdout.write = ow;
+      process.stderr.write = ew;
+      throw e;
+    },
+  );
 }
 
 describe("npzguard synth", () => {
@@ -443,7 +472,14 @@ describe("npzguard synth", () => {
   });
 
   it("exits 2 on usage errors", async () => {
-    for (const argv of [[], ["--out", tmp, "--size", "96"], ["--out", tmp, "--doses", "1e3,abc"], ["--out", tmp, "--bogus"], ["--out", tmp, "--positions", "3"], ["--out", tmp, "--deflate-level", "10"]]) {
+    for (const argv of [
+      [],
+      ["--out", tmp, "--size", "96"],
+      ["--out", tmp, "--doses", "1e3,abc"],
+      ["--out", tmp, "--bogus"],
+      ["--out", tmp, "--positions", "3"],
+      ["--out", tmp, "--deflate-level", "10"],
+    ]) {
       const r = await capture(() => runSynthCli(argv));
       expect(r.code, argv.join(" ")).toBe(2);
     }

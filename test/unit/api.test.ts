@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { openNpz, loadNpy, halfToFloat32, NpzError, isNpzError, type ErrorCode } from "../../src/index.js";
+import { openNpz, loadNpy, halfToFloat32, type NpzError, isNpzError, type ErrorCode } from "../../src/index.js";
 import { native } from "../../src/native.js";
 
 const GEN = String.raw`
@@ -85,7 +85,21 @@ describe("openNpz()", () => {
     expect(npz.keys().slice(0, 3)).toEqual(["f4", "f8", "i1"]);
     expect(npz.keys()).toContain("be");
     const h = npz.header("f4");
-    expect(h).toMatchObject({ key: "f4", descr: "<f4", dtypeName: "float32", kind: "f", itemsize: 4, shape: [3, 4], fortranOrder: false, compression: "stored", byteLength: 48, count: 12, version: "1.0", supported: true, bigEndian: false });
+    expect(h).toMatchObject({
+      key: "f4",
+      descr: "<f4",
+      dtypeName: "float32",
+      kind: "f",
+      itemsize: 4,
+      shape: [3, 4],
+      fortranOrder: false,
+      compression: "stored",
+      byteLength: 48,
+      count: 12,
+      version: "1.0",
+      supported: true,
+      bigEndian: false,
+    });
     expect(h.arrayOffset).not.toBeNull();
     expect(h.alignment).toBe(h.arrayOffset! % 64);
     expect(npz.header("f4.npy").key).toBe("f4");

@@ -66,7 +66,12 @@ describe("differential: npyjs + jszip vs openNpz", () => {
     const ours = openNpz(path);
     open.push(ours);
     const theirNames = Object.keys(zip.files).filter((n) => !zip.files[n]!.dir);
-    expect(ours.members().map((m) => m.name).sort()).toEqual([...theirNames].sort());
+    expect(
+      ours
+        .members()
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual([...theirNames].sort());
     for (const n of theirNames) {
       const bytes = new Uint8Array(await zip.file(n)!.async("uint8array"));
       const t = theirParse(bytes);

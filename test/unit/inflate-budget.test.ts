@@ -15,9 +15,7 @@ afterAll(() => tmp.cleanup());
 const MiB = 1 << 20;
 const member = (name: string, method: 0 | 8) => {
   const data = npy(new Uint8Array(MiB), { descr: "<f4", shape: [MiB / 4] });
-  return method === 8
-    ? { name, data, method, payload: new Uint8Array(deflateRawSync(data, { level: 9 })) }
-    : { name, data };
+  return method === 8 ? { name, data, method, payload: new Uint8Array(deflateRawSync(data, { level: 9 })) } : { name, data };
 };
 // Three deflated members of ~1 MiB each (zeros: ~1 KiB compressed) and one stored.
 const file = tmp.write("bomb-ish.npz", zip([member("a.npy", 8), member("b.npy", 8), member("c.npy", 8), member("s.npy", 0)]).bytes);

@@ -51,7 +51,13 @@ let lePayload: Uint8Array;
 beforeAll(() => {
   lePayload = npy(new Uint8Array(values.buffer), { descr: "<f8", shape: [odd] });
   const bePayload = npy(bigEndianBytes(values), { descr: ">f8", shape: [odd] });
-  le = tmp.write("le.npz", zip([{ name: "small.npy", data: npy(new Uint8Array(8), { descr: "<f8", shape: [1] }) }, { name: "diffraction.npy", data: lePayload }]).bytes);
+  le = tmp.write(
+    "le.npz",
+    zip([
+      { name: "small.npy", data: npy(new Uint8Array(8), { descr: "<f8", shape: [1] }) },
+      { name: "diffraction.npy", data: lePayload },
+    ]).bytes,
+  );
   be = tmp.write("be.npz", zip([{ name: "diffraction.npy", data: bePayload }]).bytes);
   // A 3-character name puts the data at an odd file offset, like numpy's real archives
   // ("diffraction.npy" lands at 193): a view is impossible, the copy must still be exact.
@@ -156,7 +162,10 @@ describe("close() releases what it detaches at once, not at the next GC", () => 
   });
 
   it("a zero-copy view's mapping is gone from /proc/self/maps right after close()", () => {
-    const f = tmp.write("aligned.npz", zip([{ name: "ab.npy", data: npy(new Uint8Array(new Float64Array([1, 2, 3]).buffer), { descr: "<f8", shape: [3] }) }]).bytes);
+    const f = tmp.write(
+      "aligned.npz",
+      zip([{ name: "ab.npy", data: npy(new Uint8Array(new Float64Array([1, 2, 3]).buffer), { descr: "<f8", shape: [3] }) }]).bytes,
+    );
     const mapped = (): boolean => readFileSync("/proc/self/maps", "utf8").includes(f);
     const npz = openNpz(f);
     const a = npz.array("ab");

@@ -80,8 +80,7 @@ describe("refusals", () => {
           else if (stage === "strings") {
             expectNpzError(() => f.strings(key), c.codes);
             if (key === "_metadata") expectNpzError(() => f.metadata(), c.codes);
-          }
-          else if (stage === "scan") await expectScanRefusal(f, key, c.codes);
+          } else if (stage === "scan") await expectScanRefusal(f, key, c.codes);
         }
       } finally {
         f.close();

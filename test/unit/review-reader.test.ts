@@ -213,7 +213,7 @@ describe("members larger than the 4 GiB external-buffer cap", () => {
   it("header() works and array({ copy: false }) is ERR_NPZ_LIMIT, without aborting", () => {
     using npz = openNpz(f("huge.npy"));
     const h = npz.header("huge");
-    expect(h.byteLength).toBe(4 * ((2 ** 30) + 16));
+    expect(h.byteLength).toBe(4 * (2 ** 30 + 16));
     expect(h.alignment).toBe(0);
     expectNpzError(() => npz.array("huge", { copy: false }), "ERR_NPZ_LIMIT");
     expect(npz.closed).toBe(false);
@@ -224,7 +224,7 @@ describe("members larger than the 4 GiB external-buffer cap", () => {
     expect(npz.keys()).toEqual(["huge"]);
     const h = npz.header("huge");
     expect(h.compression).toBe("stored");
-    expect(h.byteLength).toBe(4 * ((2 ** 30) + 16));
+    expect(h.byteLength).toBe(4 * (2 ** 30 + 16));
     expect(h.alignment).toBe(0);
     expectNpzError(() => npz.array("huge", { copy: false }), "ERR_NPZ_LIMIT");
   });
@@ -234,7 +234,7 @@ describe("members larger than the 4 GiB external-buffer cap", () => {
     using npz = openNpz(f("huge.npy"));
     const a = npz.array("huge");
     expect(a.zeroCopy).toBe(false);
-    expect(a.data.length).toBe((2 ** 30) + 16);
+    expect(a.data.length).toBe(2 ** 30 + 16);
     expect((a.data as Float32Array)[a.data.length - 1]).toBe(0);
   });
 
@@ -250,11 +250,15 @@ describe("members larger than the 4 GiB external-buffer cap", () => {
   })();
   it.runIf(process.env.NPZGUARD_BIG_TESTS === "1" && !overcommitAlways)("a copy that cannot be allocated is ERR_NPZ_LIMIT, not an abort", () => {
     const p = f("absurd.npy");
-    execFileSync("python3", ["-c", [
-      "import io, os, sys, numpy as np",
-      "b = io.BytesIO(); np.lib.format.write_array_header_1_0(b, {'descr': '<f8', 'fortran_order': False, 'shape': (1 << 40,)})",
-      "open(sys.argv[1], 'wb').write(b.getvalue()); os.truncate(sys.argv[1], len(b.getvalue()) + (8 << 40))",
-    ].join("\n"), p]);
+    execFileSync("python3", [
+      "-c",
+      [
+        "import io, os, sys, numpy as np",
+        "b = io.BytesIO(); np.lib.format.write_array_header_1_0(b, {'descr': '<f8', 'fortran_order': False, 'shape': (1 << 40,)})",
+        "open(sys.argv[1], 'wb').write(b.getvalue()); os.truncate(sys.argv[1], len(b.getvalue()) + (8 << 40))",
+      ].join("\n"),
+      p,
+    ]);
     using npz = openNpz(p);
     expectNpzError(() => npz.array("absurd"), "ERR_NPZ_LIMIT");
   });

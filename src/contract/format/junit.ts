@@ -9,13 +9,7 @@ import type { Report } from "../types.js";
 const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function xmlEscape(s: string): string {
-  return s
-    .replace(INVALID_XML, "\uFFFD")
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&apos;");
+  return s.replace(INVALID_XML, "\uFFFD").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 }
 
 export function formatJunit(reports: readonly Report[]): string {
@@ -51,7 +45,7 @@ export function formatJunit(reports: readonly Report[]): string {
     failures += suiteFailures;
     suites.push(
       `  <testsuite name="${xmlEscape(r.path)}" tests="${rules.length}" failures="${suiteFailures}" errors="0" skipped="${skipped}" time="${(r.durationMs / 1000).toFixed(3)}">\n` +
-        `    <properties>\n      <property name="profile" value="${xmlEscape(r.profile)}"/>\n      <property name="referenceVerdict" value="${xmlEscape(r.referenceVerdict.status === "fail" ? r.referenceVerdict.error ?? "fail" : r.referenceVerdict.status)}"/>\n    </properties>\n` +
+        `    <properties>\n      <property name="profile" value="${xmlEscape(r.profile)}"/>\n      <property name="referenceVerdict" value="${xmlEscape(r.referenceVerdict.status === "fail" ? (r.referenceVerdict.error ?? "fail") : r.referenceVerdict.status)}"/>\n    </properties>\n` +
         cases.join("\n") +
         "\n  </testsuite>",
     );

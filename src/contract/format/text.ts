@@ -6,7 +6,9 @@ const LABEL: Record<Violation["severity"], string> = { error: "error  ", warning
 /** Keeps a finding on one line: control characters become visible escapes. */
 function oneLine(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001F\u007F]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  return s.replace(/[\u0000-\u001F\u007F]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 function count(n: number, word: string): string {

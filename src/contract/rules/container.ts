@@ -31,7 +31,11 @@ export function containerRules(ctx: RuleContext): void {
     if (m.stringsError && !errors.some((e) => e.code === m.stringsError?.code)) errors.push(m.stringsError);
     for (const err of errors) {
       const rule = ruleForCode(err.code);
-      if (isLoadFailure(err.code) && !loadError) loadError = { code: err.code, message: err.message.includes(info.name) || err.message.includes(`'${info.key}'`) ? err.message : `${err.message} (member ${info.name})` };
+      if (isLoadFailure(err.code) && !loadError)
+        loadError = {
+          code: err.code,
+          message: err.message.includes(info.name) || err.message.includes(`'${info.key}'`) ? err.message : `${err.message} (member ${info.name})`,
+        };
       if (rule === "npz/non-npy-member") continue; // handled below
       const d: Draft = { rule, key: info.key, message: `${err.code}: ${err.message}` };
       if (rule === "npz/trailing-bytes" && options.strict) d.severity = "error";
@@ -71,14 +75,22 @@ export function containerRules(ctx: RuleContext): void {
       });
     }
     if (h.compression === "stored" && h.arrayOffset !== null && h.itemsize > 0 && h.arrayOffset % h.itemsize !== 0) {
-      emit({ rule: "npz/alignment", key: info.key, message: `array data of '${info.key}' at offset ${h.arrayOffset} is not a multiple of the itemsize ${h.itemsize} (copied on read)` });
+      emit({
+        rule: "npz/alignment",
+        key: info.key,
+        message: `array data of '${info.key}' at offset ${h.arrayOffset} is not a multiple of the itemsize ${h.itemsize} (copied on read)`,
+      });
     }
     if (h.bigEndian) emit({ rule: "npz/byte-order", key: info.key, message: `'${info.key}' is big-endian (${h.descr}); readers byte-swap a copy` });
     if (h.fortranOrder && KNOWN_KEYS.has(info.key)) {
       emit({ rule: "npz/fortran-order", key: info.key, message: `'${info.key}' is stored in Fortran order` });
     }
     if (!h.supported && h.kind !== "O" && !KNOWN_KEYS.has(info.key) && info.error?.code !== "ERR_NPY_UNSUPPORTED_DTYPE") {
-      emit({ rule: "npz/unsupported-dtype", key: info.key, message: `'${info.key}' has dtype ${h.dtypeName || h.descr} that npzguard does not read${h.unsupportedReason ? ` (${h.unsupportedReason})` : ""}` });
+      emit({
+        rule: "npz/unsupported-dtype",
+        key: info.key,
+        message: `'${info.key}' has dtype ${h.dtypeName || h.descr} that npzguard does not read${h.unsupportedReason ? ` (${h.unsupportedReason})` : ""}`,
+      });
     }
     if (h.kind === "O" && info.key !== "_metadata" && m.strings) {
       const t = TF_READS.has(info.key);

@@ -58,7 +58,7 @@ export function makeContext(facts: FileFacts, options: CheckOptions, emit: (d: D
 /** The NPY header of a key's first member, when it is an NPY array. */
 export function hdr(ctx: RuleContext, key: string): NpyHeaderInfo | null {
   const m = ctx.byKey.get(key);
-  return m && m.info.npyMagic && m.info.header ? m.info.header : null;
+  return m?.info.npyMagic && m.info.header ? m.info.header : null;
 }
 
 export function dtName(h: NpyHeaderInfo): string {
@@ -82,8 +82,23 @@ export function nonFinite(stats: ArrayStats): number {
 
 /** Keys of the §4 inventory. */
 export const KNOWN_KEYS: ReadonlySet<string> = new Set([
-  "diffraction", "diff3d", "probeGuess", "objectGuess", "xcoords", "ycoords", "xcoords_start",
-  "ycoords_start", "scan_index", "Y", "ground_truth_patches", "coords_start_offsets",
-  "coords_start_relative", "filenames", "nn_indices", "label", "_metadata", "_shuffle_applied",
+  "diffraction",
+  "diff3d",
+  "probeGuess",
+  "objectGuess",
+  "xcoords",
+  "ycoords",
+  "xcoords_start",
+  "ycoords_start",
+  "scan_index",
+  "Y",
+  "ground_truth_patches",
+  "coords_start_offsets",
+  "coords_start_relative",
+  "filenames",
+  "nn_indices",
+  "label",
+  "_metadata",
+  "_shuffle_applied",
   "_shuffle_seed",
 ]);

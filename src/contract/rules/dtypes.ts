@@ -19,14 +19,27 @@ export function dtypeRules(ctx: RuleContext): void {
         ...(diffH.kind === "u" || diffH.kind === "i" ? { hint: HINTS.uint16 } : {}),
       });
     } else if (diffH.itemsize !== 4) {
-      emit({ rule: "data001/diffraction-precision", key: "diffraction", message: `diffraction is ${dtName(diffH)} (canonical float32; torch casts with a full copy)` });
+      emit({
+        rule: "data001/diffraction-precision",
+        key: "diffraction",
+        message: `diffraction is ${dtName(diffH)} (canonical float32; torch casts with a full copy)`,
+      });
     }
   }
   const d3H = hdr("diff3d");
   if (d3H && !diffH && d3H.kind !== "f") {
-    emit({ rule: "data001/diffraction-dtype", key: "diff3d", message: diffractionDtypeMessage(dtName(d3H)).replace(/^diffraction/, "diff3d"), ...(d3H.kind === "u" || d3H.kind === "i" ? { hint: HINTS.uint16 } : {}), severity: "warning" });
+    emit({
+      rule: "data001/diffraction-dtype",
+      key: "diff3d",
+      message: diffractionDtypeMessage(dtName(d3H)).replace(/^diffraction/, "diff3d"),
+      ...(d3H.kind === "u" || d3H.kind === "i" ? { hint: HINTS.uint16 } : {}),
+      severity: "warning",
+    });
   }
-  for (const [key, rule] of [["objectGuess", "data001/object-dtype"], ["probeGuess", "data001/probe-dtype"]] as const) {
+  for (const [key, rule] of [
+    ["objectGuess", "data001/object-dtype"],
+    ["probeGuess", "data001/probe-dtype"],
+  ] as const) {
     const h = hdr(key);
     if (!h) continue;
     if (h.kind !== "c") emit({ rule, key, message: complexDtypeMessage(key, dtName(h)) });
@@ -40,15 +53,16 @@ export function dtypeRules(ctx: RuleContext): void {
   }
   {
     const si = hdr("scan_index");
-    if (si && si.kind !== "i" && si.kind !== "u") emit({ rule: "data001/aux-dtypes", key: "scan_index", message: `scan_index should be integer, got dtype=${dtName(si)}` });
+    if (si && si.kind !== "i" && si.kind !== "u")
+      emit({ rule: "data001/aux-dtypes", key: "scan_index", message: `scan_index should be integer, got dtype=${dtName(si)}` });
     for (const key of ["Y", "ground_truth_patches"]) {
       const h = hdr(key);
       if (h && h.kind !== "c") emit({ rule: "data001/aux-dtypes", key, message: `${key} should be complex, got dtype=${dtName(h)}` });
     }
     for (const key of ["xcoords_start", "ycoords_start"]) {
       const h = hdr(key);
-      if (h && h.kind !== "f") emit({ rule: "data001/aux-dtypes", key, message: `${key} must be float dtype, got dtype=${dtName(h)}`, severity: { tensorflow: "error" } });
+      if (h && h.kind !== "f")
+        emit({ rule: "data001/aux-dtypes", key, message: `${key} must be float dtype, got dtype=${dtName(h)}`, severity: { tensorflow: "error" } });
     }
   }
-
 }

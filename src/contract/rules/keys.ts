@@ -5,10 +5,7 @@ import { KNOWN_KEYS, type RuleContext } from "./context.js";
 import { REQUIRED_NPZ_KEYS, missingKeysMessage } from "../reference.js";
 import { HINTS } from "../rules.js";
 
-const CONTAINER_KEYS = [
-  "X", "Y_I", "Y_phi", "norm_Y_I", "YY_full", "coords_nominal", "coords_true", "nn_indices",
-  "global_offsets", "local_offsets", "probe",
-];
+const CONTAINER_KEYS = ["X", "Y_I", "Y_phi", "norm_Y_I", "YY_full", "coords_nominal", "coords_true", "nn_indices", "global_offsets", "local_offsets", "probe"];
 
 export function keyRules(ctx: RuleContext): void {
   const { facts, emit } = ctx;
@@ -51,5 +48,4 @@ export function keyRules(ctx: RuleContext): void {
     const k = m.info.key;
     if (!KNOWN_KEYS.has(k) && byKey.get(k) === m) emit({ rule: "data001/unknown-keys", key: k, message: `key '${k}' is not part of DATA-001` });
   }
-
 }

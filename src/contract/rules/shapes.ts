@@ -28,7 +28,10 @@ export function shapeRules(ctx: RuleContext): void {
       emit({ rule: "data001/coords-length", key: "diffraction", message: `diffraction is 0-d: diffraction.shape[0] raises IndexError: ${INDEX_ERROR}` });
     } else {
       const n = dShape[0] as number;
-      for (const [key, h] of [["xcoords", xH], ["ycoords", yH]] as const) {
+      for (const [key, h] of [
+        ["xcoords", xH],
+        ["ycoords", yH],
+      ] as const) {
         if (!h) continue;
         if (h.shape.length === 0) {
           emit({ rule: "data001/coords-length", key, message: `${key} is 0-d: ${key}.shape[0] raises IndexError: ${INDEX_ERROR}` });
@@ -136,7 +139,11 @@ export function shapeRules(ctx: RuleContext): void {
     for (const key of globals) {
       const h = hdr(key);
       if (h && h.shape.length > 0 && h.shape[0] === M) {
-        emit({ rule: "data001/global-first-axis", key, message: `global array ${key} ${pyShape(h.shape)} has first dimension == M=${M}; split/filter tools would slice it per scan` });
+        emit({
+          rule: "data001/global-first-axis",
+          key,
+          message: `global array ${key} ${pyShape(h.shape)} has first dimension == M=${M}; split/filter tools would slice it per scan`,
+        });
       }
     }
     const si = hdr("scan_index");
@@ -149,14 +156,23 @@ export function shapeRules(ctx: RuleContext): void {
     if (M < C) {
       emit({ rule: "data001/grouping-capacity", key: null, message: `Dataset has only ${M} points but ${C} coordinates per group requested.` });
     } else if (C > 1 && nGroups > M && !options.enableOversampling) {
-      emit({ rule: "data001/grouping-capacity", key: null, message: `Requesting ${nGroups} groups but only ${M} points available (gridsize=${gridsize}, C=${C}). K choose C oversampling is required but not enabled.` });
+      emit({
+        rule: "data001/grouping-capacity",
+        key: null,
+        message: `Requesting ${nGroups} groups but only ${M} points available (gridsize=${gridsize}, C=${C}). K choose C oversampling is required but not enabled.`,
+      });
     } else if (C === 1 && nGroups > M) {
-      emit({ rule: "data001/grouping-capacity", key: null, severity: "info", message: `Requested ${nGroups} groups but only ${M} points available. Using all points as seeds.` });
+      emit({
+        rule: "data001/grouping-capacity",
+        key: null,
+        severity: "info",
+        message: `Requested ${nGroups} groups but only ${M} points available. Using all points as seeds.`,
+      });
     }
   }
   if (options.supervised) {
     const lH = hdr("label");
-    const canon = M !== null && frame ? [M, frame[0], frame[1]] : dH?.shape ?? null;
+    const canon = M !== null && frame ? [M, frame[0], frame[1]] : (dH?.shape ?? null);
     if (!has("label")) emit({ rule: "data001/label", key: "label", message: "supervised training requires a 'label' array (DATA-SUP-001)" });
     else if (lH && canon && pyShape(lH.shape) !== pyShape(canon)) {
       emit({ rule: "data001/label", key: "label", message: `label shape mismatch. Expected ${pyShape(canon)}, got ${pyShape(lH.shape)}` });

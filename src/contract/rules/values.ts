@@ -17,21 +17,48 @@ export function valueRules(ctx: RuleContext): void {
     if (!m || !hdr(key)) return undefined; // absent: rule not applicable
     return m.stats;
   };
-  const skip = (...rules: string[]) => rules.forEach((r) => notEvaluated.add(r));
+  const skip = (...rules: string[]) =>
+    rules.forEach((r) => {
+      notEvaluated.add(r);
+    });
   {
     const st = statsOf("diffraction");
-    const rulesD = ["data001/diffraction-finite", "data001/diffraction-nonnegative", "data001/diffraction-nonzero", "data001/amplitude-scale", "data001/amplitude-ratio"];
+    const rulesD = [
+      "data001/diffraction-finite",
+      "data001/diffraction-nonnegative",
+      "data001/diffraction-nonzero",
+      "data001/amplitude-scale",
+      "data001/amplitude-ratio",
+    ];
     if (st === null) skip(...rulesD);
     else if (st) {
       const c = st.components[0];
       const bad = nonFinite(st);
       if (bad > 0) emit({ rule: "data001/diffraction-finite", key: "diffraction", message: `diffraction contains ${bad} non-finite values` });
-      if (c && c.negative > 0) emit({ rule: "data001/diffraction-nonnegative", key: "diffraction", message: `amplitude must be non-negative; min=${fmt(c.min)}`, hint: HINTS.amplitude });
-      if (c && st.elements > 0 && c.zero === st.elements) emit({ rule: "data001/diffraction-nonzero", key: "diffraction", message: "diffraction amplitudes are all zero" });
-      if (c && c.max !== null && c.max >= 10) emit({ rule: "data001/amplitude-scale", key: "diffraction", message: `diffraction max=${fmt(c.max)} appears unnormalized (or intensity, not amplitude)`, hint: HINTS.amplitude });
+      if (c && c.negative > 0)
+        emit({
+          rule: "data001/diffraction-nonnegative",
+          key: "diffraction",
+          message: `amplitude must be non-negative; min=${fmt(c.min)}`,
+          hint: HINTS.amplitude,
+        });
+      if (c && st.elements > 0 && c.zero === st.elements)
+        emit({ rule: "data001/diffraction-nonzero", key: "diffraction", message: "diffraction amplitudes are all zero" });
+      if (c && c.max !== null && c.max >= 10)
+        emit({
+          rule: "data001/amplitude-scale",
+          key: "diffraction",
+          message: `diffraction max=${fmt(c.max)} appears unnormalized (or intensity, not amplitude)`,
+          hint: HINTS.amplitude,
+        });
       if (c && c.max !== null && c.finite > 0) {
         const mean = c.sum / c.finite;
-        if (mean > 0 && c.max / mean > 100) emit({ rule: "data001/amplitude-ratio", key: "diffraction", message: `diffraction max/mean=${(c.max / mean).toFixed(1)} > 100: may be intensity instead of amplitude` });
+        if (mean > 0 && c.max / mean > 100)
+          emit({
+            rule: "data001/amplitude-ratio",
+            key: "diffraction",
+            message: `diffraction max/mean=${(c.max / mean).toFixed(1)} > 100: may be intensity instead of amplitude`,
+          });
       }
     }
   }
@@ -49,14 +76,21 @@ export function valueRules(ctx: RuleContext): void {
   {
     const st = statsOf("objectGuess");
     if (st === null) skip("data001/object-values");
-    else if (st && nonFinite(st) > 0) emit({ rule: "data001/object-values", key: "objectGuess", message: `objectGuess contains ${nonFinite(st)} non-finite values` });
+    else if (st && nonFinite(st) > 0)
+      emit({ rule: "data001/object-values", key: "objectGuess", message: `objectGuess contains ${nonFinite(st)} non-finite values` });
   }
   {
     const objShape = oH && oH.shape.length === 2 ? (oH.shape as [number, number]) : null;
     const half = frame ? frame[0] / 2 : null;
-    for (const [key, axis] of [["xcoords", 1], ["ycoords", 0]] as const) {
+    for (const [key, axis] of [
+      ["xcoords", 1],
+      ["ycoords", 0],
+    ] as const) {
       const st = statsOf(key);
-      if (st === null) { skip("data001/coords-values"); continue; }
+      if (st === null) {
+        skip("data001/coords-values");
+        continue;
+      }
       if (!st) continue;
       const c = st.components[0];
       const bad = nonFinite(st);
@@ -67,17 +101,27 @@ export function valueRules(ctx: RuleContext): void {
       const size = objShape[axis];
       const axisName = axis === 1 ? "Wo" : "Ho";
       if (c.min < 0 || c.max > size) {
-        emit({ rule: "data001/coords-values", key, severity: "warning", message: `${key} range [${fmt(c.min)}, ${fmt(c.max)}] lies outside the object [0, ${size}] (${axisName})` });
+        emit({
+          rule: "data001/coords-values",
+          key,
+          severity: "warning",
+          message: `${key} range [${fmt(c.min)}, ${fmt(c.max)}] lies outside the object [0, ${size}] (${axisName})`,
+        });
       } else if (half !== null && (c.min < half || c.max > size - half)) {
-        emit({ rule: "data001/coords-values", key, severity: "info", message: `${key} range [${fmt(c.min)}, ${fmt(c.max)}] extends past [${half}, ${size - half}] (frames would leave the object)` });
+        emit({
+          rule: "data001/coords-values",
+          key,
+          severity: "info",
+          message: `${key} range [${fmt(c.min)}, ${fmt(c.max)}] extends past [${half}, ${size - half}] (frames would leave the object)`,
+        });
       }
     }
   }
   for (const m of facts.members) {
     const h = m.info.header;
-    if (!h || h.kind !== "b" || byKey.get(m.info.key) !== m) continue;
+    if (h?.kind !== "b" || byKey.get(m.info.key) !== m) continue;
     if (m.stats === null) skip("data001/bool-values");
-    else if (m.stats.badBool > 0) emit({ rule: "data001/bool-values", key: m.info.key, message: `${m.info.key} has ${m.stats.badBool} bool bytes other than 0/1` });
+    else if (m.stats.badBool > 0)
+      emit({ rule: "data001/bool-values", key: m.info.key, message: `${m.info.key} has ${m.stats.badBool} bool bytes other than 0/1` });
   }
-
 }
