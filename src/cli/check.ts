@@ -8,7 +8,7 @@ import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report, Violation } from "../contract/types.js";
 import { parsePyFloat } from "../python/repr.js";
-import { EXIT, UsageError, errorLine, exitCodeFor, intOption, jsonText, parseCommandArgs, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
+import { EXIT, UsageError, errorLine, parseCommand, exitCodeFor, intOption, jsonText, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]
 
@@ -40,9 +40,9 @@ type Format = (typeof FORMATS)[number];
 const PROFILES: readonly Profile[] = ["reference", "study", "tensorflow", "pytorch"];
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseCommandArgs(argv, {
+  const parsed = parseCommand(
+    argv,
+    {
       profile: { type: "string" },
       gridsize: { type: "string" },
       "neighbor-count": { type: "string" },
@@ -58,19 +58,11 @@ export async function run(argv: string[]): Promise<number> {
       format: { type: "string" },
       debug: { type: "boolean" },
       help: { type: "boolean", short: "h" },
-    });
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, HELP);
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
+    },
+    HELP,
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    return EXIT.OK;
-  }
   const debug = values.debug ?? false;
   let options: CheckOptions;
   let format: Format;

@@ -61,6 +61,29 @@ export function parseCommandArgs<T extends Options>(argv: string[], options: T, 
   }
 }
 
+/**
+ * The start every command shares: parse argv strictly; on a usage error print it with the help
+ * (exit 2), on --help print the help (exit 0). Returns the parsed arguments, or the exit code the
+ * command returns as it is.
+ */
+export function parseCommand<T extends Options>(argv: string[], options: T, help: string, allowPositionals = true): ParsedCommandArgs<T> | number {
+  let parsed: ParsedCommandArgs<T>;
+  try {
+    parsed = parseCommandArgs(argv, options, allowPositionals);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      printUsageError(e, help);
+      return EXIT.USAGE;
+    }
+    throw e;
+  }
+  if ((parsed.values as { help?: unknown }).help === true) {
+    process.stdout.write(help + "\n");
+    return EXIT.OK;
+  }
+  return parsed;
+}
+
 /** Parses a positive integer flag value or throws UsageError naming the flag. */
 export function intOption(name: string, value: string | undefined, min = 0): number | undefined {
   if (value === undefined) return undefined;

@@ -3,7 +3,7 @@
 // findings or OUT failing its check, 2 usage (incl. existing OUT without --force), 3 IN unreadable.
 import { isNpzError } from "../errors.js";
 import type { Profile } from "../contract/types.js";
-import { EXIT, type ParsedCommandArgs, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, parseCommand, intOption, jsonText, printUsageError } from "./common.js";
 import type { FixResult } from "../fix/fix.js";
 
 export const HELP = `Usage: npzguard fix IN --out OUT [options]
@@ -47,21 +47,9 @@ const FIX_OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed: ParsedCommandArgs<typeof FIX_OPTIONS>;
-  try {
-    parsed = parseCommandArgs(argv, FIX_OPTIONS);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, HELP);
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
+  const parsed = parseCommand(argv, FIX_OPTIONS, HELP);
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    return EXIT.OK;
-  }
   const debug = values.debug ?? false;
   let input: string;
   let align: number | undefined;

@@ -3,7 +3,7 @@
 // Exit: 0 written and verified, 2 usage (incl. existing OUT without --force), 3 IN unreadable
 // or corrupt (e.g. a CRC mismatch: nothing is written).
 import { isNpzError } from "../errors.js";
-import { EXIT, type ParsedCommandArgs, UsageError, errorLine, intOption, jsonText, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, parseCommand, intOption, jsonText, printUsageError } from "./common.js";
 import type { RepackResult } from "../fix/repack.js";
 
 export const HELP = `Usage: npzguard repack IN --out OUT [--align 64] [--stored | --deflate LEVEL]
@@ -39,21 +39,9 @@ const REPACK_OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed: ParsedCommandArgs<typeof REPACK_OPTIONS>;
-  try {
-    parsed = parseCommandArgs(argv, REPACK_OPTIONS);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, HELP);
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
+  const parsed = parseCommand(argv, REPACK_OPTIONS, HELP);
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    return EXIT.OK;
-  }
   const debug = values.debug ?? false;
   let input: string;
   let align: number;

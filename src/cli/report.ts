@@ -6,7 +6,7 @@ import path from "node:path";
 import { expandPaths } from "../contract/check.js";
 import type { Profile } from "../contract/types.js";
 import { renderHtmlReport } from "../report/html.js";
-import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
+import { EXIT, UsageError, errorLine, parseCommand, intOption, printUsageError } from "./common.js";
 
 export const HELP = `Usage: npzguard report PATH... --out FILE.html [options]
        npzguard report --phase-c-root C --phase-d-root D --artifact-root A --out FILE.html [study options]
@@ -104,28 +104,20 @@ async function runStudy(argv: string[]): Promise<number> {
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.some((a) => STUDY_FLAGS.some((f) => a === f || a.startsWith(f + "=")))) return runStudy(argv);
-  let parsed;
-  try {
-    parsed = parseCommandArgs(argv, {
+  const parsed = parseCommand(
+    argv,
+    {
       out: { type: "string", short: "o" },
       profile: { type: "string" },
       gridsize: { type: "string" },
       "image-size": { type: "string" },
       debug: { type: "boolean" },
       help: { type: "boolean", short: "h" },
-    });
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, HELP);
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
+    },
+    HELP,
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    return EXIT.OK;
-  }
   let gridsize: number | undefined;
   let maxImageSide: number | undefined;
   try {

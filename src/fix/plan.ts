@@ -6,6 +6,8 @@
 import { detectLegacyLayout } from "../contract/layout.js";
 import type { Report, Severity } from "../contract/types.js";
 import type { MemberInfo, NpyHeaderInfo, ObjectStrings } from "../types.js";
+import { KNOWN_KEYS } from "../contract/engine.js";
+import { pyShape } from "../contract/reference.js";
 
 /** One remedy applied: the checker's rule id, the member it changes, what is done. */
 export interface Remedy {
@@ -94,30 +96,11 @@ const REASONS: Record<string, string> = {
 };
 
 const COMPLEX_KEYS = new Set(["probeGuess", "objectGuess", "Y"]);
-const FORTRAN_KEYS = new Set([
-  "diffraction",
-  "diff3d",
-  "probeGuess",
-  "objectGuess",
-  "xcoords",
-  "ycoords",
-  "xcoords_start",
-  "ycoords_start",
-  "scan_index",
-  "Y",
-  "ground_truth_patches",
-  "coords_start_offsets",
-  "coords_start_relative",
-  "filenames",
-  "nn_indices",
-  "label",
-  "_shuffle_applied",
-  "_shuffle_seed",
-]);
+// The keys the checker reports Fortran order for (npz/fortran-order: the §4 inventory), bar the
+// 0-d `_metadata` string, where the order is meaningless.
+const FORTRAN_KEYS: ReadonlySet<string> = new Set([...KNOWN_KEYS].filter((k) => k !== "_metadata"));
 
-function shapeText(s: readonly number[]): string {
-  return s.length === 1 ? `(${s[0]},)` : `(${s.join(", ")})`;
-}
+const shapeText = pyShape;
 
 function componentSize(h: NpyHeaderInfo): number {
   return h.kind === "c" ? h.itemsize / 2 : h.kind === "U" ? 4 : h.itemsize;
