@@ -5,6 +5,7 @@ import { isNpzError } from "../errors.js";
 import type { Profile } from "../contract/types.js";
 import { EXIT, UsageError, errorLine, parseCommand, intOption, jsonText, printUsageError } from "./common.js";
 import type { FixResult } from "../fix/fix.js";
+import { isFixUsageError } from "../fix/output.js";
 
 export const HELP = `Usage: npzguard fix IN --out OUT [options]
 
@@ -46,6 +47,24 @@ const FIX_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** How fix and repack end on an error: 130 when interrupted (nothing written), 2 for a usage
+ * error of the library, 3 for a coded read error; anything else is a bug and is thrown. */
+export function fixFailureExit(e: unknown, signal: AbortSignal, debug: boolean): number {
+  if (signal.aborted) {
+    process.stderr.write("npzguard: interrupted; nothing written\n");
+    return 130;
+  }
+  if (isFixUsageError(e)) {
+    process.stderr.write(`npzguard: ${e.code}: ${e.message}\n`);
+    return EXIT.USAGE;
+  }
+  if (isNpzError(e) || (e instanceof Error && typeof (e as { code?: unknown }).code === "string")) {
+    process.stderr.write(errorLine(e, debug) + "\n");
+    return EXIT.UNREADABLE;
+  }
+  throw e;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, FIX_OPTIONS, HELP);
   if (typeof parsed === "number") return parsed;
@@ -72,7 +91,6 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const { fixFile } = await import("../fix/fix.js");
-  const { isFixUsageError } = await import("../fix/output.js");
   let result: FixResult;
   const ac = new AbortController();
   const onSigint = () => ac.abort();
@@ -90,19 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       signal: ac.signal,
     });
   } catch (e) {
-    if (ac.signal.aborted) {
-      process.stderr.write("npzguard: interrupted; nothing written\n");
-      return 130;
-    }
-    if (isFixUsageError(e)) {
-      process.stderr.write(`npzguard: ${e.code}: ${e.message}\n`);
-      return EXIT.USAGE;
-    }
-    if (isNpzError(e) || (e instanceof Error && typeof (e as { code?: unknown }).code === "string")) {
-      process.stderr.write(errorLine(e, debug) + "\n");
-      return EXIT.UNREADABLE;
-    }
-    throw e;
+    return fixFailureExit(e, ac.signal, debug);
   } finally {
     process.removeListener("SIGINT", onSigint);
   }

@@ -1,10 +1,6 @@
-// `npzguard repack IN --out OUT [--align 64] [--stored | --deflate LEVEL]`: rewrite an archive
-// so every STORED member's array data is aligned (zero-copy mappable).
-// Exit: 0 written and verified, 2 usage (incl. existing OUT without --force), 3 IN unreadable
-// or corrupt (e.g. a CRC mismatch: nothing is written).
-import { isNpzError } from "../errors.js";
-import { EXIT, UsageError, errorLine, parseCommand, intOption, jsonText, printUsageError } from "./common.js";
+import { EXIT, UsageError, parseCommand, intOption, jsonText, printUsageError } from "./common.js";
 import type { RepackResult } from "../fix/repack.js";
+import { fixFailureExit } from "./fix.js";
 
 export const HELP = `Usage: npzguard repack IN --out OUT [--align 64] [--stored | --deflate LEVEL]
 
@@ -63,7 +59,6 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const { repackFile } = await import("../fix/repack.js");
-  const { isFixUsageError } = await import("../fix/output.js");
   let result: RepackResult;
   const ac = new AbortController();
   const onSigint = () => ac.abort();
@@ -77,19 +72,7 @@ export async function run(argv: string[]): Promise<number> {
       signal: ac.signal,
     });
   } catch (e) {
-    if (ac.signal.aborted) {
-      process.stderr.write("npzguard: interrupted; nothing written\n");
-      return 130;
-    }
-    if (isFixUsageError(e)) {
-      process.stderr.write(`npzguard: ${e.code}: ${e.message}\n`);
-      return EXIT.USAGE;
-    }
-    if (isNpzError(e) || (e instanceof Error && typeof (e as { code?: unknown }).code === "string")) {
-      process.stderr.write(errorLine(e, debug) + "\n");
-      return EXIT.UNREADABLE;
-    }
-    throw e;
+    return fixFailureExit(e, ac.signal, debug);
   } finally {
     process.removeListener("SIGINT", onSigint);
   }

@@ -18,6 +18,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32, createDeflateRaw } from "node:zlib";
 import { NpzError } from "../errors.js";
+import { zipEndRecords } from "../writer/npz.js";
 
 const ZIP64_LIMIT = 0x7fffffff;
 const ALIGN_EXTRA_ID = 0xd935;
@@ -239,31 +240,7 @@ export class ZipOut {
     for (const r of this.#records) this.#write(centralRecord(r));
     const cdSize = this.#pos - cdOffset;
     const count = this.#records.length;
-    if (count > 0xffff || cdOffset > ZIP64_LIMIT || cdSize > ZIP64_LIMIT) {
-      const z64 = this.#pos;
-      const rec = Buffer.alloc(56);
-      rec.writeUInt32LE(0x06064b50, 0);
-      rec.writeBigUInt64LE(44n, 4);
-      rec.writeUInt16LE(45, 12);
-      rec.writeUInt16LE(45, 14);
-      rec.writeBigUInt64LE(BigInt(count), 24);
-      rec.writeBigUInt64LE(BigInt(count), 32);
-      rec.writeBigUInt64LE(BigInt(cdSize), 40);
-      rec.writeBigUInt64LE(BigInt(cdOffset), 48);
-      const loc = Buffer.alloc(20);
-      loc.writeUInt32LE(0x07064b50, 0);
-      loc.writeBigUInt64LE(BigInt(z64), 8);
-      loc.writeUInt32LE(1, 16);
-      this.#write(rec);
-      this.#write(loc);
-    }
-    const eocd = Buffer.alloc(22);
-    eocd.writeUInt32LE(0x06054b50, 0);
-    eocd.writeUInt16LE(Math.min(count, 0xffff), 8);
-    eocd.writeUInt16LE(Math.min(count, 0xffff), 10);
-    eocd.writeUInt32LE(Math.min(cdSize, 0xffffffff), 12);
-    eocd.writeUInt32LE(Math.min(cdOffset, 0xffffffff), 16);
-    this.#write(eocd);
+    this.#write(zipEndRecords(count, cdOffset, cdSize));
     const fd = this.#fdOrThrow();
     fsyncSync(fd);
     this.#fd = null;

@@ -155,37 +155,7 @@ export class NpzWriter {
       for (const r of this.#records) this.#write(centralRecord(r));
       const cdSize = this.#pos - cdOffset;
       const count = this.#records.length;
-      if (count > ZIP_FILECOUNT_LIMIT || cdOffset > ZIP64_LIMIT || cdSize > ZIP64_LIMIT) {
-        const z64Offset = this.#pos;
-        const rec = Buffer.alloc(56);
-        rec.writeUInt32LE(0x06064b50, 0);
-        rec.writeBigUInt64LE(44n, 4);
-        rec.writeUInt16LE(ZIP64_VERSION, 12);
-        rec.writeUInt16LE(ZIP64_VERSION, 14);
-        rec.writeUInt32LE(0, 16);
-        rec.writeUInt32LE(0, 20);
-        rec.writeBigUInt64LE(BigInt(count), 24);
-        rec.writeBigUInt64LE(BigInt(count), 32);
-        rec.writeBigUInt64LE(BigInt(cdSize), 40);
-        rec.writeBigUInt64LE(BigInt(cdOffset), 48);
-        const loc = Buffer.alloc(20);
-        loc.writeUInt32LE(0x07064b50, 0);
-        loc.writeUInt32LE(0, 4);
-        loc.writeBigUInt64LE(BigInt(z64Offset), 8);
-        loc.writeUInt32LE(1, 16);
-        this.#write(rec);
-        this.#write(loc);
-      }
-      const eocd = Buffer.alloc(22);
-      eocd.writeUInt32LE(0x06054b50, 0);
-      eocd.writeUInt16LE(0, 4);
-      eocd.writeUInt16LE(0, 6);
-      eocd.writeUInt16LE(Math.min(count, 0xffff), 8);
-      eocd.writeUInt16LE(Math.min(count, 0xffff), 10);
-      eocd.writeUInt32LE(Math.min(cdSize, 0xffffffff), 12);
-      eocd.writeUInt32LE(Math.min(cdOffset, 0xffffffff), 16);
-      eocd.writeUInt16LE(0, 20);
-      this.#write(eocd);
+      this.#write(zipEndRecords(count, cdOffset, cdSize));
     } finally {
       const fd = this.#fd;
       this.#fd = null;
@@ -196,6 +166,39 @@ export class NpzWriter {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * The end of a ZIP archive whose central directory (`count` records, `cdSize` bytes) starts at
+ * `cdOffset`: a zip64 end record and locator when any value exceeds what Python's zipfile writes
+ * without zip64, then the classic end-of-central-directory record (values capped as zipfile does).
+ */
+export function zipEndRecords(count: number, cdOffset: number, cdSize: number): Buffer {
+  const parts: Buffer[] = [];
+  if (count > ZIP_FILECOUNT_LIMIT || cdOffset > ZIP64_LIMIT || cdSize > ZIP64_LIMIT) {
+    const rec = Buffer.alloc(56);
+    rec.writeUInt32LE(0x06064b50, 0);
+    rec.writeBigUInt64LE(44n, 4);
+    rec.writeUInt16LE(ZIP64_VERSION, 12);
+    rec.writeUInt16LE(ZIP64_VERSION, 14);
+    rec.writeBigUInt64LE(BigInt(count), 24);
+    rec.writeBigUInt64LE(BigInt(count), 32);
+    rec.writeBigUInt64LE(BigInt(cdSize), 40);
+    rec.writeBigUInt64LE(BigInt(cdOffset), 48);
+    const loc = Buffer.alloc(20);
+    loc.writeUInt32LE(0x07064b50, 0);
+    loc.writeBigUInt64LE(BigInt(cdOffset + cdSize), 8); // the zip64 record follows the directory
+    loc.writeUInt32LE(1, 16);
+    parts.push(rec, loc);
+  }
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(Math.min(count, 0xffff), 8);
+  eocd.writeUInt16LE(Math.min(count, 0xffff), 10);
+  eocd.writeUInt32LE(Math.min(cdSize, 0xffffffff), 12);
+  eocd.writeUInt32LE(Math.min(cdOffset, 0xffffffff), 16);
+  parts.push(eocd);
+  return Buffer.concat(parts);
 }
 
 function centralRecord(r: CentralRecord): Buffer {

@@ -26,6 +26,24 @@ if (!CLUSTER && !REQUIRE)
 
 let tree: Tree;
 let dist: string;
+/** `npzguard run` on the test tree with the Slurm executor, plus `extra`. */
+const slurmRun = (...extra: string[]): string[] => [
+  "run",
+  "--phase-c-root",
+  tree.c,
+  "--phase-d-root",
+  tree.d,
+  "--artifact-root",
+  tree.a,
+  "--workdir",
+  FAKE,
+  "--no-verify",
+  "--executor",
+  "slurm",
+  "--poll-interval",
+  "0.5",
+  ...extra,
+];
 
 describe.skipIf(!CLUSTER && !REQUIRE)("run lock with the Slurm executor (real cluster)", () => {
   beforeAll(() => {
@@ -50,22 +68,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("run lock with the Slurm executor (real cl
 
   it("two concurrent Slurm runs on one root: one array, every job submitted and trained exactly once", async () => {
     const env = { ...process.env, FAKE_TRAINER_EVENTS: tree.events, FAKE_TRAINER_SLEEP: "1" };
-    const args = [
-      "run",
-      "--phase-c-root",
-      tree.c,
-      "--phase-d-root",
-      tree.d,
-      "--artifact-root",
-      tree.a,
-      "--workdir",
-      FAKE,
-      "--no-verify",
-      "--executor",
-      "slurm",
-      "--poll-interval",
-      "0.5",
-    ];
+    const args = slurmRun();
     const first = startCli(dist, args, { env });
     // Start the second while the first holds the lock (it takes it before asking Slurm anything).
     const deadline = Date.now() + 30_000;
@@ -90,30 +93,7 @@ describe.skipIf(!CLUSTER && !REQUIRE)("run lock with the Slurm executor (real cl
     const log = join(tree.a, "logs", "phase_e_baseline_gs1_dose1000.log");
     symlinkSync(victim, log);
     const env = { ...process.env, FAKE_TRAINER_EVENTS: tree.events };
-    const r = await startCli(
-      dist,
-      [
-        "run",
-        "--phase-c-root",
-        tree.c,
-        "--phase-d-root",
-        tree.d,
-        "--artifact-root",
-        tree.a,
-        "--workdir",
-        FAKE,
-        "--no-verify",
-        "--executor",
-        "slurm",
-        "--poll-interval",
-        "0.5",
-        "--dose",
-        "1000",
-        "--view",
-        "baseline",
-      ],
-      { env },
-    ).done;
+    const r = await startCli(dist, slurmRun("--dose", "1000", "--view", "baseline"), { env }).done;
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(victim, "utf8")).toBe("precious\n");
     expect(lstatSync(log).isSymbolicLink()).toBe(false);
