@@ -226,31 +226,42 @@ describe("unusable paths are ERR_NPZ_OPEN, never a hang", () => {
     expectNpzError(() => loadNpy(d), "ERR_NPZ_OPEN");
   }, 5_000);
 
-  it.skipIf(isRoot)(
-    "permission denied (skipped when running as root: chmod does not stop root)",
-    () => {
-      const dir = path.join(tmp.dir, "locked");
-      mkdirSync(dir);
-      const p = tmp.write(path.join("locked", "x.npz"), zip([{ name: "a.npy", data: npy(new Uint8Array(4), { descr: "<f4", shape: [1] }) }]).bytes);
-      chmodSync(p, 0o000);
-      chmodSync(dir, 0o000);
-      try {
-        expectNpzError(() => openNpz(p), "ERR_NPZ_OPEN");
-      } finally {
+  // chmod 000 does not stop root (CAP_DAC_OVERRIDE): as root (CI runs as root) the open runs in a
+  // child that setpriv has stripped of the two capabilities that bypass file permissions, so the
+  // permission check applies to it as it does to any user.
+  const DROP_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"];
+  it("permission denied (as root: in a child without CAP_DAC_OVERRIDE)", async () => {
+    const dir = path.join(tmp.dir, "locked");
+    mkdirSync(dir);
+    const p = tmp.write(path.join("locked", "x.npz"), zip([{ name: "a.npy", data: npy(new Uint8Array(4), { descr: "<f4", shape: [1] }) }]).bytes);
+    chmodSync(p, 0o000);
+    chmodSync(dir, 0o000);
+    try {
+      if (isRoot) {
+        const r = await runChild<Reply>(["open", p], 10_000, {}, DROP_DAC);
+        expect(r.signal, r.stderr).toBeNull();
+        expect(r.reply?.ok, r.stderr).toBe(false);
+        expect(r.reply?.code).toBe("ERR_NPZ_OPEN");
+        // The same child with its capabilities opens the file: the refusal above came from the
+        // permission bits, not from setpriv or the child itself.
         chmodSync(dir, 0o755);
+        chmodSync(p, 0o644);
+        const ok = await runChild<Reply>(["open", p], 10_000, {}, DROP_DAC);
+        expect(ok.reply?.ok, ok.stderr).toBe(true);
+      } else {
+        expectNpzError(() => openNpz(p), "ERR_NPZ_OPEN");
       }
-    },
-    5_000,
-  );
+    } finally {
+      chmodSync(dir, 0o755);
+    }
+  }, 20_000);
 
-  if (isRoot) {
-    it("permission denied cannot be tested as root (chmod 000 does not stop root): sub-case skipped", () => {
-      // Still check that a file root *can* read after chmod 000 opens normally (no false refusal).
-      const p = tmp.write("mode000.npy", npy(new Uint8Array(4), { descr: "<f4", shape: [1] }));
-      chmodSync(p, 0o000);
-      expect(loadNpy(p).shape).toEqual([1]);
-    });
-  }
+  it("a mode-000 file that the caller may still read (root) opens normally: no false refusal", () => {
+    const p = tmp.write("mode000.npy", npy(new Uint8Array(4), { descr: "<f4", shape: [1] }));
+    chmodSync(p, 0o000);
+    if (isRoot) expect(loadNpy(p).shape).toEqual([1]);
+    else expectNpzError(() => loadNpy(p), "ERR_NPZ_OPEN");
+  });
 
   it("a FIFO (opened non-blocking, refused after fstat) in a child that is killed if it hangs", async () => {
     const fifo = path.join(tmp.dir, "pipe.npz");

@@ -13,10 +13,14 @@ export interface ChildRun<R> {
   stderr: string;
 }
 
-/** Spawns child.mjs with args (and extra environment variables); SIGKILLs it after timeoutMs. */
-export function runChild<R>(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<ChildRun<R>> {
+/**
+ * Spawns child.mjs with args (and extra environment variables); SIGKILLs it after timeoutMs.
+ * `prefix` runs the child under another program (e.g. setpriv to drop capabilities).
+ */
+export function runChild<R>(args: string[], timeoutMs: number, env: Record<string, string> = {}, prefix: string[] = []): Promise<ChildRun<R>> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const argv = [...prefix, process.execPath, CHILD, ...args];
+    const c = spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let out = "";
     let err = "";
     c.stdout.on("data", (b: Buffer) => (out += b.toString()));
