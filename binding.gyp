@@ -14,9 +14,16 @@
         "native/core/scan.cc",
         "native/core/pickle_walker.cc",
         "native/core/fresh_fill.cc",
+        "native/core/stored_io.cc",
         "native/core/archive.cc",
+        "native/core/archive_rows.cc",
+        "native/core/archive_scan.cc",
         "native/core/file_lock.cc",
-        "native/binding/addon.cc"
+        "native/binding/addon.cc",
+        "native/binding/convert.cc",
+        "native/binding/archive_wrap.cc",
+        "native/binding/archive_wrap_rows.cc",
+        "native/binding/scan_worker.cc"
       ],
       "include_dirs": ["native/core"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

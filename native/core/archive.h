@@ -3,6 +3,8 @@
 // or one copy, byte-swapped to native order, CRC-verified), object-string extraction (pickle
 // walker / 0-d U,S) and streaming value scans (bounded memory, CRC in the same pass; STORED
 // members through SIGBUS-guarded read-only mapping windows, DEFLATED ones through pread + inflate).
+// Implemented in archive.cc (open, members, budget, array and string reads), archive_rows.cc
+// (row reads, row profile), archive_scan.cc (scan) and stored_io.cc (STORED-member I/O).
 //
 // Ownership: an Archive owns its FileSource (one fd held open for its lifetime, fstat at open).
 // Thread-safety: after open(), members() is immutable; read_array/read_strings/scan are const
@@ -102,6 +104,12 @@ class Archive {
   // ERR_NPY_NON_NATIVE_ENDIAN, ERR_NPY_MISALIGNED or ERR_NPZ_LIMIT (> 4 GiB) instead of copying.
   // Unsupported/object dtypes: ERR_NPY_UNSUPPORTED_DTYPE. Copies verify the CRC (full read).
   ArrayBytes read_array(size_t index, CopyMode mode) const;
+  // The whole array decoded (DEFLATED) or copied (STORED) straight into dst, which the caller
+  // owns and sized to the header's byte_length (n; else ERR_NPZ_LIMIT): in native byte order,
+  // CRC verified for .npz members, charged to the inflate budget. One pass, no second buffer:
+  // the binding uses it for copies larger than one external buffer (4 GiB), streaming into
+  // memory the JavaScript engine allocated. Same dtype refusals as read_array.
+  void read_array_into(size_t index, uint8_t* dst, size_t n) const;
   // Rows [start, end) along the first axis of a C-order array (a 1-d array in either order):
   // a zero-copy mapping of just those rows when the whole-array rules allow it (STORED, file
   // source, native endian, aligned, <= 4 GiB), else a copy in native byte order. A DEFLATED

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "errors.h"
-#include "member_stream.h"
 
 #if defined(NPZ_HAVE_ISAL)
 #include <isa-l.h>

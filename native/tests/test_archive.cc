@@ -149,6 +149,59 @@ NPZ_TEST(archive_read_array_copies) {
   NPZ_EXPECT_CODE(a->read_strings(0), Code::NpyUnsupportedDtype);
 }
 
+// read_array_into: the caller's buffer gets what read_array copies (native order, CRC checked,
+// budget charged), STORED and DEFLATED, little- and big-endian; a wrong size or dtype is refused.
+NPZ_TEST(archive_read_array_into) {
+  auto v = floats(1000);
+  Bytes le = ztest::raw(v);
+  Bytes c8 = ztest::raw(std::vector<float>{1, 2, 3, 4});
+  Mem m{ztest::build_zip({{"s.npy", ztest::npy("<f4", "(1000,)", le), 0},
+                          {"d.npy", ztest::npy("<f4", "(1000,)", le), 8},
+                          {"be.npy", ztest::npy(">f4", "(1000,)", swap_each(le, 4)), 8},
+                          {"bes.npy", ztest::npy(">f4", "(1000,)", swap_each(le, 4)), 0},
+                          {"z.npy", ztest::npy(">c8", "(2,)", swap_each(c8, 4)), 0},
+                          {"st.npy", ztest::npy("[('a', '<i4')]", "(1,)", Bytes(4, 0)), 0}})
+            .bytes};
+  auto a = m.open();
+  for (size_t i = 0; i < 4; ++i) {
+    std::vector<uint8_t> dst(4000, 0xEE);
+    a->read_array_into(i, dst.data(), dst.size());
+    NPZ_EXPECT(std::memcmp(dst.data(), le.data(), 4000) == 0);
+  }
+  std::vector<uint8_t> zc(16);
+  a->read_array_into(4, zc.data(), zc.size());
+  NPZ_EXPECT(std::memcmp(zc.data(), c8.data(), 16) == 0);
+  std::vector<uint8_t> small(3999);
+  NPZ_EXPECT_CODE(a->read_array_into(0, small.data(), small.size()), Code::NpzLimit);
+  std::vector<uint8_t> four(4);
+  NPZ_EXPECT_CODE(a->read_array_into(5, four.data(), four.size()), Code::NpyUnsupportedDtype);
+  NPZ_EXPECT_CODE(a->read_array_into(99, four.data(), four.size()), Code::NpzMemberNotFound);
+  // The inflate budget is charged by the member's full size, like read_array.
+  npz::OpenOptions tight;
+  tight.max_inflate_total = 100;
+  auto b = m.open("mem.npz", tight);
+  std::vector<uint8_t> dst(4000);
+  NPZ_EXPECT_CODE(b->read_array_into(1, dst.data(), dst.size()), Code::NpzLimit);
+  b->read_array_into(0, dst.data(), dst.size());  // STORED: not charged
+  // A bad CRC is found, STORED and DEFLATED, and names the member.
+  Bytes data = ztest::npy("<f4", "(100,)", ztest::raw(floats(100)));
+  for (uint16_t method : {0, 8}) {
+    ztest::Member bad{"a.npy", data, method};
+    bad.cd_crc = ztest::crc(data) ^ 0x10;
+    Mem mm{ztest::build_zip({bad}).bytes};
+    auto c = mm.open();
+    std::vector<uint8_t> out(400);
+    NPZ_EXPECT_CODE(c->read_array_into(0, out.data(), out.size()), Code::NpzCrcMismatch);
+    std::string member = "(no error)";
+    try {
+      c->read_array_into(0, out.data(), out.size());
+    } catch (const npz::Error& e) {
+      member = e.member();
+    }
+    NPZ_EXPECT(member == "a");
+  }
+}
+
 NPZ_TEST(archive_crc_checked_on_copy_and_scan) {
   Bytes data = ztest::npy("<f4", "(100,)", ztest::raw(floats(100)));
   for (uint16_t method : {0, 8}) {

@@ -131,6 +131,8 @@ describe("npm pack", () => {
       "schemas/version.schema.json",
       "native/core/archive.cc",
       "native/binding/addon.cc",
+      "native/binding/archive_wrap.cc",
+      "native/core/stored_io.cc",
       "CMakeLists.txt",
       "binding.gyp",
       "LICENSE",

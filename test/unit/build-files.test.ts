@@ -1,7 +1,7 @@
 // The two build descriptions (CMakeLists.txt primary, binding.gyp fallback) compile the same
 // sources, and the native error-code table agrees with src/errors.ts.
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ERROR_CODES } from "../../src/errors.js";
@@ -29,6 +29,19 @@ describe("build files", () => {
     expect([...target!.sources].sort()).toEqual([...fromCmake].sort());
     expect(new Set(fromCmake).size).toBe(fromCmake.length);
     expect(fromCmake).toContain("native/binding/addon.cc");
+  });
+
+  it("every .cc file of the core and the binding is built (none forgotten after a split)", () => {
+    const cmake = readFileSync(path.join(root, "CMakeLists.txt"), "utf8");
+    const core = cmakeList(cmake, "NPZ_CORE_SOURCES");
+    const binding = cmakeList(cmake, "NPZ_BINDING_SOURCES");
+    const onDisk = (dir: string) =>
+      readdirSync(path.join(root, dir))
+        .filter((n) => n.endsWith(".cc"))
+        .map((n) => `${dir}/${n}`)
+        .sort();
+    expect([...core].sort()).toEqual(onDisk("native/core"));
+    expect([...binding].sort()).toEqual(onDisk("native/binding"));
   });
 
   it("native errorCodes() equals ERROR_CODES in order", async () => {

@@ -3,7 +3,7 @@
 // single-copy reads above the 4 GiB external-buffer cap, a binding that builds without RTTI).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -312,8 +312,12 @@ describe("argument checking and errors", () => {
 
 describe("fallback build (node-gyp)", () => {
   it("the binding needs no RTTI: node-gyp compiles with -fno-rtti", () => {
-    const src = readFileSync(path.join(ROOT, "native", "binding", "addon.cc"), "utf8");
-    const code = src.replace(/\/\/.*$/gm, "");
-    expect(code).not.toMatch(/\bdynamic_cast\b|\btypeid\b/);
+    const dir = path.join(ROOT, "native", "binding");
+    const files = readdirSync(dir).filter((n) => /\.(cc|h)$/.test(n));
+    expect(files).toContain("archive_wrap.cc");
+    for (const n of files) {
+      const code = readFileSync(path.join(dir, n), "utf8").replace(/\/\/.*$/gm, "");
+      expect(code, n).not.toMatch(/\bdynamic_cast\b|\btypeid\b/);
+    }
   });
 });

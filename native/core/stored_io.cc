@@ -1,0 +1,312 @@
+// Stored-member I/O (stored_io.h): the SIGBUS guard, the mapping windows, the guarded scan of a
+// STORED range and the two-thread copy of a large STORED array (userfaultfd or pread).
+#include "stored_io.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csetjmp>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "archive_internal.h"
+#include "byteswap.h"
+#include "crc32.h"
+#include "errors.h"
+#include "fresh_fill.h"
+
+namespace npz {
+namespace detail {
+
+namespace {
+
+constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
+constexpr size_t kStoredChunk = 1u << 20;  // pread target stays in L2 for the CRC + scan passes
+
+// ---- Scans of STORED members read the page cache through short-lived mappings ----------------
+// Why mappings: a pread() scan copies every byte once more (kernel -> buffer) before the CRC and
+// the statistics read it; reading the mapping directly measured ~1.5x faster per thread here.
+// Why that is safe: a file truncated while we read it makes the access raise SIGBUS. Each scan
+// thread arms a thread-local recovery point around the code that touches the mapping (CRC-32 and
+// Scanner::feed, which own nothing that needs unwinding); the process-wide handler jumps back to
+// it and the scan fails with ERR_NPZ_CORRUPT. A SIGBUS on any other thread (e.g. JS touching a
+// zero-copy view of a truncated file) is passed on to the previous handler / default action.
+thread_local sigjmp_buf* t_bus_jump = nullptr;
+struct sigaction g_prev_bus;
+
+void on_sigbus(int sig, siginfo_t* info, void* uctx) {
+  if (t_bus_jump != nullptr) siglongjmp(*t_bus_jump, 1);
+  if ((g_prev_bus.sa_flags & SA_SIGINFO) != 0 && g_prev_bus.sa_sigaction != nullptr) {
+    g_prev_bus.sa_sigaction(sig, info, uctx);
+    return;
+  }
+  if ((g_prev_bus.sa_flags & SA_SIGINFO) == 0 && g_prev_bus.sa_handler != SIG_DFL &&
+      g_prev_bus.sa_handler != SIG_IGN) {
+    g_prev_bus.sa_handler(sig);
+    return;
+  }
+  std::signal(SIGBUS, SIG_DFL);  // the faulting access runs again and takes the default action
+}
+
+void install_sigbus_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGBUS, &sa, &g_prev_bus);
+  });
+}
+
+// Runs fn(); returns false instead if it raised SIGBUS. fn must not create objects that need
+// destructors (the recovery jumps over its frames): here it only reads mapped bytes.
+template <class F>
+bool bus_guarded(F&& fn) {
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    t_bus_jump = nullptr;
+    return false;
+  }
+  t_bus_jump = &jump;
+  fn();
+  t_bus_jump = nullptr;
+  return true;
+}
+
+// Read-only private mapping of one window of the file, prefaulted (MAP_POPULATE) in one call
+// unless asked not to (a source only the kernel reads, see copy_stored_parallel).
+class ScanWindow {
+ public:
+  ScanWindow(int fd, uint64_t offset, size_t length, bool populate = true) {
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t start = offset - offset % page;
+    len_ = static_cast<size_t>(offset - start) + length;
+    base_ = ::mmap(nullptr, len_, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd,
+                   static_cast<off_t>(start));
+    if (base_ == MAP_FAILED) base_ = nullptr;
+    else data_ = static_cast<const uint8_t*>(base_) + (offset - start);
+  }
+  ~ScanWindow() {
+    if (base_) ::munmap(base_, len_);
+  }
+  ScanWindow(const ScanWindow&) = delete;
+  ScanWindow& operator=(const ScanWindow&) = delete;
+  const uint8_t* data() const { return data_; }
+
+ private:
+  void* base_ = nullptr;
+  size_t len_ = 0;
+  const uint8_t* data_ = nullptr;
+};
+
+constexpr size_t kScanWindow = 8u << 20;
+
+// CRC-32 of a mapped range in 16 KiB steps, asking for the next step's cache lines before each
+// one: the CRC kernel outruns the hardware prefetcher when two threads stream from memory
+// (measured ~12% faster on two threads here). Prefetches never fault, and stay inside [p, p+n).
+uint32_t crc32_prefetched(uint32_t crc, const uint8_t* p, size_t n) {
+  constexpr size_t kStep = 16u << 10;
+  for (size_t off = 0; off < n; off += kStep) {
+    const size_t next_end = std::min(n, off + 2 * kStep);
+    for (size_t q = off + kStep; q < next_end; q += 64) __builtin_prefetch(p + q, 0, 3);
+    crc = crc32_update(crc, p + off, std::min(kStep, n - off));
+  }
+  return crc;
+}
+constexpr size_t kScanSlice = 256u << 10;
+
+}  // namespace
+
+// Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
+// lies inside [arr_begin, arr_end). File-backed sources are read through guarded mappings,
+// in-memory ones (fuzzers, tests) directly; a failed mapping falls back to pread.
+RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
+                              uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
+                              const DType* dt, bool crc, const std::atomic<bool>* cancel,
+                              const std::string& key) {
+  RangeResult r;
+  std::optional<Scanner> sc;
+  if (dt) sc.emplace(*dt);
+  std::vector<uint8_t> buf;
+  if (file) install_sigbus_handler();
+  uint64_t pos = from;
+  while (pos < to) {
+    check_cancel(cancel, key);
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(file ? kScanWindow : kStoredChunk, to - pos));
+    std::optional<ScanWindow> win;
+    const uint8_t* p = nullptr;
+    if (file) {
+      win.emplace(file->fd(), e.data_offset + pos, k);
+      p = win->data();
+    }
+    if (!p) {
+      buf.resize(k);
+      src.read(e.data_offset + pos, buf.data(), k);
+      p = buf.data();
+    }
+    const bool ok = bus_guarded([&] {
+      // With statistics, CRC and stats go per 256 KiB slice so the second pass reads from L2,
+      // not memory; a CRC-only pass takes the whole window in one call (fewer fold setups).
+      const size_t slice = sc ? kScanSlice : k;
+      for (size_t off = 0; off < k; off += slice) {
+        const size_t len = std::min(slice, k - off);
+        if (crc) r.crc = crc32_prefetched(r.crc, p + off, len);
+        const uint64_t a = std::max(pos + off, arr_begin), b = std::min(pos + off + len, arr_end);
+        if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
+      }
+    });
+    if (!ok)
+      throw Error(Code::NpzCorrupt,
+                  "file truncated while scanning member '" + key + "' (at byte " +
+                      std::to_string(pos) + " of the member)",
+                  key);
+    pos += k;
+  }
+  if (sc) r.stats = sc->finish();
+  return r;
+}
+
+unsigned io_threads() {
+  const unsigned hc = std::thread::hardware_concurrency();
+  return std::min(2u, hc == 0 ? 1u : hc);
+}
+
+namespace {
+
+uint8_t* page_floor(uint8_t* p) {
+  const uintptr_t page = FreshFill::page_size();
+  return reinterpret_cast<uint8_t*>(reinterpret_cast<uintptr_t>(p) & ~(page - 1));
+}
+
+// CRC-32 of member bytes [from, to), read through a small buffer (NPY header, trailing bytes).
+uint32_t crc_of_range(const Source& src, const ZipEntry& z, uint64_t from, uint64_t to) {
+  uint8_t buf[16384];
+  uint32_t crc = 0;
+  for (uint64_t pos = from; pos < to;) {
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(sizeof buf, to - pos));
+    src.read(z.data_offset + pos, buf, k);
+    crc = crc32_update(crc, buf, k);
+    pos += k;
+  }
+  return crc;
+}
+
+// Copies array bytes [from, to) (relative to dst) of a STORED member whose array starts at member
+// offset arr_begin: pread straight into dst in kCopyChunk pieces, each CRC'd (and byte-swapped
+// when swap is the unit size) while still in cache. Returns the CRC-32 of those bytes, continuing
+// from crc (the CRC of the bytes before `from`, when a part is finished by this path).
+uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_begin, uint8_t* dst,
+                          size_t from, size_t to, uint32_t swap, uint32_t crc = 0) {
+  for (size_t pos = from; pos < to;) {
+    const size_t k = std::min(kCopyChunk, to - pos);
+#ifdef MADV_POPULATE_WRITE
+    // Fault the chunk's fresh pages in with one call instead of one trap per 4 KiB page
+    // (measured ~1.3x faster here); best effort: a kernel without it just faults on write.
+    ::madvise(page_floor(dst + pos), static_cast<size_t>(dst + pos + k - page_floor(dst + pos)),
+              MADV_POPULATE_WRITE);
+#endif
+    src.read(z.data_offset + arr_begin + pos, dst + pos, k);
+    crc = crc32_update(crc, dst + pos, k);
+    if (swap) swap_units(dst + pos, k, swap);
+    pos += k;
+  }
+  return crc;
+}
+
+}  // namespace
+
+// One copy of a large STORED array on two threads. Fresh pages are what a copy into new memory
+// costs on this kind of machine (the kernel zeroes each page before the copy overwrites it), so:
+//  - where userfaultfd allows it, each thread fills its half of the new buffer straight from a
+//    read-only mapping of the file (UFFDIO_COPY: one pass per page, no zeroing; fresh_fill.h),
+//    then CRCs each piece while it is in cache. A piece the kernel refuses (a file truncated
+//    since it was opened, say) and everything after it in that half, plus the last partial
+//    page, are finished with pread once the range is back to ordinary memory;
+//  - otherwise each thread faults in and fills its own half with pread (MADV_POPULATE_WRITE
+//    per piece instead of one fault per page).
+// The member's CRC-32 is assembled from the header bytes, the parts and any trailing bytes with
+// crc32_combine. n and arr_begin were checked against the member (and the member against the
+// file) when the archive was opened; src.read throws on a short read.
+// NPZGUARD_NO_USERFAULTFD=1 in the environment forces the pread path (tests cover both).
+uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
+                              uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap) {
+  const size_t page = FreshFill::page_size();
+  const size_t full = n / page * page;  // UFFDIO_COPY works in whole pages
+  std::optional<FreshFill> fresh;
+  std::optional<ScanWindow> from_file;
+  const char* no_uffd = std::getenv("NPZGUARD_NO_USERFAULTFD");
+  if (file && full > 0 && !(no_uffd && *no_uffd && std::strcmp(no_uffd, "0") != 0)) {
+    fresh.emplace(dst, full);
+    if (fresh->ok()) from_file.emplace(file->fd(), z.data_offset + arr_begin, full, false);
+    if (!fresh->ok() || !from_file->data()) {
+      fresh.reset();
+      from_file.reset();
+    }
+  }
+  const size_t unit = swap ? swap : 1;
+  // Split point: page-aligned for the fill path (page sizes are multiples of every swap unit),
+  // element-aligned otherwise, so a swap never straddles it.
+  const size_t half = fresh ? full / 2 / page * page : (n / unit / 2) * unit;
+  const size_t end1 = fresh ? full : n;
+
+  struct Part {
+    uint32_t crc = 0;
+    size_t done = 0;  // filled up to here
+  };
+  auto fill_part = [&](size_t from, size_t to) {
+    Part r{0, from};
+    while (r.done < to) {
+      const size_t k = std::min(kCopyChunk, to - r.done);
+      if (!fresh->fill(dst + r.done, from_file->data() + r.done, k)) break;
+      r.crc = crc32_update(r.crc, dst + r.done, k);
+      if (swap) swap_units(dst + r.done, k, swap);
+      r.done += k;
+    }
+    return r;
+  };
+
+  Part p0, p1;
+  std::exception_ptr err;
+  std::thread t([&] {
+    try {
+      if (fresh) p1 = fill_part(half, end1);
+      else p1 = Part{copy_stored_part(src, z, arr_begin, dst, half, end1, swap), end1};
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  uint32_t head = 0, tail = 0;
+  try {
+    head = crc_of_range(src, z, 0, arr_begin);
+    if (fresh) p0 = fill_part(0, half);
+    else p0 = Part{copy_stored_part(src, z, arr_begin, dst, 0, half, swap), half};
+  } catch (...) {
+    t.join();
+    throw;
+  }
+  t.join();
+  if (err) std::rethrow_exception(err);
+  uint32_t rest = 0;
+  if (fresh) {
+    fresh->release();  // ordinary memory again: the pread path may touch any page now
+    if (p0.done < half) p0.crc = copy_stored_part(src, z, arr_begin, dst, p0.done, half, swap, p0.crc);
+    if (p1.done < full) p1.crc = copy_stored_part(src, z, arr_begin, dst, p1.done, full, swap, p1.crc);
+    rest = copy_stored_part(src, z, arr_begin, dst, full, n, swap);
+  }
+  tail = crc_of_range(src, z, arr_begin + n, z.usize);
+  uint32_t crc = crc32_combine(head, p0.crc, half);
+  crc = crc32_combine(crc, p1.crc, end1 - half);
+  crc = crc32_combine(crc, rest, n - end1);
+  return crc32_combine(crc, tail, z.usize - arr_begin - n);
+}
+
+}  // namespace detail
+}  // namespace npz
