@@ -67,7 +67,8 @@ Napi::Value JsBuildInfo(const Napi::CallbackInfo& info) {
 Napi::Value JsFlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsBoolean() || !info[2].IsBoolean()) {
-    throw Napi::TypeError::New(env, "Expected (fd: number, exclusive: boolean, wait: boolean) for flock");
+    throw Napi::TypeError::New(
+        env, "Expected (fd: number, exclusive: boolean, wait: boolean) for flock");
   }
   const int fd = info[0].As<Napi::Number>().Int32Value();
   const bool exclusive = info[1].As<Napi::Boolean>().Value();

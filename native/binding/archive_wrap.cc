@@ -100,7 +100,8 @@ Napi::Value ArchiveWrap::JsMembers(const Napi::CallbackInfo& info) {
   const Archive& a = Open(env);
   const auto& ms = a.members();
   Napi::Array out = Napi::Array::New(env, ms.size());
-  for (size_t i = 0; i < ms.size(); ++i) out.Set(static_cast<uint32_t>(i), MemberObject(env, ms[i]));
+  for (size_t i = 0; i < ms.size(); ++i)
+    out.Set(static_cast<uint32_t>(i), MemberObject(env, ms[i]));
   return out;
 }
 
@@ -132,13 +133,15 @@ Napi::Value ArchiveWrap::JsReadArray(const Napi::CallbackInfo& info) {
   }
   ArrayBytes bytes = GuardMember(env, path_, key, [&] { return a.read_array(index, mode); });
   if (bytes.byte_length > kMaxSafeInteger) {
-    throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_, key);
+    throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_,
+                         key);
   }
   if (bytes.zero_copy && bytes.byte_length > kMaxExternalBuffer) {
-    throw MakeCodedError(env, Code::NpzLimit,
-                         "zero-copy view of " + std::to_string(bytes.byte_length) +
-                             " bytes exceeds the 4 GiB external-buffer cap; read with { copy: true }",
-                         path_, key);
+    throw MakeCodedError(
+        env, Code::NpzLimit,
+        "zero-copy view of " + std::to_string(bytes.byte_length) +
+            " bytes exceeds the 4 GiB external-buffer cap; read with { copy: true }",
+        path_, key);
   }
   const bool crc_verified = bytes.crc_verified;
   return ArrayResult(env, HandOver(env, std::move(bytes)), crc_verified);
@@ -148,7 +151,8 @@ Napi::Value ArchiveWrap::LargeCopyResult(Napi::Env env, const Archive& a, size_t
   const Member& m = a.members()[index];
   const NpyHeader& h = *m.header;
   if (h.byte_length > kMaxSafeInteger || h.byte_length > SIZE_MAX) {
-    throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_, m.key);
+    throw MakeCodedError(env, Code::NpyLengthOverflow, "array too large for JavaScript", path_,
+                         m.key);
   }
   const size_t n = static_cast<size_t>(h.byte_length);
   // Allocated through the JS constructor: napi_create_arraybuffer (v8::ArrayBuffer::New) is a
@@ -158,15 +162,14 @@ Napi::Value ArchiveWrap::LargeCopyResult(Napi::Env env, const Archive& a, size_t
   try {
     Napi::Value ctor = env.Global().Get("ArrayBuffer");
     if (ctor.IsFunction()) {
-      Napi::Value v = ctor.As<Napi::Function>().New({Napi::Number::New(env, static_cast<double>(n))});
+      Napi::Value v =
+          ctor.As<Napi::Function>().New({Napi::Number::New(env, static_cast<double>(n))});
       if (v.IsArrayBuffer() && v.As<Napi::ArrayBuffer>().ByteLength() == n) {
         buffer = v.As<Napi::ArrayBuffer>();
         allocated = true;
       }
     }
-  } catch (const Napi::Error&) {
-    allocated = false;
-  }
+  } catch (const Napi::Error&) { allocated = false; }
   if (!allocated) {
     throw MakeCodedError(env, Code::NpzLimit,
                          "member '" + m.key + "': cannot allocate " + std::to_string(n) +
@@ -268,7 +271,7 @@ Napi::Value ArchiveWrap::JsClose(const Napi::CallbackInfo& info) {
 }
 
 void ArchiveWrap::Track(const Napi::ArrayBuffer& buffer, ByteBuffer* owned,
-                      std::shared_ptr<Mapping>* mapping) {
+                        std::shared_ptr<Mapping>* mapping) {
   // Drop references whose buffers were collected, so a long-lived archive that hands out many
   // arrays does not grow this list without bound.
   if (buffers_.size() >= prune_at_) {

@@ -56,7 +56,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
   // after a later GC, so a loop of open/array/close would otherwise hold every copy until then).
   struct Tracked {
     Napi::Reference<Napi::ArrayBuffer> ref;
-    ByteBuffer* owned = nullptr;                  // a copy (finalizer deletes the, then empty, vector)
+    ByteBuffer* owned = nullptr;  // a copy (finalizer deletes the, then empty, vector)
     std::shared_ptr<Mapping>* mapping = nullptr;  // a zero-copy view (finalizer deletes the holder)
   };
   void Track(const Napi::ArrayBuffer& buffer, ByteBuffer* owned = nullptr,

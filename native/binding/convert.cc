@@ -28,7 +28,9 @@ Napi::Error MakeCodedError(Napi::Env env, Code code, const std::string& message,
   return MakeCoreError(env, Error(code, message, member), path);
 }
 
-Napi::Value U64(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
+Napi::Value U64(Napi::Env env, uint64_t v) {
+  return Napi::Number::New(env, static_cast<double>(v));
+}
 
 Napi::Array ShapeArray(Napi::Env env, const std::vector<uint64_t>& shape) {
   Napi::Array a = Napi::Array::New(env, shape.size());
@@ -177,9 +179,10 @@ bool OptionalUint(Napi::Env env, const Napi::Object& opts, const char* name, uin
     throw Napi::TypeError::New(env, std::string("Expected an integer for ") + name);
   }
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d != static_cast<double>(static_cast<uint64_t>(d)) || d > static_cast<double>(max)) {
-    throw Napi::RangeError::New(env, std::string("Expected an integer in [0, ") + std::to_string(max) +
-                                         "] for " + name);
+  if (!(d >= 0) || d != static_cast<double>(static_cast<uint64_t>(d)) ||
+      d > static_cast<double>(max)) {
+    throw Napi::RangeError::New(
+        env, std::string("Expected an integer in [0, ") + std::to_string(max) + "] for " + name);
   }
   *out = static_cast<uint64_t>(d);
   return true;

@@ -39,9 +39,7 @@ template <typename Fn>
 auto GuardCore(Napi::Env env, const std::string& path, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const Error& e) {
+  } catch (const Napi::Error&) { throw; } catch (const Error& e) {
     throw MakeCoreError(env, e, path);
   } catch (const std::bad_alloc&) {
     throw MakeCodedError(env, Code::NpzLimit, "out of memory", path);

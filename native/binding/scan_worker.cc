@@ -52,8 +52,7 @@ void ScanWorker::OnOK() {
   try {
     Napi::HandleScope scope(env);
     deferred_.Resolve(ScanResultObject(env, result_));
-  } catch (const Napi::Error&) {
-  }
+  } catch (const Napi::Error&) {}
 }
 
 void ScanWorker::OnError(const Napi::Error& e) {
@@ -69,8 +68,7 @@ void ScanWorker::OnError(const Napi::Error& e) {
     } else {
       deferred_.Reject(e.Value());
     }
-  } catch (const Napi::Error&) {
-  }
+  } catch (const Napi::Error&) {}
 }
 
 }  // namespace binding

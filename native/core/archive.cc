@@ -96,11 +96,11 @@ void Archive::load_members() {
       if (!head.empty()) ms.read_exact(head.data(), head.size());
       if (head.size() < 10 || std::memcmp(head.data(), kNpyMagic, 6) != 0) {
         m.npy_magic = false;
-        throw Error(Code::NpyBadMagic, "member '" + m.key + "' is not an NPY array (" +
-                                           (head.size() < 10 ? "only " + std::to_string(z.usize) +
-                                                                   " bytes"
-                                                             : std::string("no \\x93NUMPY magic")) +
-                                           ")");
+        throw Error(Code::NpyBadMagic,
+                    "member '" + m.key + "' is not an NPY array (" +
+                        (head.size() < 10 ? "only " + std::to_string(z.usize) + " bytes"
+                                          : std::string("no \\x93NUMPY magic")) +
+                        ")");
       }
       m.npy_magic = true;
       const uint64_t total = npy_header_total_length(head.data(), head.size(), opts_.npy);
@@ -110,7 +110,8 @@ void Archive::load_members() {
                                             std::to_string(z.usize));
       std::vector<uint8_t> hdr(static_cast<size_t>(total));
       std::memcpy(hdr.data(), head.data(), std::min<size_t>(head.size(), hdr.size()));
-      if (hdr.size() > head.size()) ms.read_exact(hdr.data() + head.size(), hdr.size() - head.size());
+      if (hdr.size() > head.size())
+        ms.read_exact(hdr.data() + head.size(), hdr.size() - head.size());
       NpyHeader h = parse_npy_header(hdr.data(), hdr.size(), opts_.npy);
       if (z.method == 0) m.array_offset = z.data_offset + h.data_offset;
       const uint64_t avail = z.usize - h.data_offset;
@@ -119,9 +120,9 @@ void Archive::load_members() {
       m.header = std::move(h);
       if (!object) {
         if (need > avail)
-          throw Error(Code::NpyTruncated,
-                      "member '" + m.key + "': header declares " + std::to_string(need) +
-                          " data bytes but only " + std::to_string(avail) + " follow");
+          throw Error(Code::NpyTruncated, "member '" + m.key + "': header declares " +
+                                              std::to_string(need) + " data bytes but only " +
+                                              std::to_string(avail) + " follow");
         m.trailing_bytes = static_cast<int64_t>(avail - need);
       }
     } catch (Error& err) {
@@ -183,8 +184,9 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     Code code = Code::NpzLimit;
     if (z.method != 0) {
       code = Code::NpzCompressedMember;
-      why = "is DEFLATE-compressed and cannot be mapped (save with np.savez, not "
-            "np.savez_compressed)";
+      why =
+          "is DEFLATE-compressed and cannot be mapped (save with np.savez, not "
+          "np.savez_compressed)";
     } else if (!file_) {
       code = Code::NpzLimit;
       why = "comes from an in-memory source, which cannot be mapped";
@@ -221,8 +223,8 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     if (file_->current_size() < file_->size())
       throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
     out.owned.resize(n);
-    const uint32_t crc = detail::copy_stored_parallel(*src_, file_, z, h.data_offset, out.owned.data(), n,
-                                              dt.big_endian ? cs : 0);
+    const uint32_t crc = detail::copy_stored_parallel(*src_, file_, z, h.data_offset,
+                                                      out.owned.data(), n, dt.big_endian ? cs : 0);
     if (kind_ == Kind::Npz && crc != z.crc32) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "CRC-32 is %08x, central directory says %08x", crc, z.crc32);
@@ -258,8 +260,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
     }
   }
   uint8_t scratch[4096];
-  while (ms.read(scratch, sizeof scratch) != 0) {
-  }
+  while (ms.read(scratch, sizeof scratch) != 0) {}
   if (dt.big_endian) swap_units(out.owned.data(), out.owned.size(), cs);
   out.data = out.owned.data();
   out.crc_verified = kind_ == Kind::Npz;
@@ -271,9 +272,10 @@ void Archive::read_array_into(size_t index, uint8_t* dst, size_t n) const {
   const NpyHeader& h = *m.header;
   const DType& dt = h.dtype;
   if (!dt.supported || dt.is_object)
-    throw Error(Code::NpyUnsupportedDtype,
-                "member '" + m.key + "' has dtype '" + dt.descr + "', which cannot be read as an array",
-                m.key);
+    throw Error(
+        Code::NpyUnsupportedDtype,
+        "member '" + m.key + "' has dtype '" + dt.descr + "', which cannot be read as an array",
+        m.key);
   if (n != h.byte_length)
     throw Error(Code::NpzLimit,
                 "member '" + m.key + "' holds " + std::to_string(h.byte_length) +
@@ -286,8 +288,7 @@ void Archive::read_array_into(size_t index, uint8_t* dst, size_t n) const {
     ms.skip(h.data_offset);
     ms.read_exact(dst, n);
     uint8_t rest[4096];
-    while (ms.read(rest, sizeof rest) != 0) {
-    }
+    while (ms.read(rest, sizeof rest) != 0) {}
     const uint32_t unit = dt.component_size ? dt.component_size : 1;
     if (dt.big_endian && unit > 1) swap_units(dst, n, unit);
   } catch (Error& e) {
@@ -304,8 +305,8 @@ ObjectStrings Archive::read_strings(size_t index) const {
     if (dt.is_object) {
       const ZipEntry& z = m.entry;
       if (z.usize > opts_.max_object_member)
-        throw Error(Code::NpzLimit, "object member '" + m.key + "' is " +
-                                        std::to_string(z.usize) + " bytes, over the limit of " +
+        throw Error(Code::NpzLimit, "object member '" + m.key + "' is " + std::to_string(z.usize) +
+                                        " bytes, over the limit of " +
                                         std::to_string(opts_.max_object_member));
       charge_inflate(m);
       std::vector<uint8_t> all(static_cast<size_t>(z.usize));
@@ -313,17 +314,15 @@ ObjectStrings Archive::read_strings(size_t index) const {
       ms.set_verify_crc(kind_ == Kind::Npz);
       ms.read_exact(all.data(), all.size());
       uint8_t probe[1];
-      while (ms.read(probe, sizeof probe) != 0) {
-      }
+      while (ms.read(probe, sizeof probe) != 0) {}
       const size_t off = static_cast<size_t>(h.data_offset);
       return walk_object_pickle(all.data() + off, all.size() - off, h.shape, opts_.pickle);
     }
     if (dt.supported && (dt.kind == 'U' || dt.kind == 'S')) {
       if (h.byte_length > opts_.max_object_member)
-        throw Error(Code::NpzLimit, "string member '" + m.key + "' is " +
-                                        std::to_string(h.byte_length) +
-                                        " bytes, over the limit of " +
-                                        std::to_string(opts_.max_object_member));
+        throw Error(Code::NpzLimit,
+                    "string member '" + m.key + "' is " + std::to_string(h.byte_length) +
+                        " bytes, over the limit of " + std::to_string(opts_.max_object_member));
       ArrayBytes bytes = read_array(index, CopyMode::ForceCopy);
       ObjectStrings out;
       out.shape = h.shape;

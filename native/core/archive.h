@@ -42,13 +42,13 @@ struct OpenOptions {
 };
 
 struct Member {
-  ZipEntry entry;                 // for .npy files: synthetic (method 0, data_offset 0, usize = file size)
-  std::string key;                // name minus one ".npy"; file stem for .npy files
-  bool npy_magic = false;         // member starts with \x93NUMPY
+  ZipEntry entry;          // for .npy files: synthetic (method 0, data_offset 0, usize = file size)
+  std::string key;         // name minus one ".npy"; file stem for .npy files
+  bool npy_magic = false;  // member starts with \x93NUMPY
   std::optional<NpyHeader> header;
-  std::optional<Error> error;     // member-level problem found at open (bad header, truncated, ...)
-  uint64_t array_offset = 0;      // absolute file offset of the array data (STORED only)
-  int64_t trailing_bytes = 0;     // usize - data_offset - byte_length (object arrays: 0)
+  std::optional<Error> error;  // member-level problem found at open (bad header, truncated, ...)
+  uint64_t array_offset = 0;   // absolute file offset of the array data (STORED only)
+  int64_t trailing_bytes = 0;  // usize - data_offset - byte_length (object arrays: 0)
 };
 
 enum class CopyMode { Auto, ForceCopy, RequireZeroCopy };
@@ -66,17 +66,17 @@ struct ArrayBytes {
 // Per-row (first-axis) totals of a real numeric array, from one streaming pass (issue 13: the
 // report's per-frame intensity plot and findings that name frames).
 struct RowProfile {
-  std::vector<double> sum;         // sum of the finite values of each row
-  std::vector<uint64_t> nonfinite; // NaN/Inf values per row (floats only)
-  std::vector<uint64_t> nonzero;   // values != 0 per row (a row with 0 is a zero-energy frame)
-  std::vector<uint64_t> negative;  // values < 0 per row
-  std::vector<double> col_sum;     // per position within a row: sum of finite values over all
-                                   // rows (the mean pattern); empty when a row has > 16 Mi values
+  std::vector<double> sum;          // sum of the finite values of each row
+  std::vector<uint64_t> nonfinite;  // NaN/Inf values per row (floats only)
+  std::vector<uint64_t> nonzero;    // values != 0 per row (a row with 0 is a zero-energy frame)
+  std::vector<uint64_t> negative;   // values < 0 per row
+  std::vector<double> col_sum;      // per position within a row: sum of finite values over all
+                                    // rows (the mean pattern); empty when a row has > 16 Mi values
 };
 
 struct ScanOptions {
   bool verify_crc = true;
-  bool stats = true;               // false: CRC/integrity pass only
+  bool stats = true;  // false: CRC/integrity pass only
   const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -24,7 +24,8 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
                 "member '" + m.key + "' has dtype '" + dt.descr + "', which cannot be read as rows",
                 m.key);
   if (h.shape.empty())
-    throw Error(Code::NpyRowRange, "member '" + m.key + "' is 0-dimensional: it has no rows", m.key);
+    throw Error(Code::NpyRowRange, "member '" + m.key + "' is 0-dimensional: it has no rows",
+                m.key);
   if (h.fortran_order && h.shape.size() > 1)
     throw Error(Code::NpyFortranOrder,
                 "member '" + m.key +
@@ -51,7 +52,8 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
   // rows == 0, where end == 0.
   const uint64_t from = start * row_bytes, to = end * row_bytes;
   if (to > h.byte_length)
-    throw Error(Code::NpyLengthOverflow, "member '" + m.key + "': row range beyond the data", m.key);
+    throw Error(Code::NpyLengthOverflow, "member '" + m.key + "': row range beyond the data",
+                m.key);
   const uint64_t len = to - from;
   if (len > SIZE_MAX) throw Error(Code::NpzLimit, "row range too large to read", m.key);
   const ZipEntry& z = m.entry;
@@ -82,8 +84,8 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
     if (!why) {
       if (file_->current_size() < m.array_offset + to)
         throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
-      out.mapping = std::make_shared<Mapping>(file_->fd(), m.array_offset + from,
-                                              static_cast<size_t>(len));
+      out.mapping =
+          std::make_shared<Mapping>(file_->fd(), m.array_offset + from, static_cast<size_t>(len));
       out.data = out.mapping->data();
       out.zero_copy = true;
       return out;
@@ -171,22 +173,26 @@ bool profile_dtype(const DType& d) {
 
 }  // namespace
 
-RowProfile Archive::row_profile(size_t index, uint64_t max_rows, const std::atomic<bool>* cancel) const {
+RowProfile Archive::row_profile(size_t index, uint64_t max_rows,
+                                const std::atomic<bool>* cancel) const {
   const Member& m = npy_member(index);
   const NpyHeader& h = *m.header;
   const DType& dt = h.dtype;
   if (!profile_dtype(dt))
     throw Error(Code::NpyUnsupportedDtype,
-                "member '" + m.key + "' has dtype '" + dt.descr + "': per-row totals need a real numeric dtype",
+                "member '" + m.key + "' has dtype '" + dt.descr +
+                    "': per-row totals need a real numeric dtype",
                 m.key);
   if (h.shape.empty())
-    throw Error(Code::NpyRowRange, "member '" + m.key + "' is 0-dimensional: it has no rows", m.key);
+    throw Error(Code::NpyRowRange, "member '" + m.key + "' is 0-dimensional: it has no rows",
+                m.key);
   if (h.fortran_order && h.shape.size() > 1)
     throw Error(Code::NpyFortranOrder, "member '" + m.key + "' is stored in Fortran order", m.key);
   const uint64_t rows = h.shape[0];
   if (rows > max_rows)
-    throw Error(Code::NpzLimit, "member '" + m.key + "' has " + std::to_string(rows) +
-                                    " rows, over the per-row profile cap of " + std::to_string(max_rows),
+    throw Error(Code::NpzLimit,
+                "member '" + m.key + "' has " + std::to_string(rows) +
+                    " rows, over the per-row profile cap of " + std::to_string(max_rows),
                 m.key);
   RowProfile out;
   out.sum.assign(static_cast<size_t>(rows), 0.0);
@@ -248,8 +254,10 @@ ByteBuffer Archive::read_row_set(size_t index, const std::vector<uint64_t>& rows
   if (h.shape.empty()) throw Error(Code::NpyRowRange, "member '" + m.key + "' has no rows", m.key);
   for (size_t i = 0; i < rows.size(); ++i)
     if (rows[i] >= h.shape[0] || (i > 0 && rows[i] <= rows[i - 1]))
-      throw Error(Code::NpyRowRange, "member '" + m.key + "': row list must be ascending, unique and below " +
-                                         std::to_string(h.shape[0]), m.key);
+      throw Error(Code::NpyRowRange,
+                  "member '" + m.key + "': row list must be ascending, unique and below " +
+                      std::to_string(h.shape[0]),
+                  m.key);
   ByteBuffer out;
   if (rows.empty()) return out;
   // One row through read_rows gives the dtype/order checks and the row size.
@@ -262,7 +270,8 @@ ByteBuffer Archive::read_row_set(size_t index, const std::vector<uint64_t>& rows
   }
   ArrayBytes first = read_rows(index, rows[0], rows[0] + 1, CopyMode::ForceCopy);
   const uint64_t rb = first.byte_length;
-  if (rb != 0 && rows.size() > SIZE_MAX / rb) throw Error(Code::NpzLimit, "row set too large", m.key);
+  if (rb != 0 && rows.size() > SIZE_MAX / rb)
+    throw Error(Code::NpzLimit, "row set too large", m.key);
   out.reserve(static_cast<size_t>(rb * rows.size()));
   out.insert(out.end(), first.data, first.data + rb);
   if (rows.size() == 1 || rb == 0) return out;
@@ -281,7 +290,8 @@ ByteBuffer Archive::read_row_set(size_t index, const std::vector<uint64_t>& rows
   }
   if (h.dtype.big_endian) {
     const uint32_t cs = h.dtype.component_size ? h.dtype.component_size : 1;
-    swap_units(out.data() + rb, out.size() - static_cast<size_t>(rb), cs);  // first row already swapped
+    swap_units(out.data() + rb, out.size() - static_cast<size_t>(rb),
+               cs);  // first row already swapped
   }
   return out;
 }

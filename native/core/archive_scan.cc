@@ -49,7 +49,11 @@ void merge_stats(ScanStats& a, const ScanStats& b) {
 bool stats_dtype(const DType& d) {
   if (!d.supported || d.is_object) return false;
   switch (d.kind) {
-    case 'b': case 'i': case 'u': case 'f': case 'c': return true;
+    case 'b':
+    case 'i':
+    case 'u':
+    case 'f':
+    case 'c': return true;
     default: return false;
   }
 }
@@ -69,7 +73,8 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
   const bool want_stats = !raw_member && opts.stats && stats_dtype(h.dtype);
   const bool want_crc = opts.verify_crc && kind_ == Kind::Npz;
   const uint64_t arr_begin = raw_member ? 0 : h.data_offset;
-  const uint64_t arr_end = (raw_member || h.dtype.is_object) ? arr_begin : arr_begin + h.byte_length;
+  const uint64_t arr_end =
+      (raw_member || h.dtype.is_object) ? arr_begin : arr_begin + h.byte_length;
   ScanResult res;
   try {
     if (file_ && file_->current_size() < file_->size())
@@ -85,31 +90,28 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
         std::exception_ptr err;
         std::thread t([&] {
           try {
-            r1 = detail::scan_stored_range(*src_, file_, z, split, z.usize, arr_begin, arr_end, dt, want_crc,
-                                   opts.cancel, m.key);
-          } catch (...) {
-            err = std::current_exception();
-          }
+            r1 = detail::scan_stored_range(*src_, file_, z, split, z.usize, arr_begin, arr_end, dt,
+                                           want_crc, opts.cancel, m.key);
+          } catch (...) { err = std::current_exception(); }
         });
         detail::RangeResult r0;
         try {
-          r0 = detail::scan_stored_range(*src_, file_, z, 0, split, arr_begin, arr_end, dt, want_crc,
-                                 opts.cancel, m.key);
+          r0 = detail::scan_stored_range(*src_, file_, z, 0, split, arr_begin, arr_end, dt,
+                                         want_crc, opts.cancel, m.key);
         } catch (...) {
           t.join();
           throw;
         }
         t.join();
         if (err) std::rethrow_exception(err);
-        if (want_crc)
-          res.crc_ok = crc32_combine(r0.crc, r1.crc, z.usize - split) == z.crc32;
+        if (want_crc) res.crc_ok = crc32_combine(r0.crc, r1.crc, z.usize - split) == z.crc32;
         if (r0.stats) {
           merge_stats(*r0.stats, *r1.stats);
           res.stats = std::move(r0.stats);
         }
       } else {
-        detail::RangeResult r = detail::scan_stored_range(*src_, file_, z, 0, z.usize, arr_begin, arr_end, dt, want_crc,
-                                          opts.cancel, m.key);
+        detail::RangeResult r = detail::scan_stored_range(
+            *src_, file_, z, 0, z.usize, arr_begin, arr_end, dt, want_crc, opts.cancel, m.key);
         if (want_crc) res.crc_ok = r.crc == z.crc32;
         res.stats = std::move(r.stats);
       }
@@ -121,7 +123,8 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       ms.set_cancel(opts.cancel);
       std::optional<Scanner> sc;
       if (want_stats) sc.emplace(h.dtype);
-      std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(detail::kScanChunk, z.usize)));
+      std::vector<uint8_t> buf(
+          static_cast<size_t>(std::min<uint64_t>(detail::kScanChunk, z.usize)));
       for (;;) {
         const uint64_t pos = ms.position();
         const size_t k = buf.empty() ? ms.read(nullptr, 0) : ms.read(buf.data(), buf.size());

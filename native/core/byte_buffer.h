@@ -36,14 +36,15 @@ struct BulkAllocator {
     if (bytes < kHuge) return static_cast<T*>(::operator new(bytes));
     const size_t len = mapped_length(bytes);
     // Over-map by one huge page and trim, so the buffer starts on a 2 MiB boundary.
-    void* raw = ::mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+    void* raw =
+        ::mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
     const uintptr_t base = reinterpret_cast<uintptr_t>(raw);
     const uintptr_t aligned = (base + kHuge - 1) / kHuge * kHuge;
     if (aligned > base) ::munmap(raw, aligned - base);
     const uintptr_t end = base + len + kHuge;
-    if (end > aligned + len) ::munmap(reinterpret_cast<void*>(aligned + len), end - (aligned + len));
+    if (end > aligned + len)
+      ::munmap(reinterpret_cast<void*>(aligned + len), end - (aligned + len));
 #if defined(MADV_HUGEPAGE) && defined(NPZ_USE_HUGEPAGES)
     ::madvise(reinterpret_cast<void*>(aligned), len, MADV_HUGEPAGE);
 #endif

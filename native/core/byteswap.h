@@ -34,8 +34,7 @@ inline void swap_units(uint8_t* p, size_t n, size_t unit) {
         std::memcpy(p + i, &v, 8);
       }
       break;
-    default:
-      break;
+    default: break;
   }
 }
 

@@ -63,9 +63,9 @@ constexpr uint32_t xpow(uint64_t e) { return pow_mod_p(0x40000000u, e); }  // x^
 // As a 64-bit reflected operand (bit 63 - i holds x^i).
 constexpr uint64_t fold_k(uint64_t e) { return static_cast<uint64_t>(xpow(e)) << 32; }
 
-constexpr uint64_t kF127 = fold_k(127), kF191 = fold_k(191);    // D = 128
-constexpr uint64_t kF255 = fold_k(255), kF319 = fold_k(319);    // D = 256
-constexpr uint64_t kF511 = fold_k(511), kF575 = fold_k(575);    // D = 512
+constexpr uint64_t kF127 = fold_k(127), kF191 = fold_k(191);      // D = 128
+constexpr uint64_t kF255 = fold_k(255), kF319 = fold_k(319);      // D = 256
+constexpr uint64_t kF511 = fold_k(511), kF575 = fold_k(575);      // D = 512
 constexpr uint64_t kF1023 = fold_k(1023), kF1087 = fold_k(1087);  // D = 1024
 
 struct Tables {
@@ -123,8 +123,7 @@ NPZ_PCLMUL inline __m128i ld128(const uint8_t* p) {
 
 // Folds the one remaining 128-bit block x plus the n < ... tail bytes at p to the final CRC.
 NPZ_PCLMUL uint32_t finish128(__m128i x, const uint8_t* p, size_t n) {
-  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127),
-                                      static_cast<long long>(kF191));
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127), static_cast<long long>(kF191));
   while (n >= 16) {
     x = _mm_xor_si128(fold128(x, k128), ld128(p));
     p += 16;
@@ -137,10 +136,8 @@ NPZ_PCLMUL uint32_t finish128(__m128i x, const uint8_t* p, size_t n) {
 
 NPZ_PCLMUL uint32_t crc_pclmul(uint32_t crc, const uint8_t* p, size_t n) {
   if (n < 64) return crc_table(crc, p, n);
-  const __m128i k512 = _mm_set_epi64x(static_cast<long long>(kF511),
-                                      static_cast<long long>(kF575));
-  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127),
-                                      static_cast<long long>(kF191));
+  const __m128i k512 = _mm_set_epi64x(static_cast<long long>(kF511), static_cast<long long>(kF575));
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127), static_cast<long long>(kF191));
   __m128i x0 = _mm_xor_si128(ld128(p), _mm_cvtsi32_si128(static_cast<int>(~crc)));
   __m128i x1 = ld128(p + 16), x2 = ld128(p + 32), x3 = ld128(p + 48);
   p += 64;
@@ -176,8 +173,8 @@ NPZ_VPCLMUL uint32_t crc_vpclmul_avx2(uint32_t crc, const uint8_t* p, size_t n) 
   if (n < 256) return crc_pclmul(crc, p, n);
   const __m256i k1024 = bcast_k(kF1087, kF1023);
   const __m256i k256 = bcast_k(kF319, kF255);
-  __m256i y0 = _mm256_xor_si256(ld256(p), _mm256_zextsi128_si256(
-                                              _mm_cvtsi32_si128(static_cast<int>(~crc))));
+  __m256i y0 =
+      _mm256_xor_si256(ld256(p), _mm256_zextsi128_si256(_mm_cvtsi32_si128(static_cast<int>(~crc))));
   __m256i y1 = ld256(p + 32), y2 = ld256(p + 64), y3 = ld256(p + 96);
   p += 128;
   n -= 128;
@@ -192,10 +189,9 @@ NPZ_VPCLMUL uint32_t crc_vpclmul_avx2(uint32_t crc, const uint8_t* p, size_t n) 
   __m256i y = _mm256_xor_si256(fold256(y0, k256), y1);
   y = _mm256_xor_si256(fold256(y, k256), y2);
   y = _mm256_xor_si256(fold256(y, k256), y3);
-  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127),
-                                      static_cast<long long>(kF191));
-  const __m128i x = _mm_xor_si128(fold128(_mm256_castsi256_si128(y), k128),
-                                  _mm256_extracti128_si256(y, 1));
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127), static_cast<long long>(kF191));
+  const __m128i x =
+      _mm_xor_si128(fold128(_mm256_castsi256_si128(y), k128), _mm256_extracti128_si256(y, 1));
   return finish128(x, p, n);
 }
 

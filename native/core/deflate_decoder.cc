@@ -34,9 +34,9 @@ namespace npz {
 
 namespace {
 
-constexpr unsigned kLitBits = 11;   // primary literal/length table index bits
-constexpr unsigned kDistBits = 8;   // primary distance table index bits
-constexpr unsigned kPreBits = 7;    // code-length code: at most 7 bits, one level
+constexpr unsigned kLitBits = 11;  // primary literal/length table index bits
+constexpr unsigned kDistBits = 8;  // primary distance table index bits
+constexpr unsigned kPreBits = 7;   // code-length code: at most 7 bits, one level
 constexpr size_t kLitTable = (1u << kLitBits) + 288 * (1u << (15 - kLitBits));
 constexpr size_t kDistTable = (1u << kDistBits) + 32 * (1u << (15 - kDistBits));
 constexpr size_t kWindow = 32768;
@@ -53,12 +53,13 @@ constexpr uint16_t kLenBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,
                                    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
 constexpr uint8_t kLenExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
                                    2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-constexpr uint16_t kDistBase[30] = {1,    2,    3,    4,    5,    7,     9,     13,    17,  25,
-                                    33,   49,   65,   97,   129,  193,   257,   385,   513, 769,
+constexpr uint16_t kDistBase[30] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
+                                    33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
                                     1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
 constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                     6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
-constexpr uint8_t kPreOrder[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+constexpr uint8_t kPreOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                   11, 4,  12, 3, 13, 2, 14, 1, 15};
 
 enum class Kind { LitLen, Dist, Pre };
 
@@ -72,8 +73,7 @@ uint32_t symbol_entry(Kind k, unsigned sym) {
     case Kind::Dist:
       if (sym < 30) return (uint32_t{kDistBase[sym]} << 16) | (kDistExtra[sym] << 6);
       return kBad;  // 30, 31: only reachable in fixed blocks
-    case Kind::Pre:
-      return sym << 16;
+    case Kind::Pre: return sym << 16;
   }
   return kBad;
 }
@@ -258,8 +258,8 @@ class NpzInflater final : public Inflater {
           --stored_left_;
         }
         if (truncated_) break;
-        size_t k = std::min<size_t>({size_t{stored_left_}, static_cast<size_t>(stop - w),
-                                     static_cast<size_t>(iend - ip)});
+        size_t k = std::min<size_t>(
+            {size_t{stored_left_}, static_cast<size_t>(stop - w), static_cast<size_t>(iend - ip)});
         if (k) std::memcpy(w, ip, k);  // ip may be null when no input was given
         w += k;
         ip += k;

@@ -48,7 +48,9 @@ class Error : public std::runtime_error {
       : std::runtime_error(message), code_(code), member_(std::move(member)) {}
   Code code() const { return code_; }
   const std::string& member() const { return member_; }
-  void set_member(const std::string& m) { if (member_.empty()) member_ = m; }
+  void set_member(const std::string& m) {
+    if (member_.empty()) member_ = m;
+  }
 
  private:
   Code code_;

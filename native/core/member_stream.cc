@@ -17,7 +17,7 @@ constexpr size_t kFirstRefill = 16u << 10;  // header peeks touch only a few KiB
 // The decoder may leave up to this many bytes unconsumed when it cannot be sure the next symbol
 // or block header is complete; they are kept and more input is appended behind them.
 constexpr size_t kKeepTail = 1024;
-}
+}  // namespace
 
 MemberStream::MemberStream(const Source& src, const ZipEntry& entry, size_t chunk)
     : src_(src), entry_(entry), chunk_(chunk < 4096 ? 4096 : chunk) {
@@ -87,9 +87,8 @@ size_t MemberStream::read(uint8_t* dst, size_t n) {
       if (s.end) continue;  // reported above as an early end
       if (inf.off == inf.len && in_pos_ >= entry_.csize)
         throw Error(Code::NpzSizeMismatch,
-                    "compressed data of '" + entry_.name + "' ends after " +
-                        std::to_string(pos_) + " of " + std::to_string(entry_.usize) +
-                        " bytes",
+                    "compressed data of '" + entry_.name + "' ends after " + std::to_string(pos_) +
+                        " of " + std::to_string(entry_.usize) + " bytes",
                     member_key(entry_.name));
       if (s.consumed == 0)
         throw Error(Code::NpzCorrupt, "DEFLATE decoder made no progress", member_key(entry_.name));
@@ -143,9 +142,9 @@ void MemberStream::read_exact(uint8_t* dst, size_t n) {
   while (done < n) {
     const size_t k = read(dst + done, n - done);
     if (k == 0)
-      throw Error(Code::NpyTruncated, "member '" + entry_.name + "' ends after " +
-                                          std::to_string(pos_) + " bytes, " +
-                                          std::to_string(n - done) + " more were needed",
+      throw Error(Code::NpyTruncated,
+                  "member '" + entry_.name + "' ends after " + std::to_string(pos_) + " bytes, " +
+                      std::to_string(n - done) + " more were needed",
                   member_key(entry_.name));
     done += k;
   }

@@ -51,13 +51,12 @@ class MemberStream {
   ZipEntry entry_;
   size_t chunk_;
   std::unique_ptr<Inflater> inflater_;
-  uint64_t pos_ = 0;      // uncompressed bytes delivered
-  uint64_t in_pos_ = 0;   // compressed bytes consumed from the source
+  uint64_t pos_ = 0;     // uncompressed bytes delivered
+  uint64_t in_pos_ = 0;  // compressed bytes consumed from the source
   uint32_t crc_ = 0;
   bool done_ = false;
   bool verify_crc_ = true;
   const std::atomic<bool>* cancel_ = nullptr;
 };
-
 
 }  // namespace npz

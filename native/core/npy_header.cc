@@ -1,8 +1,8 @@
 // NPY prefix + header dict parser and the descr table (npy-npz-format.md §1-§4).
 // The header is tokenized against the strict grammar of §2.3; nothing is ever evaluated, and
 // every size derived from it is overflow-checked before anyone allocates from it.
-#include "utf8.h"
 #include "npy_header.h"
+#include "utf8.h"
 
 #include <cstring>
 
@@ -38,7 +38,6 @@ std::string token_at(std::string_view s, size_t pos) {
   return out + " at offset " + std::to_string(pos);
 }
 
-
 bool checked_mul(uint64_t a, uint64_t b, uint64_t* out) {
   if (a != 0 && b > UINT64_MAX / a) return false;
   *out = a * b;
@@ -67,8 +66,9 @@ class HeaderParser {
       if (key == "descr") seen = &have_descr;
       else if (key == "fortran_order") seen = &have_fortran;
       else if (key == "shape") seen = &have_shape;
-      else bad_header("unexpected key '" + key + "' at offset " + std::to_string(key_pos) +
-                      " (expected exactly 'descr', 'fortran_order', 'shape')");
+      else
+        bad_header("unexpected key '" + key + "' at offset " + std::to_string(key_pos) +
+                   " (expected exactly 'descr', 'fortran_order', 'shape')");
       if (*seen) bad_header("duplicate key '" + key + "' at offset " + std::to_string(key_pos));
       *seen = true;
       ws();
@@ -79,7 +79,10 @@ class HeaderParser {
       else parse_shape(h);
       first = false;
       ws();
-      if (peek() == ',') { ++pos_; continue; }
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
       if (peek() == '}') break;
       bad_header("expected ',' or '}' but found " + token_at(s_, pos_));
     }
@@ -97,7 +100,9 @@ class HeaderParser {
 
  private:
   int peek() const { return pos_ < s_.size() ? static_cast<unsigned char>(s_[pos_]) : -1; }
-  void ws() { while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_; }
+  void ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t')) ++pos_;
+  }
   void expect(char c, const std::string& what) {
     if (peek() != static_cast<unsigned char>(c)) bad_header(what + ", found " + token_at(s_, pos_));
     ++pos_;
@@ -110,12 +115,13 @@ class HeaderParser {
     size_t start = ++pos_;
     for (;;) {
       int c = peek();
-      if (c < 0) bad_header(std::string("unterminated ") + what + " string starting at offset " +
-                            std::to_string(start - 1));
+      if (c < 0)
+        bad_header(std::string("unterminated ") + what + " string starting at offset " +
+                   std::to_string(start - 1));
       if (c == q) break;
       if (c < 0x20 || c > 0x7E || c == '\\' || c == '\'' || c == '"')
-        bad_header(std::string("character not allowed in ") + what + " string: " +
-                   token_at(s_, pos_));
+        bad_header(std::string("character not allowed in ") + what +
+                   " string: " + token_at(s_, pos_));
       ++pos_;
     }
     std::string out(s_.substr(start, pos_ - start));
@@ -165,7 +171,10 @@ class HeaderParser {
             bad_header("unterminated string in structured descr starting at offset " +
                        std::to_string(qpos));
           char d = s_[pos_];
-          if (d == '\\') { pos_ += 2; continue; }
+          if (d == '\\') {
+            pos_ += 2;
+            continue;
+          }
           ++pos_;
           if (d == c) break;
         }
@@ -177,8 +186,14 @@ class HeaderParser {
   }
 
   bool parse_bool() {
-    if (s_.compare(pos_, 4, "True") == 0 && !ident_char(pos_ + 4)) { pos_ += 4; return true; }
-    if (s_.compare(pos_, 5, "False") == 0 && !ident_char(pos_ + 5)) { pos_ += 5; return false; }
+    if (s_.compare(pos_, 4, "True") == 0 && !ident_char(pos_ + 4)) {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.compare(pos_, 5, "False") == 0 && !ident_char(pos_ + 5)) {
+      pos_ += 5;
+      return false;
+    }
     bad_header("'fortran_order' must be True or False, found " + token_at(s_, pos_));
   }
   bool ident_char(size_t i) const {
@@ -203,7 +218,8 @@ class HeaderParser {
     }
     if (v > kMaxI64) bad_header("shape entry exceeds 2^63-1: " + token_at(s_, start));
     if (peek() == 'L') {
-      if (!allow_long_) bad_header("'L' suffix is not allowed in a v3 header: " + token_at(s_, start));
+      if (!allow_long_)
+        bad_header("'L' suffix is not allowed in a v3 header: " + token_at(s_, start));
       ++pos_;
     }
     if (ident_char(pos_) || peek() == '.')
@@ -216,7 +232,10 @@ class HeaderParser {
     size_t open = pos_++;
     h->shape.clear();
     ws();
-    if (peek() == ')') { ++pos_; return; }
+    if (peek() == ')') {
+      ++pos_;
+      return;
+    }
     bool trailing_comma = false;
     for (;;) {
       if (h->shape.size() == kMaxNdim)
@@ -250,7 +269,10 @@ uint32_t parse_uint_digits(std::string_view s, size_t* pos, bool* ok) {
   size_t start = *pos;
   while (*pos < s.size() && is_digit(s[*pos])) {
     v = v * 10 + static_cast<uint64_t>(s[*pos] - '0');
-    if (v > 0xFFFFFFFFull) { *ok = false; v = 0xFFFFFFFFull; }
+    if (v > 0xFFFFFFFFull) {
+      *ok = false;
+      v = 0xFFFFFFFFull;
+    }
     ++*pos;
   }
   if (*pos == start) *ok = false;
@@ -281,8 +303,8 @@ DType parse_descr(std::string_view descr) {
   }
   size_t pos = 0;
   char order = 0;  // 0 = none given
-  if (pos < descr.size() && (descr[pos] == '<' || descr[pos] == '>' || descr[pos] == '|' ||
-                             descr[pos] == '='))
+  if (pos < descr.size() &&
+      (descr[pos] == '<' || descr[pos] == '>' || descr[pos] == '|' || descr[pos] == '='))
     order = descr[pos++];
   if (pos >= descr.size()) bad_header("descr '" + t.descr + "' has no type character");
   char kind = descr[pos++];
@@ -297,8 +319,7 @@ DType parse_descr(std::string_view descr) {
     unit = std::string(descr.substr(pos, close - pos + 1));
     pos = close + 1;
   }
-  if (pos != descr.size())
-    bad_header("descr '" + t.descr + "' is not a valid dtype descriptor");
+  if (pos != descr.size()) bad_header("descr '" + t.descr + "' is not a valid dtype descriptor");
 
   t.byteorder = order == '<' || order == '>' ? order : '|';
   t.kind = kind;
@@ -314,8 +335,13 @@ DType parse_descr(std::string_view descr) {
   std::string sizestr = std::to_string(n);
 
   switch (kind) {
-    case 'b': case 'i': case 'u': case 'f': case 'c': {
-      if (!have_size || !size_ok) return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
+    case 'b':
+    case 'i':
+    case 'u':
+    case 'f':
+    case 'c': {
+      if (!have_size || !size_ok)
+        return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
       t.itemsize = n;
       t.component_size = kind == 'c' ? n / 2 : n;
       std::string name;
@@ -323,8 +349,7 @@ DType parse_descr(std::string_view descr) {
       if (kind == 'b') {
         valid = n == 1;
         if (valid) name = "bool";
-      }
-      else if (kind == 'i' || kind == 'u') {
+      } else if (kind == 'i' || kind == 'u') {
         const char* nm = int_name(kind == 'u', n);
         valid = nm != nullptr;
         if (nm) name = nm;
@@ -342,8 +367,7 @@ DType parse_descr(std::string_view descr) {
       bool multibyte = t.component_size > 1;
       if (multibyte && order == '>') name = prefixed(std::string(1, kind) + sizestr);
       t.big_endian = multibyte && order == '>';
-      if (!valid)
-        return unsupported(name + " (x86 long double) is platform-specific", name);
+      if (!valid) return unsupported(name + " (x86 long double) is platform-specific", name);
       // NumPy always writes an explicit order; '=' / none mean "the writer's", so refuse them
       // even for 1-byte kinds rather than guess what else the writer left implicit.
       if (order == 0 || order == '=') return unsupported("ambiguous byte order", name);
@@ -354,7 +378,8 @@ DType parse_descr(std::string_view descr) {
       return t;
     }
     case 'U': {
-      if (!have_size || !size_ok) return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
+      if (!have_size || !size_ok)
+        return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
       std::string name = prefixed("U" + sizestr);
       if (n == 0) return unsupported("itemsize 0", name);
       if (n > 0x7FFFFFFFu / 4) return unsupported("itemsize too large", name);
@@ -367,8 +392,10 @@ DType parse_descr(std::string_view descr) {
       t.numpy_name = name;
       return t;
     }
-    case 'S': case 'a': {
-      if (!have_size || !size_ok) return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
+    case 'S':
+    case 'a': {
+      if (!have_size || !size_ok)
+        return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
       std::string name = "|S" + sizestr;
       if (n == 0) return unsupported("itemsize 0", name);
       if (n > 0x7FFFFFFFu) return unsupported("itemsize too large", name);
@@ -390,14 +417,16 @@ DType parse_descr(std::string_view descr) {
       return unsupported("object dtype (pickled payload)", "object");
     }
     case 'V': {
-      if (!have_size || !size_ok) return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
+      if (!have_size || !size_ok)
+        return unsupported("descr '" + t.descr + "' has no valid itemsize", t.descr);
       t.byteorder = '|';
       std::string name = "|V" + sizestr;
       if (n == 0) return unsupported("itemsize 0", name);
       t.itemsize = n;
       return unsupported("void dtype", name);
     }
-    case 'M': case 'm': {
+    case 'M':
+    case 'm': {
       if (have_size && (!size_ok || n != 8))
         return unsupported("descr '" + t.descr + "': invalid itemsize " + sizestr, t.descr);
       t.itemsize = 8;
@@ -406,8 +435,7 @@ DType parse_descr(std::string_view descr) {
       t.big_endian = order == '>';
       return unsupported(base, name);
     }
-    default:
-      return unsupported("unrecognised dtype descriptor '" + t.descr + "'", t.descr);
+    default: return unsupported("unrecognised dtype descriptor '" + t.descr + "'", t.descr);
   }
 }
 
@@ -416,8 +444,8 @@ uint64_t npy_header_total_length(const uint8_t* p, size_t n, const NpyLimits& li
   if (m == 0 || std::memcmp(p, kMagic, m) != 0)
     throw Error(Code::NpyBadMagic, "missing NPY magic \\x93NUMPY");
   if (n < 10)
-    throw Error(Code::NpyBadMagic,
-                "NPY data is only " + std::to_string(n) + " bytes, shorter than the 10-byte prefix");
+    throw Error(Code::NpyBadMagic, "NPY data is only " + std::to_string(n) +
+                                       " bytes, shorter than the 10-byte prefix");
   uint8_t major = p[6], minor = p[7];
   if (!((major == 1 || major == 2 || major == 3) && minor == 0))
     throw Error(Code::NpyBadVersion, "NPY format version (" + std::to_string(major) + "," +
@@ -425,16 +453,19 @@ uint64_t npy_header_total_length(const uint8_t* p, size_t n, const NpyLimits& li
                                          ") is not one of (1,0), (2,0), (3,0)");
   uint32_t prefix = major == 1 ? 10 : 12;
   if (n < prefix)
-    throw Error(Code::NpyTruncated, "NPY v" + std::to_string(major) + " prefix needs 12 bytes, only " +
-                                        std::to_string(n) + " available");
+    throw Error(Code::NpyTruncated, "NPY v" + std::to_string(major) +
+                                        " prefix needs 12 bytes, only " + std::to_string(n) +
+                                        " available");
   uint32_t hlen = major == 1 ? static_cast<uint32_t>(p[8] | (p[9] << 8))
                              : static_cast<uint32_t>(p[8]) | (static_cast<uint32_t>(p[9]) << 8) |
                                    (static_cast<uint32_t>(p[10]) << 16) |
                                    (static_cast<uint32_t>(p[11]) << 24);
-  uint32_t cap = limits.max_header_len < kHardMaxHeaderLen ? limits.max_header_len : kHardMaxHeaderLen;
+  uint32_t cap =
+      limits.max_header_len < kHardMaxHeaderLen ? limits.max_header_len : kHardMaxHeaderLen;
   if (hlen > cap)
     throw Error(Code::NpyHeaderTooLarge, "NPY header length " + std::to_string(hlen) +
-                                             " exceeds the cap of " + std::to_string(cap) + " bytes");
+                                             " exceeds the cap of " + std::to_string(cap) +
+                                             " bytes");
   return static_cast<uint64_t>(prefix) + hlen;
 }
 
@@ -474,13 +505,17 @@ NpyHeader parse_npy_header(const uint8_t* p, size_t n, const NpyLimits& limits) 
   uint64_t prod = 1;
   bool has_zero = false;
   for (uint64_t d : h.shape) {
-    if (d == 0) { has_zero = true; continue; }
+    if (d == 0) {
+      has_zero = true;
+      continue;
+    }
     if (!checked_mul(prod, d, &prod))
-      throw Error(Code::NpyLengthOverflow, "shape " + h.header_text + ": element count overflows 64 bits");
+      throw Error(Code::NpyLengthOverflow,
+                  "shape " + h.header_text + ": element count overflows 64 bits");
   }
   if (prod > kMaxSafeJs)
-    throw Error(Code::NpyLengthOverflow, "element count " + std::to_string(prod) +
-                                             " exceeds 2^53-1");
+    throw Error(Code::NpyLengthOverflow,
+                "element count " + std::to_string(prod) + " exceeds 2^53-1");
   uint64_t extent = 0;
   if (!checked_mul(prod, h.dtype.itemsize, &extent) || extent > kMaxSafeJs)
     throw Error(Code::NpyLengthOverflow, "array byte length (" + std::to_string(prod) + " x " +

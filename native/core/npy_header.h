@@ -19,15 +19,15 @@ constexpr uint32_t kHardMaxHeaderLen = 1u << 20;
 constexpr size_t kMaxNdim = 64;
 
 struct DType {
-  std::string descr;       // exactly as stored, e.g. "<f4", ">i8", "|b1", "<U5", "|S3", "|O"
-  char byteorder = '|';    // '<', '>', '|'
-  char kind = 0;           // 'b','i','u','f','c','U','S','O','V','M','m' ; 0 for structured
-  uint32_t itemsize = 0;   // bytes per element (0 for O; 8 on disk is irrelevant for O)
+  std::string descr;            // exactly as stored, e.g. "<f4", ">i8", "|b1", "<U5", "|S3", "|O"
+  char byteorder = '|';         // '<', '>', '|'
+  char kind = 0;                // 'b','i','u','f','c','U','S','O','V','M','m' ; 0 for structured
+  uint32_t itemsize = 0;        // bytes per element (0 for O; 8 on disk is irrelevant for O)
   uint32_t component_size = 0;  // itemsize for scalars; itemsize/2 for complex; 4 for U; 1 for S
-  bool supported = false;  // readable as values (numeric, U, S)
-  bool is_object = false;  // "|O": pickle payload
-  bool big_endian = false; // multi-byte component in big-endian order
-  std::string reason;      // why unsupported ("structured dtype", "datetime64", ...)
+  bool supported = false;       // readable as values (numeric, U, S)
+  bool is_object = false;       // "|O": pickle payload
+  bool big_endian = false;      // multi-byte component in big-endian order
+  std::string reason;           // why unsupported ("structured dtype", "datetime64", ...)
   std::string numpy_name;  // str(dtype) on a little-endian host: float32, complex64, >f4, <U8 ...
 };
 
@@ -36,15 +36,15 @@ DType parse_descr(std::string_view descr);
 
 struct NpyHeader {
   uint8_t major = 1, minor = 0;
-  uint32_t prefix = 10;        // 10 (v1) or 12 (v2/v3)
-  uint32_t header_len = 0;     // HEADER_LEN field
-  uint64_t data_offset = 0;    // prefix + header_len, relative to the start of the .npy bytes
-  std::string header_text;     // the dict literal as stored (for reporting)
+  uint32_t prefix = 10;      // 10 (v1) or 12 (v2/v3)
+  uint32_t header_len = 0;   // HEADER_LEN field
+  uint64_t data_offset = 0;  // prefix + header_len, relative to the start of the .npy bytes
+  std::string header_text;   // the dict literal as stored (for reporting)
   DType dtype;
   bool fortran_order = false;
   std::vector<uint64_t> shape;
-  uint64_t count = 0;          // product of shape (1 for 0-d), overflow-checked
-  uint64_t byte_length = 0;    // count * itemsize, overflow-checked (0 for object arrays)
+  uint64_t count = 0;        // product of shape (1 for 0-d), overflow-checked
+  uint64_t byte_length = 0;  // count * itemsize, overflow-checked (0 for object arrays)
 };
 
 struct NpyLimits {

@@ -2,8 +2,8 @@
 // Values live in an arena of symbolic nodes addressed by index: memo entries and the stack hold
 // indices, so a list memoized before its APPENDs sees them (as in the real unpickler) and a
 // BINGET never copies a string. Every count that grows with the input is capped.
-#include "utf8.h"
 #include "pickle_walker.h"
+#include "utf8.h"
 
 #include <cstdio>
 #include <cstring>
@@ -15,8 +15,7 @@ namespace {
 
 constexpr size_t kMaxMarkFrame = 1024;  // NumPy's APPENDS batches are 1,000 items
 constexpr size_t kMaxGlobalLine = 64;
-constexpr size_t kExtraNodes = 65536;   // structural nodes allowed on top of max_items
-
+constexpr size_t kExtraNodes = 65536;  // structural nodes allowed on top of max_items
 
 void append_utf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
@@ -41,11 +40,11 @@ enum class Glob : uint8_t { Reconstruct, Ndarray, Dtype, CodecsEncode };
 
 struct Node {
   Kind kind = Kind::None;
-  Glob glob = Glob::Ndarray;  // Kind::Global
-  int64_t ival = 0;           // Int / Bool
-  uint32_t a = 0, b = 0;      // Call: callable, args; Built: obj, state
-  std::string text;           // Str (UTF-8) / Bytes
-  std::vector<uint32_t> kids; // Tuple / List
+  Glob glob = Glob::Ndarray;   // Kind::Global
+  int64_t ival = 0;            // Int / Bool
+  uint32_t a = 0, b = 0;       // Call: callable, args; Built: obj, state
+  std::string text;            // Str (UTF-8) / Bytes
+  std::vector<uint32_t> kids;  // Tuple / List
 };
 
 const char* opcode_name(uint8_t op) {
@@ -104,7 +103,8 @@ class Walker {
       }
       op_pos_ = pos_;
       op_ = p_[pos_++];
-      if (++opcodes_ > lim_.max_opcodes) refuse("more than " + std::to_string(lim_.max_opcodes) + " opcodes");
+      if (++opcodes_ > lim_.max_opcodes)
+        refuse("more than " + std::to_string(lim_.max_opcodes) + " opcodes");
       if (op_pos_ != 0 && op_ == 0x80) refuse("PROTO must be the first opcode");
       switch (op_) {
         case 0x80: {
@@ -115,8 +115,9 @@ class Walker {
         }
         case 0x95: {
           uint64_t len = uint_le(8);
-          if (len > n_ - pos_) refuse("FRAME length " + std::to_string(len) + " exceeds the remaining " +
-                                      std::to_string(n_ - pos_) + " bytes");
+          if (len > n_ - pos_)
+            refuse("FRAME length " + std::to_string(len) + " exceeds the remaining " +
+                   std::to_string(n_ - pos_) + " bytes");
           break;
         }
         case 'c': {
@@ -151,7 +152,8 @@ class Walker {
         case 0x88: push(bool_node(true)); break;
         case 0x89: push(bool_node(false)); break;
         case '(':
-          if (marks_.size() >= lim_.max_stack) refuse("MARK nesting deeper than " + std::to_string(lim_.max_stack));
+          if (marks_.size() >= lim_.max_stack)
+            refuse("MARK nesting deeper than " + std::to_string(lim_.max_stack));
           marks_.push_back(stack_.size());
           break;
         case 't': {
@@ -163,7 +165,9 @@ class Walker {
           break;
         }
         case ')': push(new_node(Kind::Tuple)); break;
-        case 0x85: case 0x86: case 0x87: {
+        case 0x85:
+        case 0x86:
+        case 0x87: {
           size_t k = static_cast<size_t>(op_ - 0x84);
           if (frame_size() < k) refuse("stack underflow");
           uint32_t t = new_node(Kind::Tuple);
@@ -180,7 +184,8 @@ class Walker {
         }
         case 'e': {
           size_t m = pop_mark();
-          std::vector<uint32_t> batch(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
+          std::vector<uint32_t> batch(stack_.begin() + static_cast<std::ptrdiff_t>(m),
+                                      stack_.end());
           stack_.resize(m);
           append_items(top(), batch.data(), batch.size());
           break;
@@ -207,12 +212,12 @@ class Walker {
         case 'j': push(memo_get(uint_le(4))); break;
         case '.': {
           if (!marks_.empty()) refuse("STOP inside an open MARK");
-          if (stack_.size() != 1) refuse("STOP with " + std::to_string(stack_.size()) + " values on the stack");
+          if (stack_.size() != 1)
+            refuse("STOP with " + std::to_string(stack_.size()) + " values on the stack");
           *stop_end = pos_;
           return stack_.back();
         }
-        default:
-          refuse("opcode not allowed");
+        default: refuse("opcode not allowed");
       }
     }
   }
@@ -240,7 +245,8 @@ class Walker {
       refuse("ndarray state is not (1, shape, dtype, is_fortran, items)");
     const Node& shape = nodes_[state.kids[1]];
     if (shape.kind != Kind::Tuple) refuse("ndarray state shape is not a tuple");
-    if (shape.kids.size() != expected_shape.size()) refuse("pickled shape does not match the NPY header shape");
+    if (shape.kids.size() != expected_shape.size())
+      refuse("pickled shape does not match the NPY header shape");
     uint64_t count = 1;
     for (size_t i = 0; i < shape.kids.size(); ++i) {
       const Node& d = nodes_[shape.kids[i]];
@@ -267,7 +273,8 @@ class Walker {
         out.items.emplace_back(std::nullopt);
       } else if (it.kind == Kind::Str) {
         text_total += it.text.size();
-        if (text_total > lim_.max_text) refuse("item text exceeds " + std::to_string(lim_.max_text) + " bytes");
+        if (text_total > lim_.max_text)
+          refuse("item text exceeds " + std::to_string(lim_.max_text) + " bytes");
         out.items.emplace_back(it.text);
       } else {
         refuse("array item is neither str nor None");
@@ -285,7 +292,8 @@ class Walker {
     char buf[8];
     std::snprintf(buf, sizeof buf, "0x%02x", op_);
     throw Error(Code::NpyPickleRefused, "pickle refused at offset " + std::to_string(op_pos_) +
-                                            " (opcode " + buf + " " + opcode_name(op_) + "): " + why);
+                                            " (opcode " + buf + " " + opcode_name(op_) +
+                                            "): " + why);
   }
 
  private:
@@ -337,11 +345,14 @@ class Walker {
     push(i);
   }
   void push_text(uint64_t len, bool unicode) {
-    if (len > n_ - pos_) refuse("string length " + std::to_string(len) + " exceeds the remaining " +
-                                std::to_string(n_ - pos_) + " bytes");
+    if (len > n_ - pos_)
+      refuse("string length " + std::to_string(len) + " exceeds the remaining " +
+             std::to_string(n_ - pos_) + " bytes");
     text_total_ += len;
-    if (text_total_ > lim_.max_text) refuse("total text exceeds " + std::to_string(lim_.max_text) + " bytes");
-    if (unicode && !valid_utf8(p_ + pos_, static_cast<size_t>(len))) refuse("string is not valid UTF-8");
+    if (text_total_ > lim_.max_text)
+      refuse("total text exceeds " + std::to_string(lim_.max_text) + " bytes");
+    if (unicode && !valid_utf8(p_ + pos_, static_cast<size_t>(len)))
+      refuse("string is not valid UTF-8");
     uint32_t i = new_node(unicode ? Kind::Str : Kind::Bytes);
     nodes_[i].text.assign(reinterpret_cast<const char*>(p_ + pos_), static_cast<size_t>(len));
     pos_ += static_cast<size_t>(len);
@@ -350,16 +361,13 @@ class Walker {
 
   uint32_t make_global(const std::string& module, const std::string& name) {
     Glob g;
-    if ((module == "numpy._core.multiarray" || module == "numpy.core.multiarray") && name == "_reconstruct")
+    if ((module == "numpy._core.multiarray" || module == "numpy.core.multiarray") &&
+        name == "_reconstruct")
       g = Glob::Reconstruct;
-    else if (module == "numpy" && name == "ndarray")
-      g = Glob::Ndarray;
-    else if (module == "numpy" && name == "dtype")
-      g = Glob::Dtype;
-    else if (module == "_codecs" && name == "encode" && proto_ == 2)
-      g = Glob::CodecsEncode;
-    else
-      refuse("global " + printable(module) + "." + printable(name) + " is not whitelisted");
+    else if (module == "numpy" && name == "ndarray") g = Glob::Ndarray;
+    else if (module == "numpy" && name == "dtype") g = Glob::Dtype;
+    else if (module == "_codecs" && name == "encode" && proto_ == 2) g = Glob::CodecsEncode;
+    else refuse("global " + printable(module) + "." + printable(name) + " is not whitelisted");
     uint32_t i = new_node(Kind::Global);
     nodes_[i].glob = g;
     return i;
@@ -367,7 +375,10 @@ class Walker {
   static std::string printable(const std::string& s) {
     std::string out;
     for (char c : s) {
-      if (out.size() >= 64) { out += "..."; break; }
+      if (out.size() >= 64) {
+        out += "...";
+        break;
+      }
       out += (c >= 0x20 && c < 0x7F) ? c : '?';
     }
     return out;
@@ -388,10 +399,14 @@ class Walker {
       const std::string& s = nodes_[a.kids[0]].text;
       for (size_t i = 0; i < s.size(); ++i) {
         uint8_t c = static_cast<uint8_t>(s[i]);
-        if (c < 0x80) { bytes.push_back(static_cast<char>(c)); continue; }
+        if (c < 0x80) {
+          bytes.push_back(static_cast<char>(c));
+          continue;
+        }
         // two-byte UTF-8 sequences C2/C3 xx are exactly latin-1; anything above is not encodable
         if ((c == 0xC2 || c == 0xC3) && i + 1 < s.size()) {
-          bytes.push_back(static_cast<char>(((c & 0x03) << 6) | (static_cast<uint8_t>(s[i + 1]) & 0x3F)));
+          bytes.push_back(
+              static_cast<char>(((c & 0x03) << 6) | (static_cast<uint8_t>(s[i + 1]) & 0x3F)));
           ++i;
           continue;
         }
@@ -411,7 +426,8 @@ class Walker {
     Node& l = nodes_[list];
     if (l.kind != Kind::List) refuse("APPEND target is not a list");
     items_total_ += k;
-    if (items_total_ > lim_.max_items) refuse("more than " + std::to_string(lim_.max_items) + " list items");
+    if (items_total_ > lim_.max_items)
+      refuse("more than " + std::to_string(lim_.max_items) + " list items");
     l.kids.insert(l.kids.end(), v, v + k);
   }
 
@@ -430,7 +446,8 @@ class Walker {
   size_t frame_size() const { return stack_.size() - (marks_.empty() ? 0 : marks_.back()); }
   void push(uint32_t v) {
     size_t cap = marks_.empty() ? lim_.max_stack : kMaxMarkFrame;
-    if (frame_size() >= cap) refuse("stack overflow (more than " + std::to_string(cap) + " values)");
+    if (frame_size() >= cap)
+      refuse("stack overflow (more than " + std::to_string(cap) + " values)");
     stack_.push_back(v);
   }
   uint32_t pop() {
@@ -450,18 +467,24 @@ class Walker {
     return m;
   }
 
-  bool is_global(uint32_t i, Glob g) const { return nodes_[i].kind == Kind::Global && nodes_[i].glob == g; }
-  bool is_int(uint32_t i, int64_t v) const { return nodes_[i].kind == Kind::Int && nodes_[i].ival == v; }
+  bool is_global(uint32_t i, Glob g) const {
+    return nodes_[i].kind == Kind::Global && nodes_[i].glob == g;
+  }
+  bool is_int(uint32_t i, int64_t v) const {
+    return nodes_[i].kind == Kind::Int && nodes_[i].ival == v;
+  }
 
   // Built(Call(dtype, ('O8', Bool, Bool)), (Int, '|', ...))
   void check_dtype(uint32_t i) {
     const Node& b = nodes_[i];
     if (b.kind != Kind::Built) refuse("array dtype is not a built numpy.dtype");
     const Node& c = nodes_[b.a];
-    if (c.kind != Kind::Call || !is_global(c.a, Glob::Dtype)) refuse("array dtype is not numpy.dtype(...)");
+    if (c.kind != Kind::Call || !is_global(c.a, Glob::Dtype))
+      refuse("array dtype is not numpy.dtype(...)");
     const Node& a = nodes_[c.b];
-    if (a.kids.size() != 3 || nodes_[a.kids[0]].kind != Kind::Str || nodes_[a.kids[0]].text != "O8" ||
-        nodes_[a.kids[1]].kind != Kind::Bool || nodes_[a.kids[2]].kind != Kind::Bool)
+    if (a.kids.size() != 3 || nodes_[a.kids[0]].kind != Kind::Str ||
+        nodes_[a.kids[0]].text != "O8" || nodes_[a.kids[1]].kind != Kind::Bool ||
+        nodes_[a.kids[2]].kind != Kind::Bool)
       refuse("array dtype is not dtype('O8', bool, bool)");
     const Node& st = nodes_[b.b];
     if (st.kind != Kind::Tuple || st.kids.size() < 2 || nodes_[st.kids[0]].kind != Kind::Int ||
@@ -490,7 +513,8 @@ class Walker {
 
 }  // namespace
 
-ObjectStrings walk_object_pickle(const uint8_t* p, size_t n, const std::vector<uint64_t>& expected_shape,
+ObjectStrings walk_object_pickle(const uint8_t* p, size_t n,
+                                 const std::vector<uint64_t>& expected_shape,
                                  const PickleLimits& limits) {
   Walker w(p, n, limits);
   size_t end = 0;
@@ -506,8 +530,9 @@ bool ucs4_to_utf8(const uint8_t* p, size_t nbytes, bool big_endian, std::string*
   size_t units = nbytes / 4;
   auto unit = [&](size_t i) {
     const uint8_t* q = p + 4 * i;
-    return big_endian ? (uint32_t{q[0]} << 24) | (uint32_t{q[1]} << 16) | (uint32_t{q[2]} << 8) | q[3]
-                      : (uint32_t{q[3]} << 24) | (uint32_t{q[2]} << 16) | (uint32_t{q[1]} << 8) | q[0];
+    return big_endian
+               ? (uint32_t{q[0]} << 24) | (uint32_t{q[1]} << 16) | (uint32_t{q[2]} << 8) | q[3]
+               : (uint32_t{q[3]} << 24) | (uint32_t{q[2]} << 16) | (uint32_t{q[1]} << 8) | q[0];
   };
   while (units > 0 && unit(units - 1) == 0) --units;
   out->reserve(units);

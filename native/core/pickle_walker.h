@@ -25,7 +25,7 @@ struct ObjectStrings {
   // Row-major (C) order whatever fortran_order says: numpy pickles object arrays that way, and
   // Archive::read_strings reorders column-major U/S arrays to match. nullopt = None.
   std::vector<std::optional<std::string>> items;
-  bool trailing_bytes = false;                    // bytes after STOP (ignored)
+  bool trailing_bytes = false;  // bytes after STOP (ignored)
 };
 
 // p/n: the bytes after the NPY header (the pickle). expected_shape: from the NPY header.

@@ -3,15 +3,15 @@
 // SIMD at -O3 without -ffast-math (each lane is an independent dependency chain, so no
 // reassociation is needed). Non-native byte order and float16 go through a small aligned
 // staging buffer first.
-#include "byteswap.h"
 #include "scan.h"
+#include "byteswap.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "errors.h"
@@ -24,8 +24,8 @@ namespace npz {
 
 namespace {
 
-constexpr int kLanes = 16;              // even: lane j of complex data is component j % 2
-constexpr size_t kStageBytes = 16384;   // per staging round (swapped or float16 values)
+constexpr int kLanes = 16;                        // even: lane j of complex data is component j % 2
+constexpr size_t kStageBytes = 16384;             // per staging round (swapped or float16 values)
 constexpr size_t kDirectRoundBytes = 256u << 10;  // per round read in place; per-lane u32/i32
                                                   // counters stay far below overflow
 
@@ -57,13 +57,16 @@ void merge(ComponentStats& cs, const Partial& p) {
   cs.sum_sq += p.sum_sq;
 }
 
-template <typename F> struct FloatBits;
-template <> struct FloatBits<float> {
+template <typename F>
+struct FloatBits;
+template <>
+struct FloatBits<float> {
   using U = uint32_t;
   static constexpr U kAbs = 0x7fffffffu, kExp = 0x7f800000u;
   static constexpr int kSignShift = 31;
 };
-template <> struct FloatBits<double> {
+template <>
+struct FloatBits<double> {
   using U = uint64_t;
   static constexpr U kAbs = 0x7fffffffffffffffull, kExp = 0x7ff0000000000000ull;
   static constexpr int kSignShift = 63;
@@ -90,7 +93,10 @@ struct FloatLanes {
   double s[kLanes] = {}, q[kLanes] = {};
 
   FloatLanes() {
-    for (int j = 0; j < kLanes; ++j) { mn[j] = kMaxKey; mx[j] = kMinKey; }
+    for (int j = 0; j < kLanes; ++j) {
+      mn[j] = kMaxKey;
+      mx[j] = kMinKey;
+    }
   }
 
   inline __attribute__((always_inline)) void add(const U* bv) {
@@ -137,7 +143,10 @@ bool fast_block_generic(const uint8_t* p, size_t n, Partial* out) {
   constexpr F kMax = std::numeric_limits<F>::max();
   U bad[kFastLanes] = {}, zero[kFastLanes] = {};
   F mn[kFastLanes], mx[kFastLanes], s[kFastLanes] = {}, q[kFastLanes] = {};
-  for (int j = 0; j < kFastLanes; ++j) { mn[j] = kMax; mx[j] = F(0); }
+  for (int j = 0; j < kFastLanes; ++j) {
+    mn[j] = kMax;
+    mx[j] = F(0);
+  }
   for (size_t i = 0; i < n; i += kFastLanes) {
     F v[kFastLanes];
     std::memcpy(v, p + i * sizeof(F), sizeof v);
@@ -241,7 +250,7 @@ bool fast_block_f32_sse2(const uint8_t* p, size_t n, Partial* out) {
 // stays a number. Returns how many values (whole good blocks) it consumed; it stops before the
 // first block that is not all finite and >= 0, or at the last incomplete block (any n).
 __attribute__((target("avx2,fma"))) size_t fast_run_f32_avx2(const uint8_t* p, size_t n,
-                                                               Partial* out) {
+                                                             Partial* out) {
   const __m256 zero = _mm256_setzero_ps();
   const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   __m256d sd = _mm256_setzero_pd(), qd = _mm256_setzero_pd();
@@ -282,10 +291,10 @@ __attribute__((target("avx2,fma"))) size_t fast_run_f32_avx2(const uint8_t* p, s
     const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
     const __m256 q = _mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3));
     // s - s is 0 for a finite lane and NaN for an infinite or NaN one.
-    const __m256 ok = _mm256_and_ps(
-        _mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(s, s), zero, _CMP_EQ_OQ),
-                      _mm256_cmp_ps(_mm256_sub_ps(q, q), zero, _CMP_EQ_OQ)),
-        _mm256_cmp_ps(mn, zero, _CMP_GE_OQ));
+    const __m256 ok =
+        _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(_mm256_sub_ps(s, s), zero, _CMP_EQ_OQ),
+                                    _mm256_cmp_ps(_mm256_sub_ps(q, q), zero, _CMP_EQ_OQ)),
+                      _mm256_cmp_ps(mn, zero, _CMP_GE_OQ));
     if (_mm256_movemask_ps(ok) != 0xFF) break;
     sd = _mm256_add_pd(sd, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s)),
                                          _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
@@ -367,8 +376,7 @@ bool fast_block_f64_sse2(const uint8_t* p, size_t n, Partial* out) {
   return finish_fast_d<2>(mn, mx, s, q, z, _mm_movemask_pd(ok) != 0x3, n, out);
 }
 
-__attribute__((target("avx2"))) bool fast_block_f64_avx2(const uint8_t* p, size_t n,
-                                                           Partial* out) {
+__attribute__((target("avx2"))) bool fast_block_f64_avx2(const uint8_t* p, size_t n, Partial* out) {
   const __m256d zero = _mm256_setzero_pd();
   const __m256d dmax = _mm256_set1_pd(std::numeric_limits<double>::max());
   __m256d mn0 = dmax, mn1 = dmax, mx0 = zero, mx1 = zero;
@@ -378,10 +386,11 @@ __attribute__((target("avx2"))) bool fast_block_f64_avx2(const uint8_t* p, size_
   for (size_t i = 0; i < n; i += 8) {
     const __m256d a = _mm256_loadu_pd(reinterpret_cast<const double*>(p + 8 * i));
     const __m256d b = _mm256_loadu_pd(reinterpret_cast<const double*>(p + 8 * i + 32));
-    ok = _mm256_and_pd(ok, _mm256_and_pd(_mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GE_OQ),
-                                                       _mm256_cmp_pd(a, dmax, _CMP_LE_OQ)),
-                                         _mm256_and_pd(_mm256_cmp_pd(b, zero, _CMP_GE_OQ),
-                                                       _mm256_cmp_pd(b, dmax, _CMP_LE_OQ))));
+    ok = _mm256_and_pd(
+        ok,
+        _mm256_and_pd(
+            _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GE_OQ), _mm256_cmp_pd(a, dmax, _CMP_LE_OQ)),
+            _mm256_and_pd(_mm256_cmp_pd(b, zero, _CMP_GE_OQ), _mm256_cmp_pd(b, dmax, _CMP_LE_OQ))));
     z0 = _mm256_sub_epi64(z0, _mm256_castpd_si256(_mm256_cmp_pd(a, zero, _CMP_EQ_OQ)));
     z1 = _mm256_sub_epi64(z1, _mm256_castpd_si256(_mm256_cmp_pd(b, zero, _CMP_EQ_OQ)));
     mn0 = _mm256_min_pd(mn0, a);
@@ -414,8 +423,7 @@ bool fast_block(const uint8_t* p, size_t n, Partial* out) {
 #if defined(__x86_64__) && defined(__SSE2__)
   // A failed fast block leaves out untouched, so the exact kernel can redo it.
   if (n % 16 == 0) {
-    if (std::is_same<F, float>::value)
-      return fast_block_f32_sse2(p, n, out);
+    if (std::is_same<F, float>::value) return fast_block_f32_sse2(p, n, out);
     return have_avx2() ? fast_block_f64_avx2(p, n, out) : fast_block_f64_sse2(p, n, out);
   }
 #endif
@@ -557,7 +565,6 @@ inline float half_to_float(uint16_t h) {
   return f;
 }
 
-
 bool scannable(const DType& d) {
   if (!d.supported || d.is_object) return false;
   switch (d.kind) {
@@ -678,8 +685,7 @@ void Scanner::feed_aligned(const uint8_t* p, size_t nelem) {
         stats_.sum_abs2 += abs2;
         break;
       }
-      default:
-        break;
+      default: break;
     }
     for (size_t c = 0; c < stats_.components.size(); ++c) merge(stats_.components[c], part[c]);
     stats_.elements += m;

@@ -13,7 +13,7 @@
 namespace npz {
 
 struct ComponentStats {
-  uint64_t count = 0;      // values seen
+  uint64_t count = 0;  // values seen
   uint64_t nan = 0, pos_inf = 0, neg_inf = 0;
   uint64_t negative = 0, zero = 0;
   uint64_t finite = 0;
@@ -32,7 +32,7 @@ class Scanner {
  public:
   explicit Scanner(const DType& dtype);  // dtype must be numeric or bool (throws otherwise)
   void feed(const uint8_t* p, size_t n);
-  ScanStats finish();                      // throws ERR_NPY_TRUNCATED on a partial element
+  ScanStats finish();  // throws ERR_NPY_TRUNCATED on a partial element
 
  private:
   DType dtype_;

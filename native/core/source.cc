@@ -85,8 +85,8 @@ FileSource::FileSource(const std::string& path) : path_(path) {
   if (!S_ISREG(st.st_mode)) {
     ::close(fd_);
     fd_ = -1;
-    throw Error(Code::NpzOpen, "'" + path + "' is " + file_kind(st.st_mode) +
-                                   ", expected a regular file");
+    throw Error(Code::NpzOpen,
+                "'" + path + "' is " + file_kind(st.st_mode) + ", expected a regular file");
   }
   size_ = static_cast<uint64_t>(st.st_size);
   ino_ = static_cast<uint64_t>(st.st_ino);

@@ -2,8 +2,8 @@
 // fixed at open time; a short read (file truncated after open) throws ERR_NPZ_CORRUPT /
 // ERR_NPY_TRUNCATED instead of returning garbage. FileSource uses pread(2), so a file that is
 // truncated or replaced while we read it cannot raise SIGBUS here (the only mappings the core
-// reads are the SIGBUS-guarded scan windows in stored_io.cc). MemorySource serves fuzzers and tests.
-// Thread-safety: read() is const and safe to call concurrently (pread has no shared offset).
+// reads are the SIGBUS-guarded scan windows in stored_io.cc). MemorySource serves fuzzers and
+// tests. Thread-safety: read() is const and safe to call concurrently (pread has no shared offset).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -140,7 +140,8 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
   uint64_t pos = from;
   while (pos < to) {
     check_cancel(cancel, key);
-    const size_t k = static_cast<size_t>(std::min<uint64_t>(file ? kScanWindow : kStoredChunk, to - pos));
+    const size_t k =
+        static_cast<size_t>(std::min<uint64_t>(file ? kScanWindow : kStoredChunk, to - pos));
     std::optional<ScanWindow> win;
     const uint8_t* p = nullptr;
     if (file) {
@@ -279,9 +280,7 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
     try {
       if (fresh) p1 = fill_part(half, end1);
       else p1 = Part{copy_stored_part(src, z, arr_begin, dst, half, end1, swap), end1};
-    } catch (...) {
-      err = std::current_exception();
-    }
+    } catch (...) { err = std::current_exception(); }
   });
   uint32_t head = 0, tail = 0;
   try {
@@ -297,8 +296,10 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
   uint32_t rest = 0;
   if (fresh) {
     fresh->release();  // ordinary memory again: the pread path may touch any page now
-    if (p0.done < half) p0.crc = copy_stored_part(src, z, arr_begin, dst, p0.done, half, swap, p0.crc);
-    if (p1.done < full) p1.crc = copy_stored_part(src, z, arr_begin, dst, p1.done, full, swap, p1.crc);
+    if (p0.done < half)
+      p0.crc = copy_stored_part(src, z, arr_begin, dst, p0.done, half, swap, p0.crc);
+    if (p1.done < full)
+      p1.crc = copy_stored_part(src, z, arr_begin, dst, p1.done, full, swap, p1.crc);
     rest = copy_stored_part(src, z, arr_begin, dst, full, n, swap);
   }
   tail = crc_of_range(src, z, arr_begin + n, z.usize);

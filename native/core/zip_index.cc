@@ -1,8 +1,8 @@
 // ZIP central-directory reader (npy-npz-format.md §5.2-5.3, checklist rows 1-18).
 // Every size and offset read from the file is untrusted: ranges are checked with overflow-safe
 // arithmetic before anything is read or allocated from them.
-#include "utf8.h"
 #include "zip_index.h"
+#include "utf8.h"
 
 #include <algorithm>
 #include <cstring>
@@ -125,8 +125,7 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
   }
   if (eocd_rel == SIZE_MAX) {
     if (saw_sig)
-      throw Error(Code::NpzCorrupt,
-                  "end-of-central-directory comment does not end at end of file");
+      throw Error(Code::NpzCorrupt, "end-of-central-directory comment does not end at end of file");
     throw Error(Code::NpzNotZip, "no ZIP end-of-central-directory record in the last " +
                                      std::to_string(tail_len) + " bytes");
   }
@@ -155,8 +154,8 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
       if (le32(rec) != kSigZip64Eocd)
         throw Error(Code::NpzCorrupt, "bad zip64 end-of-central-directory signature");
       const uint64_t rec_size = le64(rec + 4);
-      if (rec_size < 44 || add(add(rec_off, 12, "zip64 record"), rec_size, "zip64 record") >
-                               eocd_off - 20)
+      if (rec_size < 44 ||
+          add(add(rec_off, 12, "zip64 record"), rec_size, "zip64 record") > eocd_off - 20)
         throw Error(Code::NpzCorrupt, "zip64 end-of-central-directory record has a bad size");
       disk = le32(rec + 16);
       cd_disk = le32(rec + 20);
@@ -242,8 +241,9 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
     size_t zp = 0;
     auto take64 = [&](const char* what) -> uint64_t {
       if (!z64 || z64_len - zp < 8)
-        throw Error(Code::NpzCorrupt, std::string(what) + " of " + quoted(z.name) +
-                                          " is 0xFFFFFFFF but the zip64 extra does not hold it",
+        throw Error(Code::NpzCorrupt,
+                    std::string(what) + " of " + quoted(z.name) +
+                        " is 0xFFFFFFFF but the zip64 extra does not hold it",
                     z.name);
       const uint64_t v = le64(z64 + zp);
       zp += 8;
@@ -254,36 +254,37 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
     if (lfh32 == 0xFFFFFFFFu) z.lfh_offset = take64("local header offset");
     if (disk_start16 == 0xFFFFu) {
       if (!z64 || z64_len - zp < 4)
-        throw Error(Code::NpzCorrupt, "disk number of " + quoted(z.name) +
-                                          " is 0xFFFF but the zip64 extra does not hold it",
-                    z.name);
+        throw Error(
+            Code::NpzCorrupt,
+            "disk number of " + quoted(z.name) + " is 0xFFFF but the zip64 extra does not hold it",
+            z.name);
       disk_start = le32(z64 + zp);
       zp += 4;
     }
     if (disk_start != 0)
-      throw Error(Code::NpzCorrupt, "member " + quoted(z.name) + " starts on disk " +
-                                        std::to_string(disk_start), z.name);
+      throw Error(Code::NpzCorrupt,
+                  "member " + quoted(z.name) + " starts on disk " + std::to_string(disk_start),
+                  z.name);
     pos += rec_len;
 
     check_name(z.name, z.flags);
     if (z.flags & 0x41u)
       throw Error(Code::NpzEncrypted, "member " + quoted(z.name) + " is encrypted", z.name);
     if (z.method != 0 && z.method != 8)
-      throw Error(Code::NpzUnsupportedMethod, "member " + quoted(z.name) +
-                                                  " uses compression method " +
-                                                  std::to_string(z.method) +
-                                                  "; only 0 (stored) and 8 (deflate) are supported",
+      throw Error(Code::NpzUnsupportedMethod,
+                  "member " + quoted(z.name) + " uses compression method " +
+                      std::to_string(z.method) + "; only 0 (stored) and 8 (deflate) are supported",
                   z.name);
     if (z.method == 0 && z.csize != z.usize)
-      throw Error(Code::NpzSizeMismatch, "stored member " + quoted(z.name) +
-                                             " has compressed size " + std::to_string(z.csize) +
-                                             " != uncompressed size " + std::to_string(z.usize),
+      throw Error(Code::NpzSizeMismatch,
+                  "stored member " + quoted(z.name) + " has compressed size " +
+                      std::to_string(z.csize) + " != uncompressed size " + std::to_string(z.usize),
                   z.name);
     if (z.method == 8 && z.csize <= (UINT64_MAX - 1024) / 1032 && z.usize > 1032 * z.csize + 1024)
-      throw Error(Code::NpzSizeMismatch, "deflated member " + quoted(z.name) + " claims " +
-                                             std::to_string(z.usize) + " bytes from " +
-                                             std::to_string(z.csize) +
-                                             " compressed (beyond DEFLATE's 1032:1 limit)",
+      throw Error(Code::NpzSizeMismatch,
+                  "deflated member " + quoted(z.name) + " claims " + std::to_string(z.usize) +
+                      " bytes from " + std::to_string(z.csize) +
+                      " compressed (beyond DEFLATE's 1032:1 limit)",
                   z.name);
     z.has_data_descriptor = (z.flags & 0x08u) != 0;
     out.push_back(std::move(z));
@@ -300,9 +301,9 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
     for (size_t i = 0; i < out.size(); ++i) {
       auto ins = seen.emplace(member_key(out[i].name), i);
       if (!ins.second)
-        throw Error(Code::NpzDuplicateMember, "members " + quoted(out[ins.first->second].name) +
-                                                  " and " + quoted(out[i].name) +
-                                                  " have the same key",
+        throw Error(Code::NpzDuplicateMember,
+                    "members " + quoted(out[ins.first->second].name) + " and " +
+                        quoted(out[i].name) + " have the same key",
                     out[i].name);
     }
   }
@@ -314,42 +315,47 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
   for (size_t i = 0; i < out.size(); ++i) {
     ZipEntry& z = out[i];
     if (z.lfh_offset > cd_off || cd_off - z.lfh_offset < 30)
-      throw Error(Code::NpzCorrupt, "local header of " + quoted(z.name) + " at offset " +
-                                        std::to_string(z.lfh_offset) +
-                                        " is not before the central directory", z.name);
+      throw Error(Code::NpzCorrupt,
+                  "local header of " + quoted(z.name) + " at offset " +
+                      std::to_string(z.lfh_offset) + " is not before the central directory",
+                  z.name);
     uint8_t h[30];
     src.read(z.lfh_offset, h, 30);
     if (le32(h) != kSigLocal)
-      throw Error(Code::NpzCorrupt, "no local file header signature at offset " +
-                                        std::to_string(z.lfh_offset) + " for " + quoted(z.name),
+      throw Error(Code::NpzCorrupt,
+                  "no local file header signature at offset " + std::to_string(z.lfh_offset) +
+                      " for " + quoted(z.name),
                   z.name);
     const uint16_t lflags = le16(h + 6), lmethod = le16(h + 8);
     const uint16_t lname_len = le16(h + 26), lextra_len = le16(h + 28);
     if (lmethod != z.method)
-      throw Error(Code::NpzCorrupt, "local header of " + quoted(z.name) + " says method " +
-                                        std::to_string(lmethod) + ", central directory says " +
-                                        std::to_string(z.method), z.name);
+      throw Error(Code::NpzCorrupt,
+                  "local header of " + quoted(z.name) + " says method " + std::to_string(lmethod) +
+                      ", central directory says " + std::to_string(z.method),
+                  z.name);
     if (lflags & 0x41u)
       throw Error(Code::NpzEncrypted, "member " + quoted(z.name) + " is encrypted", z.name);
     if (lname_len != z.name.size())
-      throw Error(Code::NpzCorrupt, "local header name length of " + quoted(z.name) +
-                                        " differs from the central directory", z.name);
+      throw Error(
+          Code::NpzCorrupt,
+          "local header name length of " + quoted(z.name) + " differs from the central directory",
+          z.name);
     const uint64_t name_off = z.lfh_offset + 30;
     z.data_offset = add(add(name_off, lname_len, "local header"), lextra_len, "local header");
     if (z.data_offset > cd_off)
-      throw Error(Code::NpzCorrupt, "local header of " + quoted(z.name) +
-                                        " runs into the central directory", z.name);
+      throw Error(Code::NpzCorrupt,
+                  "local header of " + quoted(z.name) + " runs into the central directory", z.name);
     lname.resize(lname_len);
     if (lname_len) src.read(name_off, lname.data(), lname_len);
     if (lname_len && std::memcmp(lname.data(), z.name.data(), lname_len) != 0)
-      throw Error(Code::NpzCorrupt, "file name in directory " + quoted(z.name) +
-                                        " and local header differ", z.name);
+      throw Error(Code::NpzCorrupt,
+                  "file name in directory " + quoted(z.name) + " and local header differ", z.name);
     const uint64_t data_end = add(z.data_offset, z.csize, "member data range");
     if (data_end > cd_off)
-      throw Error(Code::NpzCorrupt, "data of " + quoted(z.name) + " [" +
-                                        std::to_string(z.data_offset) + ", " +
-                                        std::to_string(data_end) +
-                                        ") runs into the central directory or past end of file",
+      throw Error(Code::NpzCorrupt,
+                  "data of " + quoted(z.name) + " [" + std::to_string(z.data_offset) + ", " +
+                      std::to_string(data_end) +
+                      ") runs into the central directory or past end of file",
                   z.name);
     ranges.push_back({z.lfh_offset, data_end, i});
   }
@@ -361,8 +367,9 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
     ZipEntry& z = out[ranges[j].index];
     const uint64_t next = j + 1 < ranges.size() ? ranges[j + 1].begin : cd_off;
     if (j + 1 < ranges.size() && ranges[j].end > next)
-      throw Error(Code::NpzOverlap, "members " + quoted(z.name) + " and " +
-                                        quoted(out[ranges[j + 1].index].name) + " overlap",
+      throw Error(Code::NpzOverlap,
+                  "members " + quoted(z.name) + " and " + quoted(out[ranges[j + 1].index].name) +
+                      " overlap",
                   out[ranges[j + 1].index].name);
     if (!z.has_data_descriptor) continue;
     // Optional descriptor after the data: [sig] crc csize usize, sizes 32 or 64 bits.
@@ -377,12 +384,12 @@ std::vector<ZipEntry> read_zip_index(const Source& src, const ZipLimits& limits)
     if (dn >= base + 12 && le32(d + base) == z.crc32) {
       if (dn >= base + 20 && le64(d + base + 4) == z.csize && le64(d + base + 12) == z.usize)
         ok = true;
-      else if (le32(d + base + 4) == z.csize && le32(d + base + 8) == z.usize)
-        ok = true;
+      else if (le32(d + base + 4) == z.csize && le32(d + base + 8) == z.usize) ok = true;
     }
     if (!ok)
-      throw Error(Code::NpzCorrupt, "data descriptor of " + quoted(z.name) +
-                                        " disagrees with the central directory", z.name);
+      throw Error(Code::NpzCorrupt,
+                  "data descriptor of " + quoted(z.name) + " disagrees with the central directory",
+                  z.name);
   }
   return out;
 }

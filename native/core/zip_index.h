@@ -13,14 +13,14 @@
 namespace npz {
 
 struct ZipEntry {
-  std::string name;          // as stored (UTF-8 when flag bit 11)
+  std::string name;  // as stored (UTF-8 when flag bit 11)
   uint16_t flags = 0;
-  uint16_t method = 0;       // 0 stored, 8 deflated (others rejected)
-  uint32_t crc32 = 0;        // from the central directory
-  uint64_t csize = 0;        // compressed size (central directory / zip64 extra)
-  uint64_t usize = 0;        // uncompressed size
+  uint16_t method = 0;  // 0 stored, 8 deflated (others rejected)
+  uint32_t crc32 = 0;   // from the central directory
+  uint64_t csize = 0;   // compressed size (central directory / zip64 extra)
+  uint64_t usize = 0;   // uncompressed size
   uint64_t lfh_offset = 0;
-  uint64_t data_offset = 0;  // lfh_offset + 30 + local name len + local extra len
+  uint64_t data_offset = 0;          // lfh_offset + 30 + local name len + local extra len
   bool has_data_descriptor = false;  // flag bit 3
 };
 

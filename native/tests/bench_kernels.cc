@@ -1,15 +1,16 @@
 // Single-core kernel throughput for `npm run bench`: CRC-32 (every supported kernel and zlib's
 // crc32 on the same buffer) and raw inflate (npzguard's decoder and zlib's on the same stream).
 // Usage: npz_bench_kernels crc [MiB]            -> one JSON line per kernel
-//        npz_bench_kernels inflate FILE.npz KEY [REPS] -> inflate the member KEY.npy (or KEY) with both
+//        npz_bench_kernels inflate FILE.npz KEY [REPS] -> inflate the member KEY.npy (or KEY) with
+//        both
 // Not a test: prints numbers, asserts only that each result equals zlib's.
 #include <zlib.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
@@ -47,8 +48,9 @@ int bench_crc(size_t mib) {
       z = ::crc32(z, buf.data() + off, static_cast<uInt>(std::min<size_t>(1u << 30, n - off)));
     tz = std::min(tz, now() - t0);
   }
-  std::printf("{\"kind\":\"crc32\",\"impl\":\"zlib %s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f}\n",
-              zlibVersion(), n, tz, n / tz / 1e9);
+  std::printf(
+      "{\"kind\":\"crc32\",\"impl\":\"zlib %s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f}\n",
+      zlibVersion(), n, tz, n / tz / 1e9);
   const npz::Crc32Kernel* ks = nullptr;
   const size_t nk = npz::crc32_kernels(&ks);
   int bad = 0;
@@ -62,10 +64,11 @@ int bench_crc(size_t mib) {
       best = std::min(best, now() - t0);
     }
     if (c != static_cast<uint32_t>(z)) bad = 1;
-    std::printf("{\"kind\":\"crc32\",\"impl\":\"%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
-                "\"vsZlib\":%.2f,\"selected\":%s}\n",
-                ks[i].name, n, best, n / best / 1e9, tz / best,
-                std::strcmp(ks[i].name, npz::crc32_impl_name()) == 0 ? "true" : "false");
+    std::printf(
+        "{\"kind\":\"crc32\",\"impl\":\"%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
+        "\"vsZlib\":%.2f,\"selected\":%s}\n",
+        ks[i].name, n, best, n / best / 1e9, tz / best,
+        std::strcmp(ks[i].name, npz::crc32_impl_name()) == 0 ? "true" : "false");
   }
   // Context: the same kernels on a 1 MiB buffer (cache-resident) 256 times, where memory
   // bandwidth does not cap them.
@@ -74,8 +77,10 @@ int bench_crc(size_t mib) {
   uLong zs = 0;
   for (size_t r = 0; r < reps; ++r) zs = ::crc32(zs, buf.data(), static_cast<uInt>(small));
   const double tzs = now() - t0;
-  std::printf("{\"kind\":\"crc32-cached\",\"impl\":\"zlib %s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f}\n",
-              zlibVersion(), small * reps, tzs, small * reps / tzs / 1e9);
+  std::printf(
+      "{\"kind\":\"crc32-cached\",\"impl\":\"zlib "
+      "%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f}\n",
+      zlibVersion(), small * reps, tzs, small * reps / tzs / 1e9);
   for (size_t i = 0; i < nk; ++i) {
     if (!ks[i].supported || std::strcmp(ks[i].name, npz::crc32_impl_name()) != 0) continue;
     uint32_t c = 0;
@@ -83,9 +88,10 @@ int bench_crc(size_t mib) {
     for (size_t r = 0; r < reps; ++r) c = ks[i].fn(c, buf.data(), small);
     const double t = now() - t0;
     if (c != static_cast<uint32_t>(zs)) bad = 1;
-    std::printf("{\"kind\":\"crc32-cached\",\"impl\":\"%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
-                "\"vsZlib\":%.2f,\"selected\":true}\n",
-                ks[i].name, small * reps, t, small * reps / t / 1e9, tzs / t);
+    std::printf(
+        "{\"kind\":\"crc32-cached\",\"impl\":\"%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
+        "\"vsZlib\":%.2f,\"selected\":true}\n",
+        ks[i].name, small * reps, t, small * reps / t / 1e9, tzs / t);
   }
   return bad;
 }
@@ -128,7 +134,7 @@ int bench_inflate(const char* path, const std::string& key, int reps) {
     for (int rep = 0; rep < reps; ++rep) {
       auto zl = npz::make_zlib_inflater();
       tz = std::min(tz, run_inflate(*zl, z, a, &na));
-        auto ours = npz::make_npz_inflater();
+      auto ours = npz::make_npz_inflater();
       to = std::min(to, run_inflate(*ours, z, b, &nb));
     }
     if (auto isal = npz::make_isal_inflater()) {
@@ -139,15 +145,20 @@ int bench_inflate(const char* path, const std::string& key, int reps) {
         auto fresh = npz::make_isal_inflater();
         ti = std::min(ti, run_inflate(*fresh, z, c, &nc));
       }
-      std::printf("{\"kind\":\"inflate\",\"impl\":\"isa-l\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
-                  "\"vsZlib\":%.2f}\n", nc, ti, nc / ti / 1e9, tz / ti);
+      std::printf(
+          "{\"kind\":\"inflate\",\"impl\":\"isa-l\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
+          "\"vsZlib\":%.2f}\n",
+          nc, ti, nc / ti / 1e9, tz / ti);
     }
     const bool same = na == nb && na == e.usize && std::memcmp(a.data(), b.data(), na) == 0;
-    std::printf("{\"kind\":\"inflate\",\"impl\":\"zlib %s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f}\n",
-                zlibVersion(), na, tz, na / tz / 1e9);
-    std::printf("{\"kind\":\"inflate\",\"impl\":\"%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
-                "\"vsZlib\":%.2f,\"identical\":%s}\n",
-                "npzguard", nb, to, nb / to / 1e9, tz / to, same ? "true" : "false");
+    std::printf(
+        "{\"kind\":\"inflate\",\"impl\":\"zlib "
+        "%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f}\n",
+        zlibVersion(), na, tz, na / tz / 1e9);
+    std::printf(
+        "{\"kind\":\"inflate\",\"impl\":\"%s\",\"bytes\":%zu,\"seconds\":%.4f,\"gbps\":%.3f,"
+        "\"vsZlib\":%.2f,\"identical\":%s}\n",
+        "npzguard", nb, to, nb / to / 1e9, tz / to, same ? "true" : "false");
     return same ? 0 : 1;
   }
   std::fprintf(stderr, "no member %s\n", key.c_str());

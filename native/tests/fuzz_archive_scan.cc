@@ -1,5 +1,6 @@
-// libFuzzer target: Archive::open_source over arbitrary bytes (as .npz, and as .npy with the NPY magic); every member scanned, copied and string-decoded.
-// The body lives in fuzz_bodies.h, shared with test_regressions.cc.
+// libFuzzer target: Archive::open_source over arbitrary bytes (as .npz, and as .npy with the NPY
+// magic); every member scanned, copied and string-decoded. The body lives in fuzz_bodies.h, shared
+// with test_regressions.cc.
 #include <cstddef>
 #include <cstdint>
 

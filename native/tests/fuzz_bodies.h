@@ -30,21 +30,17 @@ void archive_one(const uint8_t* data, size_t size, const char* name, Check&& che
   std::unique_ptr<npz::Archive> a;
   try {
     a = npz::Archive::open_source(std::make_unique<npz::MemorySource>(data, size), name, opts);
-  } catch (const npz::Error&) {
-    return;
-  }
+  } catch (const npz::Error&) { return; }
   for (size_t i = 0; i < a->members().size(); ++i) {
     const npz::Member& m = a->members()[i];
     try {
       npz::ScanResult r = a->scan(i, {});
       check(r.bytes_read <= m.entry.usize, "scan read at most the member's size");
-    } catch (const npz::Error&) {
-    }
+    } catch (const npz::Error&) {}
     try {
       npz::ArrayBytes b = a->read_array(i, npz::CopyMode::Auto);
       check(!(b.byte_length && !b.data), "array bytes present");
-    } catch (const npz::Error&) {
-    }
+    } catch (const npz::Error&) {}
     if (m.header && !m.header->shape.empty()) {
       // Row reads: the last row, and a range past the end (must be refused, never read).
       const uint64_t rows = m.header->shape[0];
@@ -52,35 +48,30 @@ void archive_one(const uint8_t* data, size_t size, const char* name, Check&& che
         npz::ArrayBytes b = a->read_rows(i, rows ? rows - 1 : 0, rows, npz::CopyMode::ForceCopy);
         check(!(b.byte_length && !b.data), "row bytes present");
         check(b.byte_length <= m.header->byte_length, "rows within the array");
-      } catch (const npz::Error&) {
-      }
+      } catch (const npz::Error&) {}
       try {
         npz::RowProfile p = a->row_profile(i, uint64_t{1} << 16, nullptr);
         check(p.sum.size() == rows && p.nonzero.size() == rows, "one profile entry per row");
-      } catch (const npz::Error&) {
-      }
+      } catch (const npz::Error&) {}
       if (rows > 1) {
         try {
           npz::ByteBuffer b = a->read_row_set(i, {0, rows - 1});
           check(b.size() <= m.header->byte_length, "row set within the array");
-        } catch (const npz::Error&) {
-        }
+        } catch (const npz::Error&) {}
       }
       if (rows < UINT64_MAX) {
         try {
           (void)a->read_rows(i, 0, rows + 1, npz::CopyMode::Auto);
           check(false, "row range past the end refused");
-        } catch (const npz::Error&) {
-        }
+        } catch (const npz::Error&) {}
       }
     }
-    if (m.header && (m.header->dtype.is_object || m.header->dtype.kind == 'U' ||
-                     m.header->dtype.kind == 'S')) {
+    if (m.header &&
+        (m.header->dtype.is_object || m.header->dtype.kind == 'U' || m.header->dtype.kind == 'S')) {
       try {
         npz::ObjectStrings s = a->read_strings(i);
         (void)s;
-      } catch (const npz::Error&) {
-      }
+      } catch (const npz::Error&) {}
     }
   }
 }
@@ -88,7 +79,8 @@ void archive_one(const uint8_t* data, size_t size, const char* name, Check&& che
 template <class Check>
 void archive_scan(const uint8_t* data, size_t size, Check&& check) {
   archive_one(data, size, "fuzz.npz", check);
-  if (size >= 6 && std::memcmp(data, "\x93NUMPY", 6) == 0) archive_one(data, size, "fuzz.npy", check);
+  if (size >= 6 && std::memcmp(data, "\x93NUMPY", 6) == 0)
+    archive_one(data, size, "fuzz.npy", check);
 }
 
 // The NPY header parser, and the descr table on a bounded slice of the input. The last byte
@@ -103,16 +95,16 @@ void npy_header(const uint8_t* data, size_t size, Check&& check) {
     check(h.data_offset == total && h.data_offset <= size, "data offset within the input");
     check(h.shape.size() <= npz::kMaxNdim, "ndim cap");
     check(h.count <= (1ull << 53) && h.byte_length <= (1ull << 53), "sizes fit JavaScript");
-    check(h.count == 0 || h.byte_length == h.count * h.dtype.itemsize, "byte length = count x itemsize");
-    check(!(h.dtype.supported && (h.dtype.itemsize == 0 || h.dtype.is_object)), "supported dtypes have an itemsize");
-  } catch (const npz::Error&) {
-  }
+    check(h.count == 0 || h.byte_length == h.count * h.dtype.itemsize,
+          "byte length = count x itemsize");
+    check(!(h.dtype.supported && (h.dtype.itemsize == 0 || h.dtype.is_object)),
+          "supported dtypes have an itemsize");
+  } catch (const npz::Error&) {}
   try {
     std::string_view d(reinterpret_cast<const char*>(data), size < 64 ? size : 64);
     npz::DType t = npz::parse_descr(d);
     check(!(t.supported && !t.reason.empty()), "supported dtypes carry no refusal reason");
-  } catch (const npz::Error&) {
-  }
+  } catch (const npz::Error&) {}
 }
 
 // The pickle walker (after an NPY header when the input starts with one), and the string decoders.
@@ -129,9 +121,7 @@ void pickle(const uint8_t* data, size_t size, Check&& check) {
       p = data + h.data_offset;
       n = size - static_cast<size_t>(h.data_offset);
       shape = h.shape;
-    } catch (const npz::Error&) {
-      return;
-    }
+    } catch (const npz::Error&) { return; }
   }
   try {
     npz::ObjectStrings r = npz::walk_object_pickle(p, n, shape, limits);
@@ -139,8 +129,7 @@ void pickle(const uint8_t* data, size_t size, Check&& check) {
     uint64_t count = 1;
     for (uint64_t dim : shape) count *= dim;
     check(r.items.size() == count, "one item per element");
-  } catch (const npz::Error&) {
-  }
+  } catch (const npz::Error&) {}
   std::string out;
   (void)npz::ucs4_to_utf8(data, size & ~size_t{3}, size > 0 && (data[0] & 1), &out);
   (void)npz::bytes_to_utf8(data, size, &out);
@@ -155,12 +144,12 @@ void zip_index(const uint8_t* data, size_t size, Check&& check) {
   try {
     auto entries = npz::read_zip_index(src, lim);
     for (const auto& e : entries) {
-      check(e.data_offset >= e.lfh_offset + 30 && e.data_offset + e.csize <= size, "member data inside the file");
+      check(e.data_offset >= e.lfh_offset + 30 && e.data_offset + e.csize <= size,
+            "member data inside the file");
       check(!(e.method == 0 && e.csize != e.usize), "stored sizes agree");
       (void)npz::member_key(e.name);
     }
-  } catch (const npz::Error&) {
-  }
+  } catch (const npz::Error&) {}
 }
 
 // For the fuzz targets: a broken invariant is a crash libFuzzer records.

@@ -23,7 +23,8 @@ void inflate_diff(const uint8_t* data, size_t size, Check&& check) {
   constexpr size_t kMaxOut = size_t{1} << 26;
   auto a_inf = npz::make_npz_inflater();
   auto b_inf = npz::make_zlib_inflater();
-  const npztest::InflateOutcome a = npztest::inflate_with(*a_inf, data, size, in_piece, out_piece, kMaxOut);
+  const npztest::InflateOutcome a =
+      npztest::inflate_with(*a_inf, data, size, in_piece, out_piece, kMaxOut);
   const npztest::InflateOutcome b = npztest::inflate_with(*b_inf, data, size, 4096, 65536, kMaxOut);
   check(a.ended == b.ended, "npzguard and zlib agree on whether the stream is valid");
   if (a.ended && b.ended) check(a.out == b.out, "same output as zlib");

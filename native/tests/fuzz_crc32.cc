@@ -2,8 +2,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzz_bodies_crc.h"
 #include "fuzz_bodies.h"
+#include "fuzz_bodies_crc.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   npzfuzz::crc32_diff(data, size, npzfuzz::trap_unless);

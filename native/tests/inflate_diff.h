@@ -39,9 +39,7 @@ inline InflateOutcome inflate_with(npz::Inflater& inf, const uint8_t* z, size_t 
         end = std::min(zn, end + in_piece);
       }
     }
-  } catch (const npz::Error& e) {
-    r.threw = true;
-  }
+  } catch (const npz::Error& e) { r.threw = true; }
   return r;
 }
 

@@ -1,8 +1,8 @@
 // Archive: sniffing, member loading (rows 15, 19, 25, 26), read_array zero-copy rules, strings,
 // scans (CRC + stats, parallel STORED path), file-source hazards (row 30), and NumPy-written files.
-#include <algorithm>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <atomic>
 #include <cmath>
@@ -29,8 +29,8 @@ struct Mem {
   Bytes bytes;
   std::unique_ptr<Archive> open(const std::string& name = "mem.npz",
                                 const npz::OpenOptions& o = {}) const {
-    return Archive::open_source(
-        std::make_unique<npz::MemorySource>(bytes.data(), bytes.size()), name, o);
+    return Archive::open_source(std::make_unique<npz::MemorySource>(bytes.data(), bytes.size()),
+                                name, o);
   }
 };
 
@@ -77,15 +77,18 @@ NPZ_TEST(archive_sniffing) {
 
 NPZ_TEST(archive_members_headers_and_member_errors) {
   Bytes good = ztest::npy("<f4", "(4, 2)", ztest::raw(floats(8)));
-  Bytes trailing = ztest::npy("<f4", "(2,)", ztest::raw(floats(3)));    // row 26: 4 extra bytes
-  Bytes truncated = ztest::npy("<f4", "(5,)", ztest::raw(floats(4)));   // rows 15/25
+  Bytes trailing = ztest::npy("<f4", "(2,)", ztest::raw(floats(3)));   // row 26: 4 extra bytes
+  Bytes truncated = ztest::npy("<f4", "(5,)", ztest::raw(floats(4)));  // rows 15/25
   Bytes raw_bytes = {'h', 'e', 'l', 'l', 'o', '!', '!', '!', '!', '!', '!', '!'};
   Bytes tiny = {0x93, 'N', 'U'};
   Bytes badver = ztest::npy("<f4", "(1,)", ztest::raw(floats(1)));
   badver[6] = 9;
-  Mem m{ztest::build_zip({{"good.npy", good, 0}, {"trail.npy", trailing, 8},
-                          {"trunc.npy", truncated, 8}, {"raw.bin", raw_bytes, 0},
-                          {"tiny.npy", tiny, 0}, {"ver.npy", badver, 0}})
+  Mem m{ztest::build_zip({{"good.npy", good, 0},
+                          {"trail.npy", trailing, 8},
+                          {"trunc.npy", truncated, 8},
+                          {"raw.bin", raw_bytes, 0},
+                          {"tiny.npy", tiny, 0},
+                          {"ver.npy", badver, 0}})
             .bytes};
   auto a = m.open();
   const auto& ms = a->members();
@@ -120,12 +123,17 @@ NPZ_TEST(archive_header_too_long_for_member) {
 NPZ_TEST(archive_read_array_copies) {
   auto v = floats(1000);
   Bytes le = ztest::raw(v);
-  Mem m{ztest::build_zip({{"s.npy", ztest::npy("<f4", "(1000,)", le), 0},
-                          {"d.npy", ztest::npy("<f4", "(1000,)", le), 8},
-                          {"be.npy", ztest::npy(">f4", "(1000,)", swap_each(le, 4)), 8},
-                          {"u.npy", ztest::npy(">U2", "(2,)", swap_each(Bytes{'a', 0, 0, 0, 'b', 0, 0, 0, 'c', 0, 0, 0, 0, 0, 0, 0}, 4)), 0},
-                          {"z.npy", ztest::npy(">c8", "(1,)", swap_each(ztest::raw(std::vector<float>{1, 2}), 4)), 0},
-                          {"st.npy", ztest::npy("[('a', '<i4')]", "(1,)", Bytes(4, 0)), 0}})
+  Mem m{ztest::build_zip(
+            {{"s.npy", ztest::npy("<f4", "(1000,)", le), 0},
+             {"d.npy", ztest::npy("<f4", "(1000,)", le), 8},
+             {"be.npy", ztest::npy(">f4", "(1000,)", swap_each(le, 4)), 8},
+             {"u.npy",
+              ztest::npy(">U2", "(2,)",
+                         swap_each(Bytes{'a', 0, 0, 0, 'b', 0, 0, 0, 'c', 0, 0, 0, 0, 0, 0, 0}, 4)),
+              0},
+             {"z.npy",
+              ztest::npy(">c8", "(1,)", swap_each(ztest::raw(std::vector<float>{1, 2}), 4)), 0},
+             {"st.npy", ztest::npy("[('a', '<i4')]", "(1,)", Bytes(4, 0)), 0}})
             .bytes};
   auto a = m.open();
   for (size_t i = 0; i < 3; ++i) {
@@ -195,9 +203,7 @@ NPZ_TEST(archive_read_array_into) {
     std::string member = "(no error)";
     try {
       c->read_array_into(0, out.data(), out.size());
-    } catch (const npz::Error& e) {
-      member = e.member();
-    }
+    } catch (const npz::Error& e) { member = e.member(); }
     NPZ_EXPECT(member == "a");
   }
 }
@@ -223,7 +229,8 @@ NPZ_TEST(archive_scan_stats_and_cancel) {
   std::vector<float> v = {0, 1, 2, std::nanf(""), -1};
   Bytes payload = ztest::npy("<f4", "(5,)", ztest::raw(v));
   payload.push_back(0x7f);  // a trailing byte is CRC'd but not scanned
-  Mem m{ztest::build_zip({{"s.npy", payload, 0}, {"d.npy", payload, 8},
+  Mem m{ztest::build_zip({{"s.npy", payload, 0},
+                          {"d.npy", payload, 8},
                           {"u.npy", ztest::npy("<U1", "()", Bytes{'x', 0, 0, 0}), 0}})
             .bytes};
   auto a = m.open();
@@ -339,13 +346,15 @@ NPZ_TEST(archive_parallel_stored_copy_both_strategies) {
   std::vector<double> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i) * 0.5 - 7.0;
   Bytes be = ztest::raw(v);
-  for (size_t i = 0; i < be.size(); i += 8) std::reverse(be.begin() + static_cast<long>(i), be.begin() + static_cast<long>(i) + 8);
+  for (size_t i = 0; i < be.size(); i += 8)
+    std::reverse(be.begin() + static_cast<long>(i), be.begin() + static_cast<long>(i) + 8);
   const std::string shape = "(" + std::to_string(n) + ",)";
   Bytes le_payload = ztest::npy("<f8", shape, ztest::raw(v));
   Bytes be_payload = ztest::npy(">f8", shape, be);
   be_payload.push_back(9);  // trailing byte inside the member
   const std::string path = td.path + "/copy.npz";
-  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"abc.npy", le_payload, 0}, {"b.npy", be_payload, 0}}).bytes));
+  NPZ_EXPECT(ztest::write_file(
+      path, ztest::build_zip({{"abc.npy", le_payload, 0}, {"b.npy", be_payload, 0}}).bytes));
   for (const char* strategy : {"0", "1"}) {
     ::setenv("NPZGUARD_NO_USERFAULTFD", strategy, 1);
     auto a = Archive::open(path, {});
@@ -378,8 +387,11 @@ NPZ_TEST(archive_inflate_budget) {
   TempDir td;
   Bytes payload = ztest::npy("<f4", "(65536,)", Bytes(65536 * 4, 0));
   const std::string path = td.path + "/budget.npz";
-  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"a.npy", payload, 8}, {"b.npy", payload, 8},
-                                                       {"c.npy", payload, 8}, {"s.npy", payload, 0}}).bytes));
+  NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"a.npy", payload, 8},
+                                                       {"b.npy", payload, 8},
+                                                       {"c.npy", payload, 8},
+                                                       {"s.npy", payload, 0}})
+                                         .bytes));
   npz::OpenOptions o;
   o.max_inflate_total = payload.size() * 2 + payload.size() / 2;
   auto a = Archive::open(path, o);
@@ -431,7 +443,8 @@ NPZ_TEST(archive_numpy_written_files) {
     const auto& ms = a->members();
     NPZ_EXPECT(ms.size() == 9);
     size_t idx[9] = {};
-    const char* keys[9] = {"diffraction", "probe", "ints", "flags", "half", "s", "meta", "names", "e"};
+    const char* keys[9] = {"diffraction", "probe", "ints",  "flags", "half",
+                           "s",           "meta",  "names", "e"};
     for (size_t k = 0; k < 9; ++k) {
       idx[k] = 999;
       for (size_t i = 0; i < ms.size(); ++i)
@@ -482,8 +495,11 @@ NPZ_TEST(archive_read_rows) {
   Bytes fort = ztest::npy("<f4", "(4, 3)", ztest::raw(v), true);
   Bytes scalar = ztest::npy("<f4", "()", ztest::raw(floats(1)));
   Bytes huge = ztest::npy("|u1", "(0, 4294967296, 4294967296)", Bytes{});
-  Mem m{ztest::build_zip({{"s.npy", arr, 0}, {"d.npy", arr, 8}, {"f.npy", fort, 0},
-                          {"z.npy", scalar, 0}, {"h.npy", huge, 0}})
+  Mem m{ztest::build_zip({{"s.npy", arr, 0},
+                          {"d.npy", arr, 8},
+                          {"f.npy", fort, 0},
+                          {"z.npy", scalar, 0},
+                          {"h.npy", huge, 0}})
             .bytes};
   npz::OpenOptions o;
   o.max_inflate_total = 128 + 3 * 12;  // header + rows 0..2 of d: a full read would not fit
@@ -518,7 +534,8 @@ NPZ_TEST(archive_row_profile_and_row_set) {
   auto a = m.open();
   for (size_t i : {size_t{0}, size_t{1}}) {
     npz::RowProfile p = a->row_profile(i, 100, nullptr);
-    NPZ_EXPECT(p.sum.size() == 4 && p.nonzero[1] == 0 && p.nonfinite[2] == 1 && p.nonfinite[0] == 0);
+    NPZ_EXPECT(p.sum.size() == 4 && p.nonzero[1] == 0 && p.nonfinite[2] == 1 &&
+               p.nonfinite[0] == 0);
     NPZ_EXPECT(p.col_sum.size() == 3);
     double total = 0;
     for (double x : p.sum) total += x;

@@ -118,7 +118,8 @@ NPZ_TEST(inflate_synthetic_streams_identical_to_zlib) {
           const Bytes data = sample(kind, n, static_cast<uint32_t>(n + kind));
           const Bytes z = deflate_with(data, level, strat);
           for (const auto& pc : pieces) {
-            if (n >= (1u << 20) && pc[0] < 100) continue;  // byte-at-a-time on 1 MiB: slow, covered above
+            if (n >= (1u << 20) && pc[0] < 100)
+              continue;  // byte-at-a-time on 1 MiB: slow, covered above
             const auto a = ours(z, pc[0], pc[1]);
             NPZ_EXPECT(!a.threw);
             NPZ_EXPECT(a.ended);
@@ -240,15 +241,17 @@ NPZ_TEST(inflate_corrupt_and_truncated_streams_refused_like_zlib) {
         ++total;
         if (!b.ended) ++refused;
         if (!same(a, b)) {
-          std::fprintf(stderr, "  FAIL corrupt stream kind=%d t=%d: ours ended=%d threw=%d, zlib ended=%d\n",
-                       kind, t, a.ended, a.threw, b.ended);
+          std::fprintf(
+              stderr, "  FAIL corrupt stream kind=%d t=%d: ours ended=%d threw=%d, zlib ended=%d\n",
+              kind, t, a.ended, a.threw, b.ended);
           ++npztest::failures;
           return;
         }
       }
     }
   }
-  std::printf("     %d corrupted streams: %d refused by both, the rest identical\n", total, refused);
+  std::printf("     %d corrupted streams: %d refused by both, the rest identical\n", total,
+              refused);
   NPZ_EXPECT(refused > total / 4);
 }
 
@@ -278,11 +281,8 @@ NPZ_TEST(inflate_member_stream_error_classes_match_zlib) {
     if (use_zlib) ms.use_inflater_for_tests(npz::make_zlib_inflater());
     std::vector<uint8_t> buf(10000);
     try {
-      while (ms.read(buf.data(), buf.size()) != 0) {
-      }
-    } catch (const npz::Error& err) {
-      return err.code();
-    }
+      while (ms.read(buf.data(), buf.size()) != 0) {}
+    } catch (const npz::Error& err) { return err.code(); }
     return Code::kCount_;
   };
   NPZ_EXPECT(member_code(z, false) == Code::kCount_);

@@ -10,7 +10,10 @@
 #include "harness.h"
 
 namespace npztest {
-std::vector<Case>& registry() { static std::vector<Case> r; return r; }
+std::vector<Case>& registry() {
+  static std::vector<Case> r;
+  return r;
+}
 int failures = 0;
 std::string fixtures_dir = "test/fixtures";
 }  // namespace npztest
@@ -40,8 +43,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "  FAIL %s: unexpected exception: %s\n", c.name, e.what());
       ++npztest::failures;
     }
-    if (npztest::failures == before) { ++passed; std::printf("ok   %s\n", c.name); }
-    else { ++failed; std::printf("FAIL %s\n", c.name); }
+    if (npztest::failures == before) {
+      ++passed;
+      std::printf("ok   %s\n", c.name);
+    } else {
+      ++failed;
+      std::printf("FAIL %s\n", c.name);
+    }
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

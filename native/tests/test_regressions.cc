@@ -39,8 +39,12 @@ void expect_invariant(bool ok, const char* what) {
   }
 }
 
-void fuzz_archive_scan(const Bytes& in) { npzfuzz::archive_scan(in.data(), in.size(), expect_invariant); }
-void fuzz_npy_header(const Bytes& in) { npzfuzz::npy_header(in.data(), in.size(), expect_invariant); }
+void fuzz_archive_scan(const Bytes& in) {
+  npzfuzz::archive_scan(in.data(), in.size(), expect_invariant);
+}
+void fuzz_npy_header(const Bytes& in) {
+  npzfuzz::npy_header(in.data(), in.size(), expect_invariant);
+}
 void fuzz_pickle(const Bytes& in) { npzfuzz::pickle(in.data(), in.size(), expect_invariant); }
 void fuzz_zip_index(const Bytes& in) { npzfuzz::zip_index(in.data(), in.size(), expect_invariant); }
 
@@ -121,8 +125,8 @@ NPZ_TEST(fuzz_entry_points_on_corrupt_fixtures) {
   const auto files = regular_files(npztest::fixtures_dir + "/corrupt");
   size_t n = 0;
   for (const std::string& f : files) {
-    if (f.size() < 4 || (f.compare(f.size() - 4, 4, ".npz") != 0 &&
-                         f.compare(f.size() - 4, 4, ".npy") != 0))
+    if (f.size() < 4 ||
+        (f.compare(f.size() - 4, 4, ".npz") != 0 && f.compare(f.size() - 4, 4, ".npy") != 0))
       continue;
     const Bytes in = slurp(f);
     for (const Target& t : kTargets) {

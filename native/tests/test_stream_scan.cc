@@ -236,7 +236,8 @@ NPZ_TEST(scanner_split_feeds_and_big_endian) {
   std::vector<double> v = {1.0, -3.5, 0.0, 1e300, -1e-300, 42.0, 7.0};
   Bytes le = ztest::raw(v);
   Bytes be = le;
-  for (size_t i = 0; i < be.size(); i += 8) std::reverse(be.begin() + static_cast<long>(i), be.begin() + static_cast<long>(i) + 8);
+  for (size_t i = 0; i < be.size(); i += 8)
+    std::reverse(be.begin() + static_cast<long>(i), be.begin() + static_cast<long>(i) + 8);
   auto ref = scan_bytes("<f8", le);
   for (size_t cut = 0; cut <= le.size(); ++cut) {
     npz::Scanner a(dt("<f8")), b(dt(">f8"));
@@ -282,11 +283,13 @@ NPZ_TEST(scanner_integers_bool_half_complex) {
   auto sc = scan_bytes("<c8", ztest::raw(c));
   NPZ_EXPECT(sc.components.size() == 2 && sc.elements == 3);
   NPZ_EXPECT(sc.components[0].nan == 1 && sc.components[0].max == 3);
-  NPZ_EXPECT(sc.components[1].min == -2 && sc.components[1].max == 5 && sc.components[1].negative == 1);
+  NPZ_EXPECT(sc.components[1].min == -2 && sc.components[1].max == 5 &&
+             sc.components[1].negative == 1);
   NPZ_EXPECT(sc.sum_abs2 == 1 + 4 + 9 + 16);
   std::vector<double> cd = {1, 1, -1, 2};
   Bytes cbe = ztest::raw(cd);
-  for (size_t i = 0; i < cbe.size(); i += 8) std::reverse(cbe.begin() + static_cast<long>(i), cbe.begin() + static_cast<long>(i) + 8);
+  for (size_t i = 0; i < cbe.size(); i += 8)
+    std::reverse(cbe.begin() + static_cast<long>(i), cbe.begin() + static_cast<long>(i) + 8);
   auto scb = scan_bytes(">c16", cbe);
   NPZ_EXPECT(scb.components[0].min == -1 && scb.components[1].max == 2 && scb.sum_abs2 == 7);
   NPZ_EXPECT_CODE(npz::Scanner(dt("<U4")), Code::NpyUnsupportedDtype);
@@ -327,26 +330,35 @@ NPZ_TEST(scanner_f8_fast_path_matches_reference) {
 NPZ_TEST(scanner_f4_runs_match_scalar_reference) {
   std::mt19937_64 rng(20261128);
   const float inf = std::numeric_limits<float>::infinity();
-  const float specials[] = {std::nanf(""), inf, -inf, -1.5f, -0.0f, 0.0f, 3.0e38f, 1.0e-45f,
-                            -1.0e-45f, std::numeric_limits<float>::max()};
+  const float specials[] = {
+      std::nanf(""), inf,     -inf,     -1.5f,     -0.0f,
+      0.0f,          3.0e38f, 1.0e-45f, -1.0e-45f, std::numeric_limits<float>::max()};
   for (int round = 0; round < 40; ++round) {
     const size_t n = 1 + static_cast<size_t>(rng() % 40000);
     std::vector<float> v(n);
     const int kind = round % 4;
     for (size_t i = 0; i < n; ++i) {
       const uint64_t r = rng();
-      if (kind == 0) v[i] = static_cast<float>(r % 7);                        // many zeros
-      else if (kind == 1) v[i] = static_cast<float>(r % 100000) * 1.0e33f;    // float sums overflow
+      if (kind == 0) v[i] = static_cast<float>(r % 7);                      // many zeros
+      else if (kind == 1) v[i] = static_cast<float>(r % 100000) * 1.0e33f;  // float sums overflow
       else v[i] = static_cast<float>(static_cast<double>(r >> 11) * 0x1.0p-53 * 1000.0);
     }
     const size_t nspecial = kind == 3 ? static_cast<size_t>(rng() % 8) : (round % 5 == 0 ? 1 : 0);
-    for (size_t k = 0; k < nspecial; ++k) v[rng() % n] = specials[rng() % (sizeof specials / sizeof *specials)];
+    for (size_t k = 0; k < nspecial; ++k)
+      v[rng() % n] = specials[rng() % (sizeof specials / sizeof *specials)];
 
     uint64_t nan = 0, pinf = 0, ninf = 0, neg = 0, zero = 0, fin = 0;
     double mn = inf, mx = -inf, sum = 0, sq = 0, asum = 0, asq = 0;
     for (float x : v) {
-      if (std::isnan(x)) { ++nan; continue; }
-      if (std::isinf(x)) { x > 0 ? ++pinf : ++ninf; if (x < 0) ++neg; continue; }
+      if (std::isnan(x)) {
+        ++nan;
+        continue;
+      }
+      if (std::isinf(x)) {
+        x > 0 ? ++pinf : ++ninf;
+        if (x < 0) ++neg;
+        continue;
+      }
       ++fin;
       if (x < 0) ++neg;
       if (x == 0) ++zero;

@@ -4,8 +4,8 @@
 
 #include "harness.h"
 #include "source.h"
-#include "zip_index.h"
 #include "zip_builder.h"
+#include "zip_index.h"
 
 using npz::Code;
 using ztest::Bytes;
@@ -236,9 +236,10 @@ NPZ_TEST(zip_row8_duplicates) {
 // Row 9
 NPZ_TEST(zip_row9_bad_names) {
   const std::vector<std::string> bad = {
-      "", "/abs.npy", "a/../b.npy", "..", "a\\b.npy", std::string("a\0b.npy", 7), "dir/",
-      ".npy", "C:x.npy", "\xC3\xA9.npy"};
-  for (const auto& n : bad) NPZ_EXPECT_CODE(index_of(ztest::build_zip({mem(n)}).bytes), Code::NpzBadName);
+      "",     "/abs.npy", "a/../b.npy", "..",          "a\\b.npy", std::string("a\0b.npy", 7),
+      "dir/", ".npy",     "C:x.npy",    "\xC3\xA9.npy"};
+  for (const auto& n : bad)
+    NPZ_EXPECT_CODE(index_of(ztest::build_zip({mem(n)}).bytes), Code::NpzBadName);
   auto utf8 = mem("\xC3\xA9t\xC3\xA9.npy");
   utf8.flags = 1u << 11;
   NPZ_EXPECT(index_of(ztest::build_zip({utf8}).bytes).size() == 1);

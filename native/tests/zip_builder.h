@@ -56,15 +56,16 @@ inline Bytes deflate_raw(const Bytes& in, int level = 6) {
 
 struct Member {
   Member() = default;
-  Member(std::string n, Bytes d, uint16_t m = 0) : name(std::move(n)), data(std::move(d)), method(m) {}
+  Member(std::string n, Bytes d, uint16_t m = 0)
+      : name(std::move(n)), data(std::move(d)), method(m) {}
   std::string name;
-  Bytes data;              // uncompressed member bytes
-  uint16_t method = 0;     // 0 or 8 (compressed with zlib); others: data stored as-is
+  Bytes data;           // uncompressed member bytes
+  uint16_t method = 0;  // 0 or 8 (compressed with zlib); others: data stored as-is
   uint16_t flags = 0;
-  bool numpy_local = true; // LFH like current NumPy: sizes 0xFFFFFFFF + 20-byte zip64 extra
-  bool cd_zip64 = false;   // CD: all three fields 0xFFFFFFFF, values in a zip64 extra
+  bool numpy_local = true;        // LFH like current NumPy: sizes 0xFFFFFFFF + 20-byte zip64 extra
+  bool cd_zip64 = false;          // CD: all three fields 0xFFFFFFFF, values in a zip64 extra
   bool cd_zip64_missing = false;  // CD: usize 0xFFFFFFFF but no extra
-  int descriptor = 0;      // 0 none; 1 sig+64-bit; 2 no sig, 32-bit; 3 sig+64-bit, wrong usize
+  int descriptor = 0;  // 0 none; 1 sig+64-bit; 2 no sig, 32-bit; 3 sig+64-bit, wrong usize
   std::optional<uint32_t> cd_crc;
   std::optional<uint64_t> cd_csize, cd_usize;
   std::optional<std::string> local_name;
@@ -77,10 +78,10 @@ struct Member {
 struct Options {
   std::string comment;
   bool zip64_eocd = false;
-  std::optional<uint64_t> eocd_entries;   // override the declared count
-  std::optional<uint32_t> cd_offset_delta; // add to the declared CD offset
+  std::optional<uint64_t> eocd_entries;     // override the declared count
+  std::optional<uint32_t> cd_offset_delta;  // add to the declared CD offset
   bool bad_cd_sig = false;
-  Bytes prefix;                            // bytes prepended to the archive
+  Bytes prefix;  // bytes prepended to the archive
 };
 
 struct Built {
@@ -94,7 +95,10 @@ inline Built build_zip(const std::vector<Member>& ms, const Options& o = {}) {
   Built r;
   Bytes& b = r.bytes;
   b = o.prefix;
-  struct Cd { uint32_t crc; uint64_t cs, us, off; };
+  struct Cd {
+    uint32_t crc;
+    uint64_t cs, us, off;
+  };
   std::vector<Cd> cds;
   for (const auto& m : ms) {
     Bytes payload = m.method == 8 ? deflate_raw(m.data) : m.data;
@@ -224,8 +228,8 @@ inline Bytes npy(const std::string& descr, const std::string& shape, const Bytes
                  bool fortran = false) {
   // A structured descr is a list literal, written unquoted.
   const std::string d = !descr.empty() && descr[0] == '[' ? descr : "'" + descr + "'";
-  std::string dict = "{'descr': " + d + ", 'fortran_order': " +
-                     (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
+  std::string dict = "{'descr': " + d + ", 'fortran_order': " + (fortran ? "True" : "False") +
+                     ", 'shape': " + shape + ", }";
   size_t total = 10 + dict.size() + 1;
   const size_t pad = (64 - total % 64) % 64;
   dict.append(pad, ' ');
@@ -270,8 +274,7 @@ inline bool write_file(const std::string& path, const Bytes& b) {
 inline void remove_tree(const std::string& dir) {
   if (dir.empty()) return;
   const std::string cmd = "rm -rf '" + dir + "'";
-  if (std::system(cmd.c_str()) != 0) {
-  }
+  if (std::system(cmd.c_str()) != 0) {}
 }
 
 }  // namespace ztest
