@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "memory_ceiling.h"
 #include "source.h"
 
 namespace npz {
@@ -157,6 +158,16 @@ Napi::Value ArchiveWrap::LargeCopyResult(Napi::Env env, const Archive& a, size_t
   const size_t n = static_cast<size_t>(h.byte_length);
   // Allocated through the JS constructor: napi_create_arraybuffer (v8::ArrayBuffer::New) is a
   // fatal out-of-memory abort when the allocation fails, `new ArrayBuffer(n)` a RangeError.
+  // Larger than RAM + swap (or the cgroup limit): refused before asking V8, which under
+  // vm.overcommit_memory=1 would hand out the address space and die filling it.
+  if (n > memory_ceiling()) {
+    throw MakeCodedError(env, Code::NpzLimit,
+                         "member '" + m.key + "': a copy of " + std::to_string(n) +
+                             " bytes is more than this machine's memory (" +
+                             std::to_string(memory_ceiling()) +
+                             " bytes of RAM + swap or cgroup limit)",
+                         path_, m.key);
+  }
   Napi::ArrayBuffer buffer;
   bool allocated = false;
   try {

@@ -6,7 +6,9 @@
 //    not RAM. With -DNPZ_USE_HUGEPAGES the mapping is also advised MADV_HUGEPAGE: measured here
 //    (THP "madvise" mode) that gave 2.5 GB/s copies on a fresh machine but 0.7 GB/s once memory
 //    was fragmented (direct-compaction stalls), against a steady 1.3 GB/s without, so it is off
-//    by default.
+//    by default;
+//  - refuses (std::bad_alloc) a buffer larger than memory_ceiling(), whatever the overcommit
+//  policy.
 // Header-only; thread-safe as std::vector is (no shared state).
 #pragma once
 #include <sys/mman.h>
@@ -16,6 +18,8 @@
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "memory_ceiling.h"
 
 namespace npz {
 
@@ -34,6 +38,8 @@ struct BulkAllocator {
     if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
     const size_t bytes = n * sizeof(T);
     if (bytes < kHuge) return static_cast<T*>(::operator new(bytes));
+    // More than the machine could ever back: refuse before the kernel grants it under overcommit.
+    if (bytes > memory_ceiling()) throw std::bad_alloc();
     const size_t len = mapped_length(bytes);
     // Over-map by one huge page and trim, so the buffer starts on a 2 MiB boundary.
     void* raw =

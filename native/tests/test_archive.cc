@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "archive.h"
+#include "byte_buffer.h"
 #include "harness.h"
+#include "memory_ceiling.h"
 #include "zip_builder.h"
 
 using npz::Archive;
@@ -550,4 +552,20 @@ NPZ_TEST(archive_row_profile_and_row_set) {
     NPZ_EXPECT_CODE(a->row_profile(i, 3, nullptr), Code::NpzLimit);
   }
   NPZ_EXPECT_CODE(a->row_profile(2, 100, nullptr), Code::NpyUnsupportedDtype);
+}
+
+// A buffer larger than the machine's memory is refused up front (std::bad_alloc, which the
+// binding reports as ERR_NPZ_LIMIT), whatever vm.overcommit_memory says; one within it is not.
+NPZ_TEST(byte_buffer_refuses_more_than_the_machine_has) {
+  const uint64_t ceiling = npz::memory_ceiling();
+  NPZ_EXPECT(ceiling > (uint64_t{64} << 20));
+  bool refused = false;
+  try {
+    npz::ByteBuffer b;
+    b.reserve(static_cast<size_t>(ceiling) + 1);
+  } catch (const std::bad_alloc&) { refused = true; }
+  NPZ_EXPECT(refused);
+  npz::ByteBuffer ok;
+  ok.reserve(size_t{8} << 20);
+  NPZ_EXPECT(ok.capacity() >= (size_t{8} << 20));
 }
