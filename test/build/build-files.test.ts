@@ -1,5 +1,6 @@
-// The two build descriptions (CMakeLists.txt primary, binding.gyp fallback) compile the same
-// sources, and the native error-code table agrees with src/errors.ts.
+// The build descriptions: CMakeLists.txt (primary) and binding.gyp (fallback) compile the same
+// sources, every .cc on disk is built, the binding needs no RTTI (node-gyp builds with
+// -fno-rtti), and the native error-code table agrees with src/errors.ts.
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -47,5 +48,17 @@ describe("build files", () => {
   it("native errorCodes() equals ERROR_CODES in order", async () => {
     const { native } = await import("../../src/native.js");
     expect(native.errorCodes()).toEqual([...ERROR_CODES]);
+  });
+});
+
+describe("fallback build (node-gyp)", () => {
+  it("the binding needs no RTTI: node-gyp compiles with -fno-rtti", () => {
+    const dir = path.join(root, "native", "binding");
+    const files = readdirSync(dir).filter((n) => /\.(cc|h)$/.test(n));
+    expect(files).toContain("archive_wrap.cc");
+    for (const n of files) {
+      const code = readFileSync(path.join(dir, n), "utf8").replace(/\/\/.*$/gm, "");
+      expect(code, n).not.toMatch(/\bdynamic_cast\b|\btypeid\b/);
+    }
   });
 });

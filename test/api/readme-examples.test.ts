@@ -1,12 +1,13 @@
 // Every JavaScript/TypeScript example in README.md runs as written, as an ES module on the Node
-// running the tests (CI: the lowest supported major), against numpy-written files named as in the
-// examples. The scripts live one level below the repo root, so `import ... from "npzguard"`
+// running the tests (CI: the lowest supported major), against files named as in the examples (a
+// committed study file, and a probe written by the TypeScript writer). The scripts live one level below the repo root, so `import ... from "npzguard"`
 // resolves to this package by its name (package self-reference), as it would for a user.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { npyBytes, numericNpy } from "../../src/writer/npy.js";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const blocks = [...readFileSync(join(REPO, "README.md"), "utf8").matchAll(/^( *)```(js|ts|mjs|javascript|typescript)\n([\s\S]*?)^ *```/gm)].map((m) =>
@@ -17,8 +18,10 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(REPO, "build-test-readme-")); // build-*/ is git-ignored
   copyFileSync(join(REPO, "test", "fixtures", "study", "phase_c", "dose_1000", "patched_train.npz"), join(dir, "patched_train.npz"));
-  const py = spawnSync("python3", ["-c", "import numpy as np, sys; np.save(sys.argv[1], np.ones((64, 64), np.complex64))", join(dir, "probe.npy")]);
-  expect(py.status, String(py.stderr)).toBe(0);
+  // np.save("probe.npy", np.ones((64, 64), np.complex64)): interleaved (re, im) = (1, 0).
+  const ones = new Float32Array(64 * 64 * 2);
+  for (let i = 0; i < ones.length; i += 2) ones[i] = 1;
+  writeFileSync(join(dir, "probe.npy"), npyBytes(numericNpy("<c8", [64, 64], ones)));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -4,7 +4,7 @@
 // column-major (as ours is), and dtype has no byte-order char. <U data is decoded by npyjs into
 // one JS string sliced every n UTF-16 units with every NUL removed, so arrays holding astral-plane
 // characters (U+10000 and up) come back misframed: those are compared against numpy only
-// (reader-fixtures.test.ts), and counted here as skipped.
+// (test/reader/fixtures.test.ts), and counted here as skipped.
 import { afterAll, describe, expect, it } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
 import JSZip from "jszip";

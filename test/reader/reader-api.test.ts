@@ -1,51 +1,21 @@
 // The reader API over the native addon: openNpz / loadNpy / NpzFile, on small files written by
-// numpy into a temp dir.
+// numpy (test/fixtures/probes/, from test/fixtures/gen_probes.py) and one 48 MiB archive the
+// TypeScript writer makes here (too large to commit).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { openNpz, loadNpy, halfToFloat32, type NpzError, isNpzError, type ErrorCode } from "../../src/index.js";
 import { native } from "../../src/native.js";
+import { numericNpy } from "../../src/writer/npy.js";
+import { writeNpz } from "../../src/writer/npz.js";
 
-const GEN = String.raw`
-import sys, os, json, zipfile, io
-import numpy as np
-d = sys.argv[1]
-j = lambda n: os.path.join(d, n)
-np.savez(j("basic.npz"),
-  f4=np.arange(12, dtype="<f4").reshape(3, 4),
-  f8=np.array([0.5, -1.25, 1e300]),
-  i1=np.array([-128, 127], dtype="i1"), i2=np.array([-3, 4], dtype="<i2"),
-  i4=np.array([-5, 6], dtype="<i4"), i8=np.array([-(2**40), 5], dtype="<i8"),
-  u1=np.array([0, 255], dtype="u1"), u2=np.array([65535], dtype="<u2"),
-  u4=np.array([4000000000], dtype="<u4"), u8=np.array([2**63 + 1], dtype="<u8"),
-  b1=np.array([True, False, True]),
-  c8=np.array([1 + 2j, 3 - 4j], dtype="<c8"), c16=np.array([0.5 - 1j], dtype="<c16"),
-  f2=np.array([1.0, -2.5, 65504.0], dtype="<f2"),
-  u=np.array(["ab", "cde"]), s=np.array([b"x", b"yz"]),
-  fort=np.asfortranarray(np.arange(6, dtype="<i4").reshape(2, 3)),
-  scalar=np.float64(3.5), empty=np.zeros((0, 3), dtype="<f4"),
-  be=np.arange(4, dtype=">f4"))
-np.savez_compressed(j("comp.npz"), x=np.arange(1000, dtype="<f4"),
-  _metadata=np.array(json.dumps({"schema_version": "1.0.0", "n": 3}, indent=2), dtype=object))
-np.savez(j("umeta.npz"), a=np.zeros(2), _metadata=json.dumps({"gridsize": 1}))
-np.savez(j("objs.npz"), o=np.array(["a", None, "b"], dtype=object))
-np.save(j("one.npy"), np.arange(10, dtype="<f4"))
-np.save(j("be.npy"), np.array([1.5, -2.0], dtype=">f8"))
-np.savez(j("big.npz"), big=np.zeros(12 * 1024 * 1024, dtype="<f4"))
-good = io.BytesIO(); np.save(good, np.arange(3, dtype="<i4"))
-bad = b"\x93NUMPY\x09\x00" + b"\x10\x00" + b"{}".ljust(16)
-with zipfile.ZipFile(j("badmember.npz"), "w") as z:
-  z.writestr("good.npy", good.getvalue())
-  z.writestr("bad.npy", bad)
-open(j("garbage.bin"), "wb").write(b"hello, this is not an archive at all" * 4)
-`;
-
+const PROBES = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "probes");
 let dir = "";
-const f = (name: string) => path.join(dir, name);
+// big.npz (written into dir) or a committed probe file.
+const f = (name: string) => path.join(name === "big.npz" ? dir : PROBES, name);
 
 function expectCode(fn: () => unknown, code: ErrorCode): NpzError {
   try {
@@ -69,9 +39,8 @@ async function expectCodeAsync(p: Promise<unknown>, code: ErrorCode): Promise<vo
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-api-"));
-  const script = path.join(dir, "gen.py");
-  writeFileSync(script, GEN);
-  execFileSync("python3", [script, dir]);
+  // np.savez(big=np.zeros(12 Mi, "<f4")): above the size where scans split over two threads.
+  writeNpz(path.join(dir, "big.npz"), { big: numericNpy("<f4", [12 * 1024 * 1024], new Float32Array(12 * 1024 * 1024)) });
 });
 
 afterAll(() => {
