@@ -1,45 +1,19 @@
 // `npzguard plan` against the reference semantics (study-fly64-dose-overlap.md §3-§6, §10.3) and
 // issue 4's plan --json shape and cache rules, on trees built in a temp dir.
 // (The study matrix functions themselves: test/study/matrix-reference.test.ts.)
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/plan.js";
+import { useRelativeTree } from "../helpers/relative-tree.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FIX = path.resolve(HERE, "..", "fixtures", "study");
 
-let root: string;
-let prevCwd: string;
-const touch = (rel: string) => {
-  const f = path.join(root, rel);
-  mkdirSync(path.dirname(f), { recursive: true });
-  writeFileSync(f, "");
-};
-
-beforeEach(() => {
-  root = mkdtempSync(path.join(tmpdir(), "npzguard-plan-ref-"));
-  prevCwd = process.cwd();
-  process.chdir(root); // relative roots below are relative to the temp dir
-});
-afterEach(() => {
-  process.chdir(prevCwd);
-  rmSync(root, { recursive: true, force: true });
-});
-
-function fullTree(doses = ["dose_1000", "dose_10000", "dose_100000"]): void {
-  for (const X of doses) {
-    touch(`C/${X}/patched_train.npz`);
-    touch(`C/${X}/patched_test.npz`);
-    for (const v of ["dense", "sparse"]) {
-      touch(`D/${X}/${v}/train.npz`);
-      touch(`D/${X}/${v}/test.npz`);
-    }
-  }
-}
+const tree = useRelativeTree("npzguard-plan-ref-");
+const { fullTree } = tree;
 
 async function plan(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const r = await capture(() => run(["--phase-c-root", "C", "--phase-d-root", "D", "--artifact-root", "A", ...args]));
@@ -76,7 +50,7 @@ describe("npzguard plan (issue 4 §3)", () => {
 
   it("skipped_views and blocked entries carry the issue's fields", async () => {
     fullTree(["dose_1000"]);
-    rmSync(path.join(root, "D/dose_1000/sparse/train.npz"));
+    rmSync(path.join(tree.root, "D/dose_1000/sparse/train.npz"));
     const r = await plan("--json", "--dose", "1000");
     expect(r.code).toBe(1); // zero-byte files are rejected in verify mode
     const j = JSON.parse(r.out) as PlanJson;
@@ -87,7 +61,7 @@ describe("npzguard plan (issue 4 §3)", () => {
 
   it("--strict names the view directory and the fallback path", async () => {
     fullTree(["dose_1000"]);
-    rmSync(path.join(root, "D/dose_1000/sparse/test.npz"));
+    rmSync(path.join(tree.root, "D/dose_1000/sparse/test.npz"));
     const r = await plan("--no-verify", "--strict", "--dose", "1000");
     expect(r.code).toBe(1);
     expect(r.err).toContain("D/dose_1000/sparse");
@@ -102,11 +76,11 @@ describe("npzguard plan (issue 4 §3)", () => {
 
   it("the cache re-checks a file whose mtime or size changed, and only that file", async () => {
     for (const s of ["train", "test"]) {
-      mkdirSync(path.join(root, "C/dose_1000"), { recursive: true });
-      copyFileSync(path.join(FIX, "phase_c/dose_1000", `patched_${s}.npz`), path.join(root, `C/dose_1000/patched_${s}.npz`));
+      mkdirSync(path.join(tree.root, "C/dose_1000"), { recursive: true });
+      copyFileSync(path.join(FIX, "phase_c/dose_1000", `patched_${s}.npz`), path.join(tree.root, `C/dose_1000/patched_${s}.npz`));
       for (const v of ["dense", "sparse"]) {
-        mkdirSync(path.join(root, `D/dose_1000/${v}`), { recursive: true });
-        copyFileSync(path.join(FIX, "phase_d", `${s}.npz`), path.join(root, `D/dose_1000/${v}/${s}.npz`));
+        mkdirSync(path.join(tree.root, `D/dose_1000/${v}`), { recursive: true });
+        copyFileSync(path.join(FIX, "phase_d", `${s}.npz`), path.join(tree.root, `D/dose_1000/${v}/${s}.npz`));
       }
     }
     const checked = async () => {
@@ -116,7 +90,7 @@ describe("npzguard plan (issue 4 §3)", () => {
     };
     expect(await checked()).toBe(6); // 6 distinct (file, context) pairs
     expect(await checked()).toBe(0); // warm
-    const f = path.join(root, "D/dose_1000/dense/train.npz");
+    const f = path.join(tree.root, "D/dose_1000/dense/train.npz");
     const later = new Date(statSync(f).mtimeMs + 5000);
     utimesSync(f, later, later); // mtime only
     expect(await checked()).toBe(1);

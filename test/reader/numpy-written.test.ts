@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { NpzError, isNpzError, loadNpy, openNpz } from "../../src/index.js";
 import { npyHeader } from "../../src/writer/npy.js";
+import { zipEndRecords } from "../../src/writer/npz.js";
 import { expectNpzError } from "../helpers/expect.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -31,15 +32,17 @@ function writeSparse(file: string, head: Uint8Array, size: number): void {
   }
 }
 
-/** Little-endian record from [bytes, value] fields (8-byte fields take a number < 2^53). */
-function le(...fields: [1 | 2 | 4 | 8, number][]): Buffer {
-  const b = Buffer.alloc(fields.reduce((n, [w]) => n + w, 0));
+/** Little-endian record like Python's struct.pack("<" + fmt): H 2, I 4, Q 8 bytes (Q < 2^53). */
+function pack(fmt: string, ...values: number[]): Buffer {
+  const widths = [...fmt].map((c) => ({ H: 2, I: 4, Q: 8 })[c as "H" | "I" | "Q"]);
+  const b = Buffer.alloc(widths.reduce((n, w) => n + w, 0));
   let o = 0;
-  for (const [w, v] of fields) {
+  widths.forEach((w, i) => {
+    const v = values[i] ?? 0;
     if (w === 8) b.writeBigUInt64LE(BigInt(v), o);
     else b.writeUIntLE(v, o, w);
     o += w;
-  }
+  });
   return b;
 }
 
@@ -52,53 +55,14 @@ function writeHugeFiles(): void {
   const usize = hdr.length + 4 * n;
   writeSparse(big("huge.npy"), hdr, usize);
   const name = Buffer.from("huge.npy");
-  const z64 = le([2, 1], [2, 16], [8, usize], [8, usize]);
+  const z64 = pack("HHQQ", 1, 16, usize, usize);
   const padLen = (64 - ((30 + name.length + z64.length + 4 + hdr.length) % 64)) % 64;
-  const localExtra = Buffer.concat([z64, le([2, 0xd935], [2, padLen]), Buffer.alloc(padLen)]);
-  const lfh = le(
-    [4, 0x04034b50],
-    [2, 45],
-    [2, 0],
-    [2, 0],
-    [2, 0],
-    [2, 0x21],
-    [4, 0],
-    [4, 0xffffffff],
-    [4, 0xffffffff],
-    [2, name.length],
-    [2, localExtra.length],
-  );
+  const localExtra = Buffer.concat([z64, pack("HH", 0xd935, padLen), Buffer.alloc(padLen)]);
+  const lfh = pack("IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0x21, 0, 0xffffffff, 0xffffffff, name.length, localExtra.length);
   const cdOff = lfh.length + name.length + localExtra.length + usize;
-  const cd = Buffer.concat([
-    le(
-      [4, 0x02014b50],
-      [2, 45],
-      [2, 45],
-      [2, 0],
-      [2, 0],
-      [2, 0],
-      [2, 0x21],
-      [4, 0],
-      [4, 0xffffffff],
-      [4, 0xffffffff],
-      [2, name.length],
-      [2, z64.length],
-      [2, 0],
-      [2, 0],
-      [2, 0],
-      [4, 0],
-      [4, 0],
-    ),
-    name,
-    z64,
-  ]);
-  const eocd64 = cdOff + cd.length;
-  const tail = Buffer.concat([
-    cd,
-    le([4, 0x06064b50], [8, 44], [2, 45], [2, 45], [4, 0], [4, 0], [8, 1], [8, 1], [8, cd.length], [8, cdOff]),
-    le([4, 0x07064b50], [4, 0], [8, eocd64], [4, 1]),
-    le([4, 0x06054b50], [2, 0], [2, 0], [2, 1], [2, 1], [4, cd.length], [4, 0xffffffff], [2, 0]),
-  ]);
+  const cdHead = pack("IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0x21, 0, 0xffffffff, 0xffffffff, name.length, z64.length);
+  const cd = Buffer.concat([cdHead, name, z64]);
+  const tail = Buffer.concat([cd, zipEndRecords(1, cdOff, cd.length)]);
   const file = big("huge.npz");
   writeSparse(file, Buffer.concat([lfh, name, localExtra, hdr]), cdOff);
   const fd = openSync(file, "r+");

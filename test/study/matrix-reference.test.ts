@@ -1,42 +1,16 @@
 // The study matrix against the reference semantics (study-fly64-dose-overlap.md §3-§6, §10.3):
 // job order, primary/fallback names, skip reasons, path joins, the Phase C root guard.
 // (`npzguard plan` on the same trees: test/cli/plan-reference.test.ts.)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { StudyDesign, isStudyError } from "../../src/study/design.js";
 import { buildTrainingJobs, doseDirName, makeTrainingJob, selectJobs, validatePhaseCRoot } from "../../src/study/matrix.js";
 import { pyJoin } from "../../src/python/path.js";
+import { useRelativeTree } from "../helpers/relative-tree.js";
 
-let root: string;
-let prevCwd: string;
-const touch = (rel: string) => {
-  const f = path.join(root, rel);
-  mkdirSync(path.dirname(f), { recursive: true });
-  writeFileSync(f, "");
-};
-
-beforeEach(() => {
-  root = mkdtempSync(path.join(tmpdir(), "npzguard-matrix-ref-"));
-  prevCwd = process.cwd();
-  process.chdir(root); // relative roots below are relative to the temp dir
-});
-afterEach(() => {
-  process.chdir(prevCwd);
-  rmSync(root, { recursive: true, force: true });
-});
-
-function fullTree(doses = ["dose_1000", "dose_10000", "dose_100000"]): void {
-  for (const X of doses) {
-    touch(`C/${X}/patched_train.npz`);
-    touch(`C/${X}/patched_test.npz`);
-    for (const v of ["dense", "sparse"]) {
-      touch(`D/${X}/${v}/train.npz`);
-      touch(`D/${X}/${v}/test.npz`);
-    }
-  }
-}
+const tree = useRelativeTree("npzguard-matrix-ref-");
+const { touch, fullTree } = tree;
 
 describe("buildTrainingJobs() (study §5)", () => {
   it("keeps the design's dose order and truncates dose_<int> toward zero", () => {
@@ -81,7 +55,7 @@ describe("buildTrainingJobs() (study §5)", () => {
 
   it("skips with the exact Python reason, or (strict) names the FALLBACK path", () => {
     fullTree(["dose_1000"]);
-    rmSync(path.join(root, "D/dose_1000/sparse/test.npz"));
+    rmSync(path.join(tree.root, "D/dose_1000/sparse/test.npz"));
     touch("D/dose_1000/sparse/sparse_test.npz.bak");
     const design = new StudyDesign({ doseList: [1000] });
     const r = buildTrainingJobs({ phaseCRoot: "C", phaseDRoot: "D", artifactRoot: "A", design, allowMissingPhaseD: true });
@@ -113,7 +87,7 @@ describe("buildTrainingJobs() (study §5)", () => {
   });
 
   it("joins like pathlib: keeps '..', relative stays relative, '/' does not become '//'", () => {
-    mkdirSync(path.join(root, "sub"));
+    mkdirSync(path.join(tree.root, "sub"));
     fullTree(["dose_1000"]);
     const design = new StudyDesign({ doseList: [1000] });
     const { jobs } = buildTrainingJobs({ phaseCRoot: "sub/../C/", phaseDRoot: "./D//.", artifactRoot: "../x/A", design });
@@ -154,7 +128,7 @@ describe("validatePhaseCRoot() (study §3.3, directory-level PHASEC-METADATA-001
   };
   it("reproduces the guard's messages in order: root, dose dirs, split files", () => {
     expect(message(() => validatePhaseCRoot("C"))).toBe("Phase C root directory not found: C. Phase C generation may not have completed.");
-    mkdirSync(path.join(root, "C"));
+    mkdirSync(path.join(tree.root, "C"));
     expect(message(() => validatePhaseCRoot("C"))).toBe("No Phase C dose directories found under C. Expected pattern: dose_*/");
     touch("C/dose_1000/patched_train.npz");
     expect(message(() => validatePhaseCRoot("C"))).toBe(
