@@ -1,6 +1,8 @@
 // NPY prefix + header dict parser and the descr table (npy-npz-format.md §1-§4).
 // The header is tokenized against the strict grammar of §2.3; nothing is ever evaluated, and
 // every size derived from it is overflow-checked before anyone allocates from it.
+// Over 400 lines on purpose: the header grammar (HeaderParser) and the descr table (parse_descr)
+// are the two halves of one format section (§2-§4) and share the token and overflow helpers.
 #include "npy_header.h"
 #include "utf8.h"
 

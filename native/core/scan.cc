@@ -3,6 +3,9 @@
 // SIMD at -O3 without -ffast-math (each lane is an independent dependency chain, so no
 // reassociation is needed). Non-native byte order and float16 go through a small aligned
 // staging buffer first.
+// Over 400 lines on purpose: the float kernels (generic, SSE2, AVX2) share the lane-accumulator
+// templates and the dispatch that picks one per dtype; split, those templates would move into a
+// header every kernel file includes, for no gain in reading.
 #include "scan.h"
 #include "byteswap.h"
 

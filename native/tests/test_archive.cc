@@ -1,5 +1,6 @@
 // Archive: sniffing, member loading (rows 15, 19, 25, 26), read_array zero-copy rules, strings,
 // scans (CRC + stats, parallel STORED path), file-source hazards (row 30), and NumPy-written files.
+// Over 400 lines: the tests of one core unit (archive.h) stay together, one NPZ_TEST per behaviour.
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>

@@ -1,6 +1,7 @@
 // Tests for the NPY prefix/header parser and the descr table (npy-npz-format.md §1-§4).
 // kNumpyHeaders below are prefix+header bytes written by np.save / numpy.lib.format.write_array
 // (numpy 2.4.6, one-off python snippet); everything else is built by hand from the grammar.
+// Over 400 lines: mostly the generated table of numpy-written headers (one line per case).
 #include <cstdlib>
 #include <cstring>
 #include <string>
