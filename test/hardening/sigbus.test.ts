@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { numericNpy } from "../../src/writer/npy.js";
+import { writeNpz } from "../../src/writer/npz.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 let dir = "";
@@ -15,26 +17,9 @@ let file = "";
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-sigbus-"));
   file = path.join(dir, "big.npz");
-  // 256 MiB of zeros as one STORED float32 member, written through zipfile in chunks.
-  const r = spawnSync(
-    "python3",
-    [
-      "-c",
-      String.raw`
-import sys, zipfile, numpy as np
-n = (256 << 20) // 4
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
-    with z.open("diffraction.npy", "w", force_zip64=True) as f:
-        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (n,)})
-        chunk = bytes(16 << 20)
-        for _ in range((n * 4) // len(chunk)):
-            f.write(chunk)
-`,
-      file,
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+  // 256 MiB of zeros as one STORED float32 member (np.savez layout, by the TS writer).
+  const n = (256 << 20) / 4;
+  writeNpz(file, { diffraction: numericNpy("<f4", [n], new Float32Array(n)) });
 }, 120_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
