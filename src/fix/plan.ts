@@ -137,6 +137,9 @@ export function planFix(input: PlanInput): FixPlan {
   let newM: number | null = null; // first axis of the diffraction after a legacy transpose
   const x = hdr("xcoords");
   const n = x && x.shape.length === 1 ? (x.shape[0] as number) : null;
+  // Number of positions for Y: TF load_data keeps Y only when Y.shape[0] == len(xcoords).
+  const dh = dKey ? hdr(dKey) : null;
+  const yPositions = n ?? (dh && dh.shape.length >= 3 ? (dh.shape[0] as number) : null);
 
   for (const m of members) {
     if (first.get(m.key) !== m) continue; // duplicates: npz/member-names, blocking
@@ -156,6 +159,9 @@ export function planFix(input: PlanInput): FixPlan {
       continue;
     }
     const isDiff = m.key === dKey;
+    // A per-image Y (first axis = the number of positions) is squeezed like transpose_rename_convert
+    // does; a singleton (1, N, N, 1) (Phase C, ignored by both loaders) is kept.
+    const isPerImageY = m.key === "Y" && yPositions !== null && h.shape[0] === yPositions;
     if (h.kind === "O") {
       const s = input.strings.get(m.key);
       if (s?.items.every((i): i is string => typeof i === "string")) {
@@ -174,7 +180,7 @@ export function planFix(input: PlanInput): FixPlan {
     const numeric = h.supported && ["b", "i", "u", "f", "c"].includes(h.kind);
     let shape = [...h.shape];
     let squeeze = false;
-    if (isDiff && numeric && shape.length === 4 && shape[3] === 1) {
+    if ((isDiff || isPerImageY) && numeric && shape.length === 4 && shape[3] === 1) {
       squeeze = true;
       shape = shape.slice(0, 3);
     }
@@ -208,7 +214,12 @@ export function planFix(input: PlanInput): FixPlan {
     }
     const k = outKey;
     if (squeeze)
-      remedies.push({ rule: "data001/diffraction-rank", key: k, action: "squeeze", detail: `${shapeText(h.shape)} -> ${shapeText(h.shape.slice(0, 3))}` });
+      remedies.push({
+        rule: isDiff ? "data001/diffraction-rank" : "data001/y-patches",
+        key: k,
+        action: "squeeze",
+        detail: `${shapeText(h.shape)} -> ${shapeText(h.shape.slice(0, 3))}`,
+      });
     if (legacy)
       remedies.push({
         rule: "data001/legacy-layout",
