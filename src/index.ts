@@ -18,6 +18,8 @@ export type {
   NpyHeaderInfo,
   ObjectStrings,
   OpenOptions,
+  PickledDict,
+  PickledValue,
   ScanOptions,
   ScanResult,
 } from "./types.js";

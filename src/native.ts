@@ -82,6 +82,9 @@ export interface RawObjectStrings {
   items: (string | null)[];
 }
 
+/** A plain value from a pickle: ints are bigint, dicts { entries } (see PickledValue). */
+export type RawPlainValue = null | boolean | bigint | number | string | RawPlainValue[] | { entries: [RawPlainValue, RawPlainValue][] };
+
 export interface RawArchive {
   readonly kind: "npz" | "npy";
   readonly fileSize: number;
@@ -91,6 +94,8 @@ export interface RawArchive {
   /** mode 0 = auto, 1 = force copy, 2 = require zero-copy. Data in native byte order. */
   readArray(index: number, mode: 0 | 1 | 2): { buffer: ArrayBuffer; zeroCopy: boolean; crcVerified: boolean };
   readStrings(index: number): RawObjectStrings;
+  /** The one item of a one-item |O member as a plain value (dict/list/tuple/str/int/float/bool/None). */
+  readValue(index: number): RawPlainValue;
   /** Rows [start, end) of the first axis (C order, or 1-d); mode as readArray. CRC not verified. */
   readRows(index: number, start: number, end: number, mode: 0 | 1 | 2): { buffer: ArrayBuffer; zeroCopy: boolean; crcVerified: boolean };
   /** Per-row totals of a real numeric C-order array (one streaming pass; no CRC check). */

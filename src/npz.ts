@@ -16,6 +16,7 @@ import type {
   NpyArray,
   NpyHeaderInfo,
   ObjectStrings,
+  PickledValue,
   OpenOptions,
   RowProfile,
   ScanOptions,
@@ -437,6 +438,22 @@ export class NpzFile implements Disposable {
     const s = this.#rawStrings(index, member.key);
     const encoding: ObjectStrings["encoding"] = header.kind === "U" ? "unicode" : header.kind === "S" ? "bytes" : "pickled-str";
     return { shape: [...s.shape], fortranOrder: s.fortranOrder, items: [...s.items], encoding };
+  }
+
+  /**
+   * The one item of a one-item pickled object (`|O`) member (e.g. a `_metadata` dict written
+   * as `np.array(d, dtype=object)`), decoded by the whitelisting walker without executing
+   * anything: dict / list / tuple of str, int, float, bool, None, nested. Anything else (numpy
+   * scalars, datetimes, sets, bytes, ...) throws ERR_NPY_PICKLE_REFUSED; a member that is not
+   * `|O` throws ERR_NPY_UNSUPPORTED_DTYPE.
+   */
+  pickledValue(key: string): PickledValue {
+    const { index, member } = this.#member(key);
+    try {
+      return this.#raw.readValue(index);
+    } catch (err) {
+      throw fromNative(err, this.path, member.key);
+    }
   }
 
   /**

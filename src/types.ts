@@ -140,6 +140,18 @@ export interface ObjectStrings {
   encoding: "pickled-str" | "unicode" | "bytes";
 }
 
+/**
+ * A plain Python value read from a pickled one-item object array by the whitelisting walker
+ * (never executed): None -> null, bool -> boolean, int -> bigint (any size), float -> number,
+ * str -> string, list / tuple -> array, dict -> PickledDict (insertion order, non-string keys kept).
+ */
+export type PickledValue = null | boolean | bigint | number | string | PickledValue[] | PickledDict;
+
+/** A Python dict as read from a pickle: [key, value] pairs in insertion order, keys unique. */
+export interface PickledDict {
+  entries: [PickledValue, PickledValue][];
+}
+
 /** One archive entry as listed by members(): header info, or the member-level error. */
 export interface MemberInfo {
   name: string;

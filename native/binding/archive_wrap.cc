@@ -22,6 +22,7 @@ Napi::Function ArchiveWrap::Define(Napi::Env env) {
                          InstanceMethod<&ArchiveWrap::JsMembers>("members"),
                          InstanceMethod<&ArchiveWrap::JsReadArray>("readArray"),
                          InstanceMethod<&ArchiveWrap::JsReadStrings>("readStrings"),
+                         InstanceMethod<&ArchiveWrap::JsReadValue>("readValue"),
                          InstanceMethod<&ArchiveWrap::JsReadRows>("readRows"),
                          InstanceMethod<&ArchiveWrap::JsRowProfile>("rowProfile"),
                          InstanceMethod<&ArchiveWrap::JsReadRowSet>("readRowSet"),
@@ -201,6 +202,14 @@ Napi::Value ArchiveWrap::JsReadStrings(const Napi::CallbackInfo& info) {
   const std::string& key = a.members()[index].key;
   ObjectStrings s = GuardMember(env, path_, key, [&] { return a.read_strings(index); });
   return StringsObject(env, s);
+}
+
+Napi::Value ArchiveWrap::JsReadValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Archive& a = Open(env);
+  const size_t index = MemberIndex(info, a);
+  PlainValue v = GuardCore(env, path_, [&] { return a.read_plain_value(index); });
+  return PlainToJs(env, v);
 }
 
 Napi::Value ArchiveWrap::JsScan(const Napi::CallbackInfo& info) {

@@ -35,6 +35,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
   Napi::Value JsMembers(const Napi::CallbackInfo& info);
   Napi::Value JsReadArray(const Napi::CallbackInfo& info);
   Napi::Value JsReadStrings(const Napi::CallbackInfo& info);
+  Napi::Value JsReadValue(const Napi::CallbackInfo& info);
   Napi::Value JsReadRows(const Napi::CallbackInfo& info);
   Napi::Value JsRowProfile(const Napi::CallbackInfo& info);
   Napi::Value JsReadRowSet(const Napi::CallbackInfo& info);

@@ -32,6 +32,39 @@ Napi::Value U64(Napi::Env env, uint64_t v) {
   return Napi::Number::New(env, static_cast<double>(v));
 }
 
+Napi::Value PlainToJs(Napi::Env env, const PlainValue& v) {
+  using T = PlainValue::Type;
+  switch (v.type) {
+    case T::None: return env.Null();
+    case T::Bool: return Napi::Boolean::New(env, v.boolean);
+    case T::Int:
+      if (v.magnitude.empty()) return Napi::BigInt::New(env, int64_t{0});
+      return Napi::BigInt::New(env, v.negative ? 1 : 0, v.magnitude.size(), v.magnitude.data());
+    case T::Float: return Napi::Number::New(env, v.number);
+    case T::Str: return Napi::String::New(env, v.text);
+    case T::List:
+    case T::Tuple: {
+      Napi::Array a = Napi::Array::New(env, v.items.size());
+      for (size_t i = 0; i < v.items.size(); ++i)
+        a.Set(static_cast<uint32_t>(i), PlainToJs(env, v.items[i]));
+      return a;
+    }
+    case T::Dict: {
+      Napi::Array entries = Napi::Array::New(env, v.items.size() / 2);
+      for (size_t i = 0; i + 1 < v.items.size(); i += 2) {
+        Napi::Array kv = Napi::Array::New(env, 2);
+        kv.Set(uint32_t{0}, PlainToJs(env, v.items[i]));
+        kv.Set(uint32_t{1}, PlainToJs(env, v.items[i + 1]));
+        entries.Set(static_cast<uint32_t>(i / 2), kv);
+      }
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("entries", entries);
+      return o;
+    }
+  }
+  return env.Null();
+}
+
 Napi::Array ShapeArray(Napi::Env env, const std::vector<uint64_t>& shape) {
   Napi::Array a = Napi::Array::New(env, shape.size());
   for (size_t i = 0; i < shape.size(); ++i) a.Set(static_cast<uint32_t>(i), U64(env, shape[i]));

@@ -68,6 +68,9 @@ Napi::Object HeaderObject(Napi::Env env, const NpyHeader& h);
 Napi::Object MemberObject(Napi::Env env, const Member& m);
 Napi::Object ScanResultObject(Napi::Env env, const ScanResult& r);
 Napi::Object StringsObject(Napi::Env env, const ObjectStrings& s);
+// A decoded plain value: None null, bool boolean, int BigInt, float number, str string,
+// list/tuple Array, dict { entries: [[key, value], ...] } (keys may be non-strings; order kept).
+Napi::Value PlainToJs(Napi::Env env, const PlainValue& v);
 Napi::Object RowProfileObject(Napi::Env env, const RowProfile& p);
 
 // Reads an optional non-negative integer property; TypeError/RangeError when malformed.

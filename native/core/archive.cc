@@ -297,26 +297,47 @@ void Archive::read_array_into(size_t index, uint8_t* dst, size_t n) const {
   }
 }
 
+std::vector<uint8_t> Archive::object_payload(const Member& m) const {
+  const ZipEntry& z = m.entry;
+  if (z.usize > opts_.max_object_member)
+    throw Error(Code::NpzLimit, "object member '" + m.key + "' is " + std::to_string(z.usize) +
+                                    " bytes, over the limit of " +
+                                    std::to_string(opts_.max_object_member));
+  charge_inflate(m);
+  std::vector<uint8_t> all(static_cast<size_t>(z.usize));
+  MemberStream ms(*src_, z);
+  ms.set_verify_crc(kind_ == Kind::Npz);
+  ms.read_exact(all.data(), all.size());
+  uint8_t probe[1];
+  while (ms.read(probe, sizeof probe) != 0) {}
+  const size_t off = static_cast<size_t>(m.header->data_offset);
+  if (off > all.size())
+    throw Error(Code::NpyTruncated, "object member '" + m.key + "' ends inside its header");
+  all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(off));
+  return all;
+}
+
+PlainValue Archive::read_plain_value(size_t index) const {
+  const Member& m = npy_member(index);
+  if (!m.header->dtype.is_object)
+    throw Error(Code::NpyUnsupportedDtype, "member '" + m.key + "' is not an object ('|O') array");
+  try {
+    const std::vector<uint8_t> pickle = object_payload(m);
+    return walk_object_value(pickle.data(), pickle.size(), m.header->shape, opts_.pickle);
+  } catch (Error& e) {
+    e.set_member(m.key);
+    throw;
+  }
+}
+
 ObjectStrings Archive::read_strings(size_t index) const {
   const Member& m = npy_member(index);
   const NpyHeader& h = *m.header;
   const DType& dt = h.dtype;
   try {
     if (dt.is_object) {
-      const ZipEntry& z = m.entry;
-      if (z.usize > opts_.max_object_member)
-        throw Error(Code::NpzLimit, "object member '" + m.key + "' is " + std::to_string(z.usize) +
-                                        " bytes, over the limit of " +
-                                        std::to_string(opts_.max_object_member));
-      charge_inflate(m);
-      std::vector<uint8_t> all(static_cast<size_t>(z.usize));
-      MemberStream ms(*src_, z);
-      ms.set_verify_crc(kind_ == Kind::Npz);
-      ms.read_exact(all.data(), all.size());
-      uint8_t probe[1];
-      while (ms.read(probe, sizeof probe) != 0) {}
-      const size_t off = static_cast<size_t>(h.data_offset);
-      return walk_object_pickle(all.data() + off, all.size() - off, h.shape, opts_.pickle);
+      const std::vector<uint8_t> pickle = object_payload(m);
+      return walk_object_pickle(pickle.data(), pickle.size(), h.shape, opts_.pickle);
     }
     if (dt.supported && (dt.kind == 'U' || dt.kind == 'S')) {
       if (h.byte_length > opts_.max_object_member)

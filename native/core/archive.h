@@ -130,6 +130,10 @@ class Archive {
   ByteBuffer read_row_set(size_t index, const std::vector<uint64_t>& rows) const;
   // Object ('|O', via the pickle walker) or 0-d/any U/S member decoded to strings.
   ObjectStrings read_strings(size_t index) const;
+  // A one-item object ('|O') member whose item is a plain value (e.g. a pickled `_metadata`
+  // dict), decoded by the walker without executing it; ERR_NPY_PICKLE_REFUSED otherwise,
+  // ERR_NPY_UNSUPPORTED_DTYPE for a member that is not '|O'.
+  PlainValue read_plain_value(size_t index) const;
   // Streaming pass over the member: CRC + stats in bounded memory. A file truncated during the
   // pass gives ERR_NPZ_CORRUPT (never SIGBUS).
   ScanResult scan(size_t index, const ScanOptions& opts) const;
@@ -141,6 +145,8 @@ class Archive {
   uint64_t inflated_total() const { return inflated_.load(); }
 
  private:
+  // The bytes after the NPY header of an object member (inflated, CRC-verified, size-capped).
+  std::vector<uint8_t> object_payload(const Member& m) const;
   Archive() = default;
   void load_members();
   const Member& member_at(size_t index) const;   // ERR_NPZ_MEMBER_NOT_FOUND when out of range

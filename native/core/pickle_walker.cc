@@ -7,8 +7,10 @@
 #include "pickle_walker.h"
 #include "utf8.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "errors.h"
 
@@ -37,16 +39,31 @@ void append_utf8(uint32_t cp, std::string* out) {
   }
 }
 
-enum class Kind : uint8_t { Int, Bool, None, Str, Bytes, Tuple, List, Global, Call, Built };
+enum class Kind : uint8_t {
+  Int,
+  Long,
+  Float,
+  Bool,
+  None,
+  Str,
+  Bytes,
+  Tuple,
+  List,
+  Dict,
+  Global,
+  Call,
+  Built
+};
 enum class Glob : uint8_t { Reconstruct, Ndarray, Dtype, CodecsEncode };
 
 struct Node {
   Kind kind = Kind::None;
   Glob glob = Glob::Ndarray;   // Kind::Global
   int64_t ival = 0;            // Int / Bool
+  double fval = 0;             // Float
   uint32_t a = 0, b = 0;       // Call: callable, args; Built: obj, state
-  std::string text;            // Str (UTF-8) / Bytes
-  std::vector<uint32_t> kids;  // Tuple / List
+  std::string text;            // Str (UTF-8) / Bytes / Long (two's complement, little-endian)
+  std::vector<uint32_t> kids;  // Tuple / List; Dict: key, value, key, value, ...
 };
 
 const char* opcode_name(uint8_t op) {
@@ -63,6 +80,9 @@ const char* opcode_name(uint8_t op) {
     case 'K': return "BININT1";
     case 'M': return "BININT2";
     case 'J': return "BININT";
+    case 0x8a: return "LONG1";
+    case 0x8b: return "LONG4";
+    case 'G': return "BINFLOAT";
     case 'N': return "NONE";
     case 0x88: return "NEWTRUE";
     case 0x89: return "NEWFALSE";
@@ -73,6 +93,9 @@ const char* opcode_name(uint8_t op) {
     case 0x86: return "TUPLE2";
     case 0x87: return "TUPLE3";
     case ']': return "EMPTY_LIST";
+    case '}': return "EMPTY_DICT";
+    case 's': return "SETITEM";
+    case 'u': return "SETITEMS";
     case 'a': return "APPEND";
     case 'e': return "APPENDS";
     case 'R': return "REDUCE";
@@ -150,6 +173,16 @@ class Walker {
           push_int(v);
           break;
         }
+        case 0x8a: push_long(uint_le(1)); break;
+        case 0x8b: push_long(uint_le(4)); break;
+        case 'G': {
+          uint64_t bits = 0;
+          for (uint8_t byte : bytes(8)) bits = (bits << 8) | byte;  // big-endian IEEE 754
+          uint32_t f = new_node(Kind::Float);
+          std::memcpy(&nodes_[f].fval, &bits, 8);
+          push(f);
+          break;
+        }
         case 'N': push(none_node()); break;
         case 0x88: push(bool_node(true)); break;
         case 0x89: push(bool_node(false)); break;
@@ -179,6 +212,23 @@ class Walker {
           break;
         }
         case ']': push(new_node(Kind::List)); break;
+        case '}': push(new_node(Kind::Dict)); break;
+        case 's': {
+          uint32_t kv[2];
+          kv[1] = pop();
+          kv[0] = pop();
+          set_items(top(), kv, 2);
+          break;
+        }
+        case 'u': {
+          size_t m = pop_mark();
+          std::vector<uint32_t> batch(stack_.begin() + static_cast<std::ptrdiff_t>(m),
+                                      stack_.end());
+          stack_.resize(m);
+          if (batch.size() % 2 != 0) refuse("SETITEMS with an odd number of values");
+          set_items(top(), batch.data(), batch.size());
+          break;
+        }
         case 'a': {
           uint32_t v = pop();
           append_items(top(), &v, 1);
@@ -224,9 +274,10 @@ class Walker {
     }
   }
 
-  // Checks the accepted final value (§9.3) and extracts the strings.
-  ObjectStrings extract(uint32_t root, const std::vector<uint64_t>& expected_shape) {
-    ObjectStrings out;
+  // Checks the accepted final value (§9.3): numpy's object array of expected_shape. Returns the
+  // node of its items list (one item per element, C order) and the pickled is_fortran flag.
+  uint32_t array_items(uint32_t root, const std::vector<uint64_t>& expected_shape,
+                       bool* fortran_order) {
     const Node& built = nodes_[root];
     if (built.kind != Kind::Built) refuse("result is not a BUILD of an ndarray");
     const Node& call = nodes_[built.a];
@@ -267,6 +318,15 @@ class Walker {
     if (items.kids.size() != count)
       refuse("pickled list has " + std::to_string(items.kids.size()) + " items, shape needs " +
              std::to_string(count));
+    *fortran_order = fortran.ival != 0;
+    return state.kids[4];
+  }
+
+  // The strings of an object array of str/None.
+  ObjectStrings extract(uint32_t root, const std::vector<uint64_t>& expected_shape) {
+    ObjectStrings out;
+    bool fortran = false;
+    const Node& items = nodes_[array_items(root, expected_shape, &fortran)];
     uint64_t text_total = 0;
     out.items.reserve(items.kids.size());
     for (uint32_t k : items.kids) {
@@ -286,8 +346,17 @@ class Walker {
     // when is_fortran is True (the flag only describes the memory layout numpy rebuilds), so
     // items are returned in C order and fortran_order is informational.
     out.shape = expected_shape;
-    out.fortran_order = fortran.ival != 0;
+    out.fortran_order = fortran;
     return out;
+  }
+
+  // The one item of a one-element object array, as a plain value.
+  PlainValue extract_value(uint32_t root, const std::vector<uint64_t>& expected_shape) {
+    bool fortran = false;
+    const Node& items = nodes_[array_items(root, expected_shape, &fortran)];
+    if (items.kids.size() != 1)
+      refuse("object array holds " + std::to_string(items.kids.size()) + " items, not one value");
+    return plain(items.kids[0], 0);
   }
 
   [[noreturn]] void refuse(const std::string& why) const {
@@ -307,6 +376,12 @@ class Walker {
     if (n_ - pos_ < k) refuse("truncated argument");
     uint64_t v = 0;
     for (size_t i = 0; i < k; ++i) v |= static_cast<uint64_t>(p_[pos_ + i]) << (8 * i);
+    pos_ += k;
+    return v;
+  }
+  std::vector<uint8_t> bytes(size_t k) {
+    if (n_ - pos_ < k) refuse("truncated argument");
+    std::vector<uint8_t> v(p_ + pos_, p_ + pos_ + k);
     pos_ += k;
     return v;
   }
@@ -359,6 +434,152 @@ class Walker {
     nodes_[i].text.assign(reinterpret_cast<const char*>(p_ + pos_), static_cast<size_t>(len));
     pos_ += static_cast<size_t>(len);
     push(i);
+  }
+
+  void push_long(uint64_t len) {
+    if (len > lim_.max_long_bytes)
+      refuse("integer of " + std::to_string(len) + " bytes exceeds " +
+             std::to_string(lim_.max_long_bytes));
+    if (len > n_ - pos_) refuse("truncated argument");
+    uint32_t i = new_node(Kind::Long);
+    nodes_[i].text.assign(reinterpret_cast<const char*>(p_ + pos_), static_cast<size_t>(len));
+    pos_ += static_cast<size_t>(len);
+    push(i);
+  }
+
+  void set_items(uint32_t dict, const uint32_t* kv, size_t k) {
+    Node& d = nodes_[dict];
+    if (d.kind != Kind::Dict) refuse("SETITEM target is not a dict");
+    items_total_ += k / 2;
+    if (items_total_ > lim_.max_items)
+      refuse("more than " + std::to_string(lim_.max_items) + " list items");
+    d.kids.insert(d.kids.end(), kv, kv + k);
+  }
+
+  // --- plain values (walk_object_value) ---------------------------------------------------
+
+  static void set_int(PlainValue* v, bool negative, std::vector<uint64_t> words) {
+    while (!words.empty() && words.back() == 0) words.pop_back();
+    v->type = PlainValue::Type::Int;
+    v->magnitude = std::move(words);
+    v->negative = negative && !v->magnitude.empty();
+  }
+
+  static void decode_long(const std::string& le, PlainValue* v) {
+    std::vector<uint8_t> b(le.begin(), le.end());
+    const bool neg = !b.empty() && (b.back() & 0x80) != 0;
+    if (neg) {  // two's complement -> magnitude
+      unsigned carry = 1;
+      for (uint8_t& x : b) {
+        unsigned t = static_cast<uint8_t>(~x) + carry;
+        x = static_cast<uint8_t>(t);
+        carry = t >> 8;
+      }
+    }
+    std::vector<uint64_t> words((b.size() + 7) / 8, 0);
+    for (size_t i = 0; i < b.size(); ++i)
+      words[i / 8] |= static_cast<uint64_t>(b[i]) << (8 * (i % 8));
+    set_int(v, neg, std::move(words));
+  }
+
+  // Python's dict-key identity: equal keys (1 == 1.0 == True, 0.0 == -0.0) give equal strings.
+  std::string key_identity(const PlainValue& k) const {
+    using T = PlainValue::Type;
+    auto int_id = [](bool negative, const std::vector<uint64_t>& words) {
+      std::string id = negative ? "i-" : "i+";
+      for (uint64_t w : words) id.append(reinterpret_cast<const char*>(&w), sizeof w);
+      return id;
+    };
+    switch (k.type) {
+      case T::Str: return "s" + k.text;
+      case T::None: return "N";
+      case T::Bool:
+        return int_id(false, k.boolean ? std::vector<uint64_t>{1} : std::vector<uint64_t>{});
+      case T::Int: return int_id(k.negative, k.magnitude);
+      case T::Float: {
+        const double f = k.number;
+        if (std::isnan(f)) refuse("dict key is a float NaN");
+        if (std::isfinite(f) && std::trunc(f) == f) {
+          if (std::fabs(f) >= 9223372036854775808.0)
+            refuse("dict key is an integral float beyond 2**63");
+          const double a = std::fabs(f);
+          const uint64_t m = static_cast<uint64_t>(a);
+          return int_id(f < 0 && m != 0, m ? std::vector<uint64_t>{m} : std::vector<uint64_t>{});
+        }
+        uint64_t bits;
+        std::memcpy(&bits, &f, sizeof bits);
+        return "f" + std::string(reinterpret_cast<const char*>(&bits), sizeof bits);
+      }
+      default:
+        refuse(
+            "dict key is a list, tuple or dict (json.dumps accepts only str, int, float, bool, "
+            "None keys)");
+    }
+  }
+
+  PlainValue plain(uint32_t idx, size_t depth) {
+    if (depth > lim_.max_depth)
+      refuse("value nested deeper than " + std::to_string(lim_.max_depth) + " levels (or a cycle)");
+    if (++values_out_ > lim_.max_values)
+      refuse("more than " + std::to_string(lim_.max_values) + " values");
+    const Node& n = nodes_[idx];
+    PlainValue v;
+    using T = PlainValue::Type;
+    switch (n.kind) {
+      case Kind::None: v.type = T::None; break;
+      case Kind::Bool:
+        v.type = T::Bool;
+        v.boolean = n.ival != 0;
+        break;
+      case Kind::Int: {
+        const uint64_t m =
+            n.ival < 0 ? static_cast<uint64_t>(-(n.ival + 1)) + 1 : static_cast<uint64_t>(n.ival);
+        set_int(&v, n.ival < 0, {m});
+        break;
+      }
+      case Kind::Long: decode_long(n.text, &v); break;
+      case Kind::Float:
+        v.type = T::Float;
+        v.number = n.fval;
+        break;
+      case Kind::Str:
+        text_out_ += n.text.size();
+        if (text_out_ > lim_.max_text)
+          refuse("value text exceeds " + std::to_string(lim_.max_text) + " bytes");
+        v.type = T::Str;
+        v.text = n.text;
+        break;
+      case Kind::List:
+      case Kind::Tuple: {
+        v.type = n.kind == Kind::List ? T::List : T::Tuple;
+        const std::vector<uint32_t>& kids = n.kids;  // nodes_ does not grow while values are built
+        v.items.reserve(kids.size());
+        for (uint32_t k : kids) v.items.push_back(plain(k, depth + 1));
+        break;
+      }
+      case Kind::Dict: {
+        v.type = T::Dict;
+        const std::vector<uint32_t>& kids = n.kids;
+        std::map<std::string, size_t> seen;  // key identity -> index of its value in v.items
+        for (size_t i = 0; i + 1 < kids.size(); i += 2) {
+          PlainValue key = plain(kids[i], depth + 1);
+          std::string id = key_identity(key);
+          PlainValue val = plain(kids[i + 1], depth + 1);
+          auto it = seen.find(id);
+          if (it != seen.end()) {
+            v.items[it->second] = std::move(val);
+          } else {
+            seen.emplace(std::move(id), v.items.size() + 1);
+            v.items.push_back(std::move(key));
+            v.items.push_back(std::move(val));
+          }
+        }
+        break;
+      }
+      case Kind::Bytes: refuse("value is bytes (json.dumps refuses bytes)");
+      default: refuse("value is not a plain str, int, float, bool, None, list, tuple or dict");
+    }
+    return v;
   }
 
   uint32_t make_global(const std::string& module, const std::string& name) {
@@ -506,6 +727,8 @@ class Walker {
   uint64_t text_total_ = 0;
   uint64_t items_total_ = 0;
   uint64_t memo_next_ = 0;
+  uint64_t values_out_ = 0;
+  uint64_t text_out_ = 0;
   std::vector<Node> nodes_;
   std::vector<uint32_t> stack_;
   std::vector<size_t> marks_;
@@ -524,6 +747,15 @@ ObjectStrings walk_object_pickle(const uint8_t* p, size_t n,
   ObjectStrings out = w.extract(root, expected_shape);
   out.trailing_bytes = end < n;
   return out;
+}
+
+PlainValue walk_object_value(const uint8_t* p, size_t n,
+                             const std::vector<uint64_t>& expected_shape,
+                             const PickleLimits& limits) {
+  Walker w(p, n, limits);
+  size_t end = 0;
+  uint32_t root = w.run(&end);
+  return w.extract_value(root, expected_shape);
 }
 
 bool ucs4_to_utf8(const uint8_t* p, size_t nbytes, bool big_endian, std::string* out) {

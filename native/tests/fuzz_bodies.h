@@ -107,7 +107,23 @@ void npy_header(const uint8_t* data, size_t size, Check&& check) {
   } catch (const npz::Error&) {}
 }
 
-// The pickle walker (after an NPY header when the input starts with one), and the string decoders.
+// A decoded plain value is well formed: nesting within the limit, ints without a high zero word
+// or a negative zero, dicts as key/value pairs.
+inline bool plain_ok(const npz::PlainValue& v, size_t depth, const npz::PickleLimits& limits) {
+  using T = npz::PlainValue::Type;
+  if (depth > limits.max_depth) return false;
+  if (v.type == T::Int &&
+      ((!v.magnitude.empty() && v.magnitude.back() == 0) || (v.negative && v.magnitude.empty())))
+    return false;
+  if (v.type == T::Dict && v.items.size() % 2 != 0) return false;
+  if (v.type != T::List && v.type != T::Tuple && v.type != T::Dict && !v.items.empty())
+    return false;
+  for (const auto& x : v.items)
+    if (!plain_ok(x, depth + 1, limits)) return false;
+  return true;
+}
+
+// The pickle walkers (after an NPY header when the input starts with one), and the string decoders.
 template <class Check>
 void pickle(const uint8_t* data, size_t size, Check&& check) {
   npz::PickleLimits limits;
@@ -129,6 +145,10 @@ void pickle(const uint8_t* data, size_t size, Check&& check) {
     uint64_t count = 1;
     for (uint64_t dim : shape) count *= dim;
     check(r.items.size() == count, "one item per element");
+  } catch (const npz::Error&) {}
+  try {
+    npz::PlainValue v = npz::walk_object_value(p, n, shape, limits);
+    check(plain_ok(v, 0, limits), "plain value within the depth limit, dict entries paired");
   } catch (const npz::Error&) {}
   std::string out;
   (void)npz::ucs4_to_utf8(data, size & ~size_t{3}, size > 0 && (data[0] & 1), &out);

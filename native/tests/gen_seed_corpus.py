@@ -134,6 +134,22 @@ def pickle_seeds():
         write("fuzz_pickle", f"npy_{label}", npy_bytes(arr, allow_pickle=True))
         for proto in (2, 3, 4, 5):
             write("fuzz_pickle", f"p{proto}_{label}", pickle.dumps(arr, protocol=proto))
+    # one-item object arrays holding plain values (pickled `_metadata` dicts): walk_object_value
+    plain = {
+        "dict_meta": {"schema_version": "1.0.0", "physics_parameters": {"nphotons": 1e9, "N": 64},
+                      "data_transformations": [{"tool": "t", "parameters": {"flipx": False}}]},
+        "dict_values": {"i": [0, -1, 2**31, 2**63, -2**64, 10**40], "f": [1e-20, float("nan"), -0.0],
+                        "t": (1, (None, True)), 3: "int key", 2.5: "float key", None: [], "u": "é😀"},
+        "list_shared": [[1, 2]] * 3,
+        "dict_bad_set": {"s": {1, 2}},
+    }
+    for label, value in plain.items():
+        arr = np.array(value, dtype=object) if not isinstance(value, list) else np.empty((), dtype=object)
+        if isinstance(value, list):
+            arr[()] = value
+        write("fuzz_pickle", f"npy_{label}", npy_bytes(arr, allow_pickle=True))
+        for proto in (2, 3):
+            write("fuzz_pickle", f"p{proto}_{label}", pickle.dumps(arr, protocol=proto))
     # numpy 1.x spelling of the module
     p3 = pickle.dumps(objs["meta"], protocol=3).replace(b"numpy._core.multiarray",
                                                         b"numpy.core.multiarray")

@@ -2,6 +2,7 @@
 // kPickles / kBadPickles are real pickles: np.save(..., allow_pickle=True) payloads (numpy 2.4.6,
 // protocol 4) and pickle.dumps(arr, protocol=2/3/5); the *_np1 cases rename the module to
 // numpy.core.multiarray as numpy 1.x wrote it. Hand-built byte strings cover the refusals.
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -279,4 +280,175 @@ NPZ_TEST(bytes_to_utf8_decodes) {
   const uint8_t bad[] = {'x', 0xff, 0};
   NPZ_EXPECT(!npz::bytes_to_utf8(bad, sizeof bad, &out) && out == "x\xff");
   NPZ_EXPECT(npz::bytes_to_utf8(s, 0, &out) && out.empty());
+}
+
+// ---- walk_object_value: a one-item object array holding a plain value ---------------------
+namespace {
+
+// np.array(None, dtype=object) pickled with protocol 4 (numpy 2.4.6), FRAME removed, split
+// around its one item 'N': the item opcodes go between (memo 0..17 is used by the prefix).
+const char kValPre[] =
+    "\x80\x04\x8c\x16numpy._core.multiarray\x94\x8c\x0c_reconstruct\x94\x93\x94\x8c\x05numpy\x94"
+    "\x8c\x07ndarray\x94\x93\x94K\x00\x85\x94"
+    "C\x01"
+    "b\x94\x87\x94R\x94(K\x01)h\x03\x8c\x05"
+    "dtype\x94"
+    "\x93\x94\x8c\x02O8\x94\x89\x88\x87\x94R\x94(K\x03\x8c\x01|"
+    "\x94NNNJ\xff\xff\xff\xffJ\xff\xff\xff"
+    "\xffK?t\x94"
+    "b\x89]\x94";
+const char kValPost[] =
+    "at\x94"
+    "b.";
+
+std::vector<uint8_t> value_pickle(const std::string& item) {
+  std::string s(kValPre, sizeof kValPre - 1);
+  s += item;
+  s.append(kValPost, sizeof kValPost - 1);
+  return bytes_of(s);
+}
+npz::PlainValue value_of(const std::string& item, const npz::PickleLimits& lim = {}) {
+  auto b = value_pickle(item);
+  return npz::walk_object_value(b.data(), b.size(), {}, lim);
+}
+void expect_value_refused(const std::string& item, const char* why,
+                          const npz::PickleLimits& lim = {}) {
+  try {
+    (void)value_of(item, lim);
+    std::fprintf(stderr, "  value accepted but should be refused (%s)\n", why);
+    NPZ_EXPECT(false);
+  } catch (const npz::Error& e) {
+    NPZ_EXPECT(e.code() == npz::Code::NpyPickleRefused);
+    if (std::string(e.what()).find(why) == std::string::npos) {
+      std::fprintf(stderr, "  refusal '%s' does not say '%s'\n", e.what(), why);
+      NPZ_EXPECT(false);
+    }
+  }
+}
+std::string str_op(const std::string& s) {
+  return std::string("\x8c") + static_cast<char>(s.size()) + s;
+}
+std::string binfloat(const char be[8]) { return std::string("G") + std::string(be, 8); }
+using T = npz::PlainValue::Type;
+
+}  // namespace
+
+NPZ_TEST(value_scalars_ints_floats) {
+  auto v =
+      value_of(std::string("}\x94(") + str_op("a") + "K\x07" + str_op("b") + "J\xfe\xff\xff\xff" +
+               str_op("f") + binfloat("\x3b\xc7\x9c\xa1\x0c\x92\x42\x23") /* 1e-20 */ +
+               str_op("t") + "\x88" + str_op("n") + "N" + "u");
+  NPZ_EXPECT(v.type == T::Dict && v.items.size() == 10);
+  NPZ_EXPECT(v.items[0].type == T::Str && v.items[0].text == "a");
+  NPZ_EXPECT(v.items[1].type == T::Int && !v.items[1].negative &&
+             v.items[1].magnitude == std::vector<uint64_t>{7});
+  NPZ_EXPECT(v.items[3].type == T::Int && v.items[3].negative &&
+             v.items[3].magnitude == std::vector<uint64_t>{2});
+  NPZ_EXPECT(v.items[5].type == T::Float && v.items[5].number == 1e-20);
+  NPZ_EXPECT(v.items[7].type == T::Bool && v.items[7].boolean);
+  NPZ_EXPECT(v.items[9].type == T::None);
+  // BINFLOAT is big-endian IEEE 754: 1.5 = 3F F8 00 00 00 00 00 00
+  auto f = value_of(binfloat("\x3f\xf8\x00\x00\x00\x00\x00\x00"));
+  NPZ_EXPECT(f.type == T::Float && f.number == 1.5);
+  // LONG1: 2**64 = 00 x8, 01; -2**63 = 00 x7, 80; -1 = ff; 0 = (no bytes)
+  auto big = value_of(std::string("\x8a\x09") + std::string(8, '\0') + "\x01");
+  NPZ_EXPECT(big.type == T::Int && !big.negative && (big.magnitude == std::vector<uint64_t>{0, 1}));
+  auto minint = value_of(std::string("\x8a\x08") + std::string(7, '\0') + "\x80");
+  NPZ_EXPECT(minint.negative && (minint.magnitude == std::vector<uint64_t>{0x8000000000000000ull}));
+  auto m1 = value_of("\x8a\x01\xff");
+  NPZ_EXPECT(m1.negative && (m1.magnitude == std::vector<uint64_t>{1}));
+  auto zero = value_of(std::string("\x8a\x00", 2));
+  NPZ_EXPECT(zero.type == T::Int && !zero.negative && zero.magnitude.empty());
+  // LONG4 with a sign-extension byte: 0xff 0x00 = 255
+  auto l4 = value_of(std::string("\x8b\x02\x00\x00\x00\xff\x00", 7));
+  NPZ_EXPECT(!l4.negative && (l4.magnitude == std::vector<uint64_t>{255}));
+}
+
+NPZ_TEST(value_containers_and_shared_references) {
+  // d = {} (memo 18); l = [1, 2] (memo 19); d["a"] = l; then 3 is appended to l (fetched from
+  // the memo) before d["b"] = l: as in the unpickler, both values are the one list [1, 2, 3]
+  auto v = value_of(std::string("}\x94") + str_op("a") +
+                    "]\x94(K\x01K\x02"
+                    "e" +
+                    "s" + str_op("b") +
+                    "h\x13"
+                    "K\x03"
+                    "a" +
+                    "s" + str_op("t") + "(K\x01" + str_op("x") +
+                    "t"
+                    "s");
+  NPZ_EXPECT(v.type == T::Dict && v.items.size() == 6);
+  for (size_t i : {size_t{1}, size_t{3}}) {
+    NPZ_EXPECT(v.items[i].type == T::List && v.items[i].items.size() == 3);
+    NPZ_EXPECT(v.items[i].items.size() == 3 &&
+               v.items[i].items[2].magnitude == std::vector<uint64_t>{3});
+  }
+  NPZ_EXPECT(v.items[5].type == T::Tuple && v.items[5].items.size() == 2 &&
+             v.items[5].items[1].text == "x");
+  // non-ASCII text passes through as UTF-8
+  auto u = value_of(str_op("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+  NPZ_EXPECT(u.type == T::Str && u.text == "caf\xc3\xa9 \xf0\x9f\x98\x80");
+}
+
+NPZ_TEST(value_dict_keys_follow_python_equality) {
+  // {1: 'a', 1.0: 'b', True: 'c', 'x': 'd'} -> one key 1 (first key kept, last value), 'x'
+  auto v = value_of(std::string("}\x94(") + "K\x01" + str_op("a") +
+                    binfloat("\x3f\xf0\x00\x00\x00\x00\x00\x00") + str_op("b") + "\x88" +
+                    str_op("c") + str_op("x") + str_op("d") + "u");
+  NPZ_EXPECT(v.type == T::Dict && v.items.size() == 4);
+  NPZ_EXPECT(v.items[0].type == T::Int && v.items[1].text == "c" && v.items[2].text == "x");
+  // 0.0 and -0.0 and 0 are one key; 0.5 and 'x' are not
+  auto z = value_of(std::string("}\x94(") + binfloat("\x80\x00\x00\x00\x00\x00\x00\x00") + "N" +
+                    std::string("K\0", 2) + "\x88" + binfloat("\x3f\xe0\x00\x00\x00\x00\x00\x00") +
+                    "N" + "u");
+  NPZ_EXPECT(z.items.size() == 4 && z.items[0].type == T::Float &&
+             std::signbit(z.items[0].number) && z.items[1].type == T::Bool);
+  expect_value_refused(
+      std::string("}\x94(") + binfloat("\x7f\xf8\x00\x00\x00\x00\x00\x00") + "N" + "u", "NaN");
+  expect_value_refused(
+      std::string("}\x94(") + binfloat("\x43\xe0\x00\x00\x00\x00\x00\x00") + "N" + "u",
+      "beyond 2**63");
+  expect_value_refused(std::string("}\x94(") + ")" + "N" + "u",
+                       "dict key is a list, tuple or dict");
+}
+
+NPZ_TEST(value_refusals) {
+  expect_value_refused(std::string("C\x01x"), "bytes");
+  expect_value_refused(std::string("}\x94(") + str_op("a") + "u", "odd number");
+  expect_value_refused(std::string("]\x94(K\x01K\x02"
+                                   "u"),
+                       "SETITEM target is not a dict");
+  // a list that contains itself: json.dumps says "Circular reference detected"
+  expect_value_refused(std::string("]\x94h\x12"
+                                   "a"),
+                       "or a cycle");
+  // 70 nested lists
+  std::string deep;
+  for (int i = 0; i < 70; ++i) deep += "]";
+  for (int i = 0; i < 69; ++i) deep += "a";
+  expect_value_refused(deep, "nested deeper than 64");
+  // shared references expand: d = {k0: L0, k1: [L0, L0], k2: [L1, L1], ...} holds 2**30 values
+  std::string blow = std::string("}\x94") + str_op("k") + "]\x94" + "s";  // d: memo 18, L0: memo 19
+  for (int i = 0; i < 30; ++i) {
+    const char prev = static_cast<char>(19 + i);
+    blow += str_op("k" + std::to_string(i)) + "]\x94" + "(" + "h" + prev + "h" + prev + "e" + "s";
+  }
+  expect_value_refused(blow, "values");
+  // LONG beyond the cap, truncated BINFLOAT, a set, a global
+  npz::PickleLimits small;
+  small.max_long_bytes = 4;
+  expect_value_refused(std::string("\x8a\x05") + std::string(5, '\x01'), "exceeds 4", small);
+  expect_value_refused(std::string("G\x3f\xf0"), "truncated");
+  expect_value_refused(std::string("\x8f"), "opcode not allowed");
+  expect_value_refused(std::string("\x8c\x08"
+                                   "datetime\x8c\x08"
+                                   "datetime\x93"),
+                       "not whitelisted");
+  // a header shape that is not the pickled one
+  auto two = value_pickle("N");
+  std::vector<uint8_t> b2(two.begin(), two.end());
+  NPZ_EXPECT_CODE(npz::walk_object_value(b2.data(), b2.size(), {2}), npz::Code::NpyPickleRefused);
+  // the string walker still refuses a dict item (the checker's pickle-refused finding)
+  auto d = value_pickle("}");
+  NPZ_EXPECT_CODE(npz::walk_object_pickle(d.data(), d.size(), {}), npz::Code::NpyPickleRefused);
 }

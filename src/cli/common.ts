@@ -67,17 +67,30 @@ export function parseCommandArgs<T extends Options>(argv: string[], options: T, 
  * command returns as it is.
  */
 export function parseCommand<T extends Options>(argv: string[], options: T, help: string, allowPositionals = true): ParsedCommandArgs<T> | number {
-  let parsed: ParsedCommandArgs<T>;
+  return startCommand(
+    () => parseCommandArgs(argv, options, allowPositionals),
+    (p) => (p.values as { help?: unknown }).help === true,
+    help,
+  );
+}
+
+/**
+ * parseCommand() for a command with its own parser: `parse` throws UsageError for bad
+ * arguments, printed with `usageHint` (default: the help) and exit 2; when `isHelp` says --help
+ * was given, the help is printed and 0 returned. Otherwise returns what `parse` returned.
+ */
+export function startCommand<R>(parse: () => R, isHelp: (parsed: R) => boolean, help: string, usageHint: string = help): R | number {
+  let parsed: R;
   try {
-    parsed = parseCommandArgs(argv, options, allowPositionals);
+    parsed = parse();
   } catch (e) {
     if (e instanceof UsageError) {
-      printUsageError(e, help);
+      printUsageError(e, usageHint);
       return EXIT.USAGE;
     }
     throw e;
   }
-  if ((parsed.values as { help?: unknown }).help === true) {
+  if (isHelp(parsed)) {
     process.stdout.write(help + "\n");
     return EXIT.OK;
   }

@@ -1,21 +1,16 @@
 // `npzguard plan`: enumerate the study's Phase E jobs (study-fly64-dose-overlap.md §5-§6) and verify
-// every dataset they read (§10.3). Exit 0 when every selected job verified, 1 when a job is
-// blocked or (--strict) a Phase D view is missing, 2 usage, 3 unreadable root or design file.
-import { existsSync, statSync } from "node:fs";
-import { EXIT, UsageError, errorLine, exitCodeFor, jsonDocument, printUsageError, stderrIsInteractive } from "./common.js";
-import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, type StudyCliOptions } from "./study-options.js";
-import { StudyError, isStudyError, loadStudyDesign } from "../study/design.js";
-import { doseDirName, requireDirectory } from "../study/matrix.js";
-import { planStudy, type PlanStudyResult } from "../gate/preflight.js";
-import { pyExp0, pyFloatStr } from "../python/repr.js";
-import { pyFloat, pyJsonDump, type PyJsonValue } from "../python/json.js";
-import { pyJoin } from "../python/path.js";
+// every dataset they read (§10.3). Parses argv, calls planCommand() (src/handoff/plan-command.ts)
+// and prints. Exit 0 when every selected job verified, 1 when a job is blocked or (--strict) a
+// Phase D view is missing, 2 usage, 3 unreadable root or design file.
 import type { Violation } from "../contract/types.js";
-import { resumeDecision, type ResumeDecision } from "../handoff/handoff.js";
-import { isHandoffError } from "../handoff/errors.js";
-import { identityFromReport, identityNow, type InputIdentity } from "../handoff/inputs.js";
-import { readRunRecord, type CheckSettings } from "../handoff/run-record.js";
-import { jobId, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT } from "../handoff/trainer-command.js";
+import type { PlanStudyResult } from "../gate/preflight.js";
+import { planCommand, roleOf, type HandoffView, type PlanCommandResult } from "../handoff/plan-command.js";
+import { TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT } from "../handoff/trainer-command.js";
+import { pyFloat, pyJsonDump, type PyJsonValue } from "../python/json.js";
+import { pyExp0, pyFloatStr } from "../python/repr.js";
+import { isStudyError } from "../study/design.js";
+import { EXIT, errorLine, exitCodeFor, jsonDocument, startCommand, stderrIsInteractive } from "./common.js";
+import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters, studyVerifyOptions, type StudyCliOptions } from "./study-options.js";
 
 const HELP = `Usage: npzguard plan --phase-c-root C --phase-d-root D --artifact-root A [options]
 
@@ -29,75 +24,6 @@ view), 2 usage error, 3 unreadable root or design file.`;
 
 function violationJson(v: Violation): PyJsonValue {
   return { rule: v.rule, severity: v.severity, key: v.key, message: v.message, finding: v.finding, hint: v.hint };
-}
-
-function checkArtifactRoot(root: string): void {
-  try {
-    if (!statSync(root).isDirectory()) {
-      throw new StudyError("ERR_STUDY_ROOT", `artifact root is not a directory: ${root}`, "RuntimeError", root);
-    }
-  } catch (e) {
-    if (isStudyError(e)) throw e;
-    // Missing is fine: the trainer creates it (and so does the cache on save).
-  }
-}
-
-/**
- * --strict: one line per missing Phase D view naming the view directory and, like the strict
- * `build_training_jobs`, the first missing split as the FALLBACK path it resolved to.
- */
-function strictMessages(o: StudyCliOptions, r: PlanStudyResult): string[] {
-  return r.skipped.map((s) => {
-    const viewDir = pyJoin(o.phaseDRoot, doseDirName(s.dose), s.view);
-    const missing = (["train", "test"] as const).find(
-      (split) => !existsSync(pyJoin(viewDir, `${s.view}_${split}.npz`)) && !existsSync(pyJoin(viewDir, `${split}.npz`)),
-    );
-    const notFound = missing ? `${missing === "train" ? "Training" : "Test"} dataset not found: ${pyJoin(viewDir, `${missing}.npz`)}; ` : "";
-    return `ERR_STUDY_FILE_NOT_FOUND: missing Phase D view ${s.view} for dose=${pyExp0(s.dose)}: ${viewDir} (${notFound}${s.reason})`;
-  });
-}
-
-/** What plan adds about the hand-off: the trainer's settings and, with a record, resume decisions. */
-interface HandoffView {
-  settings: { n_groups: number; neighbor_count: number };
-  trainersSettings: boolean;
-  resume: ResumeDecision[] | null;
-  recordProblem: string | null;
-}
-
-function roleOf(r: PlanStudyResult, b: PlanStudyResult["blocked"][number]): "train" | "test" {
-  const job = r.jobs.find((j) => j.dose === b.dose && j.view === b.view && j.gridsize === b.gridsize);
-  return job && job.testDataPath === b.path && job.trainDataPath !== b.path ? "test" : "train";
-}
-
-async function handoffView(o: StudyCliOptions, r: PlanStudyResult): Promise<HandoffView> {
-  const view: HandoffView = {
-    settings: { n_groups: o.nGroups, neighbor_count: o.neighborCount },
-    trainersSettings: o.nGroups === TRAINER_N_GROUPS && o.neighborCount === TRAINER_NEIGHBOR_COUNT,
-    resume: null,
-    recordProblem: null,
-  };
-  let record;
-  try {
-    record = await readRunRecord(o.artifactRoot);
-  } catch (e) {
-    view.recordProblem = isHandoffError(e) ? e.toLine() : String(e);
-    return view;
-  }
-  if (!record) return view;
-  const byId = new Map(record.jobs.map((j) => [j.id, j]));
-  const ident = async (p: string): Promise<InputIdentity | null> => {
-    const rep = r.reports[p];
-    return rep ? identityFromReport(p, rep) : await identityNow(p);
-  };
-  const settings: CheckSettings = { backend: o.backend, mode: r.verifiedRun ? o.mode : "none", n_groups: o.nGroups, neighbor_count: o.neighborCount };
-  view.resume = [];
-  for (const j of r.jobs) {
-    if (r.verifiedRun && !j.verified) continue;
-    const id = jobId(j);
-    view.resume.push(await resumeDecision(byId.get(id), id, { train: await ident(j.trainDataPath), test: await ident(j.testDataPath), settings }));
-  }
-  return view;
 }
 
 function renderJson(r: PlanStudyResult, strictErrors: string[], h: HandoffView): string {
@@ -209,42 +135,26 @@ function renderHuman(o: StudyCliOptions, r: PlanStudyResult, h: HandoffView): st
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let o: StudyCliOptions;
+  const parsed = startCommand(
+    () => parseStudyArgs(argv),
+    (p) => p.options.help,
+    HELP,
+    "Run `npzguard plan --help` for the options.",
+  );
+  if (typeof parsed === "number") return parsed;
+  const o = parsed.options;
+  let out: PlanCommandResult;
   try {
-    o = parseStudyArgs(argv).options;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, "Run `npzguard plan --help` for the options.");
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
-  if (o.help) {
-    process.stdout.write(HELP + "\n");
-    return EXIT.OK;
-  }
-  if (o.dose !== undefined && !Number.isFinite(o.dose)) {
-    // Python's float() accepts 'nan'/'inf', then int() crashes on them: a usage error here.
-    printUsageError(new UsageError(`Expected a finite number for --dose, got ${pyFloatStr(o.dose)}`), "Run `npzguard plan --help` for the options.");
-    return EXIT.USAGE;
-  }
-
-  let result: PlanStudyResult;
-  try {
-    requireDirectory(o.phaseCRoot, "Phase C");
-    requireDirectory(o.phaseDRoot, "Phase D");
-    checkArtifactRoot(o.artifactRoot);
-    const design = o.design !== undefined ? loadStudyDesign(o.design) : undefined;
     const interactive = stderrIsInteractive() && !o.json;
     let done = 0;
     const verify = studyVerifyOptions(o);
-    result = await planStudy({
+    out = await planCommand({
       phaseCRoot: o.phaseCRoot,
       phaseDRoot: o.phaseDRoot,
       artifactRoot: o.artifactRoot,
-      design,
+      ...(o.design !== undefined ? { design: o.design } : {}),
       filters: studyFilters(o),
-      allowMissingPhaseD: true,
+      strict: o.strict,
       verify:
         verify === false
           ? false
@@ -256,6 +166,10 @@ export async function run(argv: string[]): Promise<number> {
                   }
                 : undefined,
             },
+      backend: o.backend,
+      mode: o.mode,
+      nGroups: o.nGroups,
+      neighborCount: o.neighborCount,
     });
     if (interactive && done > 0) process.stderr.write("\r\x1b[K");
   } catch (e) {
@@ -269,9 +183,8 @@ export async function run(argv: string[]): Promise<number> {
     return exitCodeFor(e);
   }
 
-  const strictErrors = o.strict ? strictMessages(o, result) : [];
+  const { result, strictErrors, handoff: h } = out;
   for (const w of result.cacheWarnings) process.stderr.write(`npzguard: warning: ${w}\n`);
-  const h = await handoffView(o, result);
   if (o.json) {
     process.stdout.write(renderJson(result, strictErrors, h));
   } else {

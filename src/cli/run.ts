@@ -1,28 +1,17 @@
 // `npzguard run`: plan + verify the study's Phase E jobs, then hand the verified ones to the
-// trainer (study spec §10.3). Argument handling, the executor's construction and printing only;
-// the run itself is src/handoff/run-study.ts (lock, record, Slurm probe, plan + verify, trainer
-// import check) and src/handoff/handoff.ts (gate, resume, drift, executor,
-// evidence, record). Over 400 lines only because of the help text, the Slurm flags and the
-// human / JSON printing.
-import { statSync } from "node:fs";
-import { resolve } from "node:path";
-import { EXIT, UsageError, errorLine, intOption, jsonText, printUsageError } from "./common.js";
-import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters } from "./study-options.js";
-import { isStudyError, loadStudyDesign } from "../study/design.js";
+// trainer (study spec §10.3). Parses argv, calls runCommand() (src/handoff/run-command.ts: the
+// flags' checks, the executor, run-study.ts, --emit-script) and prints its result.
 import { isNpzError } from "../errors.js";
-import type { Executor } from "../handoff/executor.js";
-import { toHandoffJob, type HandoffOptions, type HandoffResult } from "../handoff/handoff.js";
-import { runStudy } from "../handoff/run-study.js";
-import type { BlockedRecord, CheckSettings } from "../handoff/run-record.js";
+import type { HandoffResult } from "../handoff/handoff.js";
 import { isHandoffError } from "../handoff/errors.js";
-import { LocalExecutor } from "../handoff/local-executor.js";
+import { RunOptionError, runCommand, type RunCommandResult } from "../handoff/run-command.js";
+import type { BlockedRecord, CheckSettings } from "../handoff/run-record.js";
 import { isSlurmError } from "../handoff/slurm.js";
-import { SlurmExecutor } from "../handoff/slurm-executor.js";
-import { checkSbatchValue, checkSlurmPaths, writeSubmission, type SlurmScriptOptions } from "../handoff/slurm-script.js";
-import { VERSION } from "../version.js";
-import { TemplateError, TRAINER_N_GROUPS, TRAINER_NEIGHBOR_COUNT, templatePlaceholders, validateTemplate } from "../handoff/trainer-command.js";
+import { TemplateError } from "../handoff/trainer-command.js";
 import { pyExp0 } from "../python/repr.js";
-import type { VerifiedJob } from "../study/types.js";
+import { isStudyError } from "../study/design.js";
+import { EXIT, UsageError, errorLine, jsonText, printUsageError, startCommand } from "./common.js";
+import { STUDY_OPTIONS_HELP, parseStudyArgs, studyFilters } from "./study-options.js";
 
 const RUN_SPECS = {
   python: { type: "string" },
@@ -49,33 +38,7 @@ const RUN_SPECS = {
   "max-failures": { type: "string" },
 } as const;
 
-const SLURM_ONLY = [
-  "slurm-partition",
-  "slurm-account",
-  "slurm-time",
-  "slurm-mem",
-  "slurm-qos",
-  "slurm-constraint",
-  "sbatch-arg",
-  "gpus-per-task",
-  "array-limit",
-  "emit-script",
-  "detach",
-  "poll-interval",
-] as const;
-
-/** Refuses a path npzguard cannot hand on exactly: control characters, or bytes that were not UTF-8. */
-export function checkHandoffPath(flag: string, p: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(p)) {
-    throw new UsageError(`Expected a path without control characters (newline, tab, ...) for ${flag}, got ${JSON.stringify(p)}`);
-  }
-  if (p.includes("\ufffd")) {
-    throw new UsageError(`Expected a path that is valid UTF-8 for ${flag}, got ${JSON.stringify(p)} (npzguard could not pass it on unchanged)`);
-  }
-}
-
-export const RUN_HELP = `Usage: npzguard run --phase-c-root C --phase-d-root D --artifact-root A [options]
+const RUN_HELP = `Usage: npzguard run --phase-c-root C --phase-d-root D --artifact-root A [options]
 
 Verifies every selected job's datasets, then runs one trainer process per verified job:
   <python> -m studies.fly64_dose_overlap.training --phase-c-root C --phase-d-root D
@@ -125,24 +88,6 @@ ${STUDY_OPTIONS_HELP}
 Exit status: 0 all selected jobs succeeded, 1 a job was blocked or failed, no job was selected
 or another run holds the lock, 2 usage error (incl. a trainer module that does not import),
 3 unreadable root, design or record, 130/143 interrupted by SIGINT/SIGTERM.`;
-
-/** Parses `--gpus 0,1` into distinct ids; throws UsageError. */
-export function parseGpus(text: string): string[] {
-  const ids = text.split(",").map((s) => s.trim());
-  if (ids.length === 0 || ids.some((s) => !/^[A-Za-z0-9_-]+$/.test(s))) {
-    throw new UsageError(`Expected a comma-separated list of GPU ids for --gpus, got '${text}'`);
-  }
-  if (new Set(ids).size !== ids.length) throw new UsageError(`Duplicate GPU id in --gpus '${text}'`);
-  return ids;
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 function jsonResult(r: HandoffResult, noVerify: boolean, extra: RunFacts): unknown {
   return {
@@ -215,168 +160,81 @@ function printHuman(r: HandoffResult, facts: RunFacts): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseStudyArgs(argv, RUN_SPECS);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, "Run `npzguard run --help` for the options.");
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
+  const parsed = startCommand(
+    () => parseStudyArgs(argv, RUN_SPECS),
+    (p) => p.options.help,
+    RUN_HELP,
+    "Run `npzguard run --help` for the options.",
+  );
+  if (typeof parsed === "number") return parsed;
   const o = parsed.options;
-  if (o.help) {
-    process.stdout.write(RUN_HELP + "\n");
-    return EXIT.OK;
-  }
   const x = parsed.extra;
-  const str = (k: string): string | undefined => (typeof x[k] === "string" ? (x[k] as string) : undefined);
-  let executor: Executor;
-  let trainerCmd: string | undefined;
-  let slurm: SlurmCli | null = null;
-  let workdir = "";
-  let maxFailures: number | undefined;
+  const str = (k: keyof typeof RUN_SPECS): string | undefined => (typeof x[k] === "string" ? (x[k] as string) : undefined);
+  const bool = (k: keyof typeof RUN_SPECS): true | undefined => (x[k] === true ? true : undefined);
   const say = (line: string): void => {
     process.stderr.write(`npzguard run: ${line}\n`);
   };
-  try {
-    // Roots are resolved once, against the invoking cwd: the trainer runs in --workdir, and every
-    // path that leaves npzguard (command, log header, script, record) must name the verified file.
-    for (const [flag, key] of [
-      ["--phase-c-root", "phaseCRoot"],
-      ["--phase-d-root", "phaseDRoot"],
-      ["--artifact-root", "artifactRoot"],
-    ] as const) {
-      checkHandoffPath(flag, o[key]);
-      o[key] = resolve(o[key]);
-      checkHandoffPath(flag, o[key]);
-    }
-    workdir = resolve(str("workdir") ?? process.cwd());
-    checkHandoffPath("--workdir", workdir);
-    const name = str("executor") ?? "local";
-    if (name !== "local" && name !== "slurm") throw new UsageError(`Expected local or slurm for --executor, got '${name}'`);
-    const gpusText = str("gpus");
-    const gpus = gpusText === undefined ? [] : parseGpus(gpusText);
-    trainerCmd = str("trainer-cmd");
-    if (trainerCmd !== undefined) validateTemplate(trainerCmd);
-    const placeholders = trainerCmd !== undefined ? templatePlaceholders(trainerCmd) : new Set<string>();
-    if (o.nGroups !== TRAINER_N_GROUPS && !placeholders.has("n_groups")) {
-      throw new UsageError(
-        `--n-groups ${o.nGroups} is not what the trainer uses (n_groups = ${TRAINER_N_GROUPS}): jobs would be verified under other rules than they train with. ` +
-          "Use `npzguard plan` to explore other settings, or pass the value on with --trainer-cmd '... {n_groups} ...'",
-      );
-    }
-    if (o.neighborCount !== TRAINER_NEIGHBOR_COUNT && !placeholders.has("neighbor_count")) {
-      throw new UsageError(
-        `--neighbor-count ${o.neighborCount} is not what the trainer uses (K = ${TRAINER_NEIGHBOR_COUNT}): jobs would be verified under other rules than they train with. ` +
-          "Use `npzguard plan` to explore other settings, or pass the value on with --trainer-cmd '... {neighbor_count} ...'",
-      );
-    }
-    maxFailures = intOption("max-failures", str("max-failures"), 1);
-    if (!isDirectory(workdir)) throw new UsageError(`--workdir ${workdir} is not a directory`);
-    if (name === "slurm") {
-      if (gpusText !== undefined) throw new UsageError("--gpus is for the local executor; Slurm assigns GPUs (see --gpus-per-task)");
-      if (maxFailures !== undefined) throw new UsageError("--max-failures is for the local executor (a Slurm array is submitted at once)");
-      const bad = checkSlurmPaths(o.artifactRoot, workdir);
-      if (bad) throw new UsageError(bad);
-      slurm = parseSlurmOptions(x);
-      executor = new SlurmExecutor({
-        ...slurm.script,
-        artifactRoot: o.artifactRoot,
-        workdir,
-        detach: slurm.detach,
-        pollIntervalMs: slurm.pollIntervalMs,
-        progress: say,
-        generatedBy: `npzguard ${VERSION}`,
-      });
-    } else {
-      const used = SLURM_ONLY.filter((k) => x[k] !== undefined);
-      if (used.length > 0) throw new UsageError(`--${used[0]} needs --executor slurm`);
-      executor = new LocalExecutor({ gpus });
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e);
-      return EXIT.USAGE;
-    }
-    if (e instanceof TemplateError) {
-      printUsageError(new UsageError(e.message));
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
-
   const controller = new AbortController();
   let interruptedBy: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interruptedBy !== null) return;
     interruptedBy = sig;
-    say(`${sig} received: ${slurm ? "cancelling the Slurm job array" : "stopping running trainers (their whole process groups)"}`);
+    say(`${sig} received: ${str("executor") === "slurm" ? "cancelling the Slurm job array" : "stopping running trainers (their whole process groups)"}`);
     controller.abort(sig);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const dryRun = x["dry-run"] === true || slurm?.emitScript === true;
   try {
-    const design = o.design !== undefined ? loadStudyDesign(o.design) : undefined;
-    const outcome = await runStudy({
-      phaseCRoot: o.phaseCRoot,
-      phaseDRoot: o.phaseDRoot,
-      artifactRoot: o.artifactRoot,
-      ...(design ? { design } : {}),
-      filters: studyFilters(o),
-      allowMissingPhaseD: !o.strict,
-      verify: o.verify,
-      backend: o.backend,
-      mode: o.mode,
-      nGroups: o.nGroups,
-      neighborCount: o.neighborCount,
-      cache: o.cache,
-      python: str("python") ?? "python3",
-      workdir,
-      ...(trainerCmd !== undefined ? { trainerCmd } : {}),
-      skipBlocked: x["skip-blocked"] === true,
-      force: x.force === true,
-      dryRun,
-      waitLock: x["wait-lock"] === true,
-      ...(maxFailures !== undefined ? { maxFailures } : {}),
-      executor,
-      signal: controller.signal,
-      progress: say,
-      quiet: o.json,
-    });
-    if (outcome.kind === "slurm-busy") {
-      const ids = outcome.arrayIds.join(", ");
-      process.stderr.write(
-        `npzguard run: ${outcome.active.length} job(s) of an earlier submission are still pending or running in Slurm (job ${ids}); ` +
-          `follow them with \`npzguard status --artifact-root ${o.artifactRoot}\` or cancel them with \`scancel ${ids}\`\n`,
-      );
-      return EXIT.VIOLATIONS;
-    }
-    if (outcome.kind === "no-jobs") {
-      const skipped = outcome.plan.skipped;
-      const skippedNote =
-        skipped.length > 0 ? ` (${skipped.length} view(s) skipped: ${skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
-      process.stderr.write(`npzguard run: no job matches the filters${skippedNote}; nothing to run\n`);
-      return EXIT.VIOLATIONS;
-    }
-    const { result, plan, jobs, handoffOptions } = outcome;
-    const facts: RunFacts = { settings: outcome.settings, blockedFiles: outcome.blockedFiles, matrixJobs: outcome.matrixJobs };
-    if (slurm?.emitScript) return await emitScript(result, jobs, handoffOptions, slurm.script, o.json, facts);
-    if (o.json) {
-      const doc = jsonResult(result, !plan.verifiedRun, facts) as Record<string, unknown>;
-      if (executor instanceof SlurmExecutor) doc.slurm = executor.submission ? { job_id: executor.submission.jobId, script: executor.submission.script } : null;
-      process.stdout.write(jsonText(doc));
-    } else {
-      printHuman(result, facts);
-      if (executor instanceof SlurmExecutor && executor.submission && slurm?.detach) {
-        process.stdout.write(`Submitted Slurm job array ${executor.submission.jobId}; follow it with: npzguard status --artifact-root ${o.artifactRoot}\n`);
-      }
-    }
-    if (interruptedBy !== null) return interruptedBy === "SIGINT" ? 130 : 143;
-    return result.exitCode;
+    const r = await runCommand(
+      {
+        phaseCRoot: o.phaseCRoot,
+        phaseDRoot: o.phaseDRoot,
+        artifactRoot: o.artifactRoot,
+        ...(o.design !== undefined ? { design: o.design } : {}),
+        filters: studyFilters(o),
+        strict: o.strict,
+        verify: o.verify,
+        backend: o.backend,
+        mode: o.mode,
+        nGroups: o.nGroups,
+        neighborCount: o.neighborCount,
+        cache: o.cache,
+        quiet: o.json,
+        python: str("python"),
+        workdir: str("workdir"),
+        trainerCmd: str("trainer-cmd"),
+        gpus: str("gpus"),
+        executor: str("executor"),
+        skipBlocked: x["skip-blocked"] === true,
+        force: x.force === true,
+        dryRun: x["dry-run"] === true,
+        waitLock: x["wait-lock"] === true,
+        maxFailures: str("max-failures"),
+        slurm: {
+          partition: str("slurm-partition"),
+          account: str("slurm-account"),
+          time: str("slurm-time"),
+          mem: str("slurm-mem"),
+          qos: str("slurm-qos"),
+          constraint: str("slurm-constraint"),
+          sbatchArgs: Array.isArray(x["sbatch-arg"]) ? x["sbatch-arg"].map(String) : undefined,
+          gpusPerTask: str("gpus-per-task"),
+          arrayLimit: str("array-limit"),
+          emitScript: bool("emit-script"),
+          detach: bool("detach"),
+          pollInterval: str("poll-interval"),
+        },
+      },
+      { signal: controller.signal, progress: say },
+    );
+    const code = printResult(r, o.json);
+    if (interruptedBy !== null && r.outcome.kind === "handed-off" && !r.emitted) return interruptedBy === "SIGINT" ? 130 : 143;
+    return code;
   } catch (e) {
+    if (e instanceof RunOptionError || e instanceof TemplateError) {
+      printUsageError(new UsageError(e.message));
+      return EXIT.USAGE;
+    }
     if (interruptedBy !== null && controller.signal.aborted && !isHandoffError(e)) {
       process.stderr.write(`npzguard run: interrupted by ${interruptedBy}\n`);
       return interruptedBy === "SIGINT" ? 130 : 143;
@@ -403,86 +261,48 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-interface SlurmCli {
-  script: SlurmScriptOptions;
-  detach: boolean;
-  emitScript: boolean;
-  pollIntervalMs: number;
-}
-
-/** Reads and checks the Slurm flags; throws UsageError. */
-function parseSlurmOptions(x: Record<string, unknown>): SlurmCli {
-  const text = (k: string): string | undefined => {
-    const v = x[k];
-    if (typeof v !== "string") return undefined;
-    const bad = checkSbatchValue(`--${k}`, v);
-    if (bad) throw new UsageError(bad);
-    return v;
-  };
-  const script: SlurmScriptOptions = {};
-  const map = [
-    ["slurm-partition", "partition"],
-    ["slurm-account", "account"],
-    ["slurm-time", "time"],
-    ["slurm-mem", "mem"],
-    ["slurm-qos", "qos"],
-    ["slurm-constraint", "constraint"],
-  ] as const;
-  for (const [flag, key] of map) {
-    const v = text(flag);
-    if (v !== undefined) script[key] = v;
-  }
-  const extra = Array.isArray(x["sbatch-arg"]) ? (x["sbatch-arg"] as unknown[]).map(String) : [];
-  for (const a of extra) {
-    const bad = checkSbatchValue("--sbatch-arg", a);
-    if (bad) throw new UsageError(bad);
-    if (!a.startsWith("-")) throw new UsageError(`Expected an sbatch option (starting with -) for --sbatch-arg, got '${a}'`);
-  }
-  if (extra.length > 0) script.sbatchArgs = extra;
-  const gpt = intOption("gpus-per-task", text("gpus-per-task"), 0);
-  if (gpt !== undefined) script.gpusPerTask = gpt;
-  const limit = intOption("array-limit", text("array-limit"), 1);
-  if (limit !== undefined) script.arrayLimit = limit;
-  let pollIntervalMs = 5000;
-  const poll = text("poll-interval");
-  if (poll !== undefined) {
-    const sec = Number(poll);
-    if (!/^[0-9]*\.?[0-9]+$/.test(poll) || !(sec >= 0.1) || sec > 3600) {
-      throw new UsageError(`Expected seconds between 0.1 and 3600 for --poll-interval, got '${poll}'`);
-    }
-    pollIntervalMs = Math.round(sec * 1000);
-  }
-  if (x["emit-script"] === true && x.detach === true) throw new UsageError("--emit-script and --detach are mutually exclusive");
-  return { script, detach: x.detach === true, emitScript: x["emit-script"] === true, pollIntervalMs };
-}
-
-/** --emit-script: the gate as for a dry run, then the batch script of the verified jobs; nothing is submitted. */
-async function emitScript(
-  result: HandoffResult,
-  jobs: VerifiedJob[],
-  opts: HandoffOptions,
-  script: SlurmScriptOptions,
-  json: boolean,
-  facts: RunFacts,
-): Promise<number> {
-  const verified = jobs.filter((j) => j.verified).map((j) => toHandoffJob(j, opts));
-  if (result.gated || verified.length === 0) {
-    printHuman(result, facts);
-    process.stderr.write(`npzguard run: no batch script written (${result.gated ? "a selected job is blocked" : "no verified job"})\n`);
+/** Prints runCommand()'s result (stdout; notes on stderr) and returns the exit code. */
+function printResult(r: RunCommandResult, json: boolean): number {
+  const outcome = r.outcome;
+  if (outcome.kind === "slurm-busy") {
+    const ids = outcome.arrayIds.join(", ");
+    process.stderr.write(
+      `npzguard run: ${outcome.active.length} job(s) of an earlier submission are still pending or running in Slurm (job ${ids}); ` +
+        `follow them with \`npzguard status --artifact-root ${r.artifactRoot}\` or cancel them with \`scancel ${ids}\`\n`,
+    );
     return EXIT.VIOLATIONS;
   }
-  const paths = await writeSubmission(verified, opts.artifactRoot, opts.workdir ?? process.cwd(), script, undefined, `npzguard ${VERSION}`);
+  if (outcome.kind === "no-jobs") {
+    const skipped = outcome.plan.skipped;
+    const skippedNote = skipped.length > 0 ? ` (${skipped.length} view(s) skipped: ${skipped.map((s) => `${s.view} dose=${pyExp0(s.dose)}`).join(", ")})` : "";
+    process.stderr.write(`npzguard run: no job matches the filters${skippedNote}; nothing to run\n`);
+    return EXIT.VIOLATIONS;
+  }
+  const { result } = outcome;
+  const facts: RunFacts = { settings: outcome.settings, blockedFiles: outcome.blockedFiles, matrixJobs: outcome.matrixJobs };
+  if (r.emitted) {
+    if (r.emitted.script === null) {
+      printHuman(result, facts);
+      process.stderr.write(`npzguard run: no batch script written (${r.emitted.reason})\n`);
+      return EXIT.VIOLATIONS;
+    }
+    if (json) {
+      process.stdout.write(jsonText({ executor: "slurm", script: r.emitted.script, tasks: r.emitted.tasks }));
+    } else {
+      process.stdout.write(`${r.emitted.script}\n`);
+      process.stderr.write(`npzguard run: wrote the batch script for ${r.emitted.tasks.length} job(s); submit it with: sbatch ${r.emitted.script}\n`);
+    }
+    return result.exitCode;
+  }
   if (json) {
-    process.stdout.write(
-      jsonText({
-        executor: "slurm",
-        script: paths.script,
-        tasks: verified.map((h, i) => ({ task: i, id: h.id, command: h.command.display, log: h.cliLogPath })),
-      }),
-    );
+    const doc = jsonResult(result, !outcome.plan.verifiedRun, facts) as Record<string, unknown>;
+    if (r.submission !== undefined) doc.slurm = r.submission ? { job_id: r.submission.jobId, script: r.submission.script } : null;
+    process.stdout.write(jsonText(doc));
   } else {
-    process.stdout.write(`${paths.script}\n`);
-    process.stderr.write(`npzguard run: wrote the batch script for ${verified.length} job(s); submit it with: sbatch ${paths.script}\n`);
+    printHuman(result, facts);
+    if (r.submission && r.detach) {
+      process.stdout.write(`Submitted Slurm job array ${r.submission.jobId}; follow it with: npzguard status --artifact-root ${r.artifactRoot}\n`);
+    }
   }
   return result.exitCode;
 }

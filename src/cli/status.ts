@@ -1,16 +1,10 @@
-// `npzguard status`: prints the hand-off record of an artifact root (A/npzguard_runs.json),
-// refreshed for display: "running" entries whose npzguard process is gone read "interrupted", and
-// succeeded entries whose bundle is missing or changed size are flagged. Read-only for local
-// jobs; pending/running Slurm jobs that no npzguard is watching are refreshed from Slurm and
-// finished ones judged from their evidence, and that is written back to the record.
-import { statSync } from "node:fs";
-import { EXIT, UsageError, jsonText, parseCommandArgs, printUsageError } from "./common.js";
-import { readRunRecord, refreshStatuses, runRecordPath, type RunRecord, type RunRecordEntry } from "../handoff/run-record.js";
-import { refreshSlurmRecord } from "../handoff/slurm-executor.js";
+// `npzguard status`: prints the hand-off record of an artifact root (A/npzguard_runs.json) as
+// runStatus() (src/handoff/status.ts) refreshes it for display: a table, or JSON with --json.
 import { isHandoffError } from "../handoff/errors.js";
-import { RunLock } from "../handoff/lock.js";
-import { joinPath } from "../handoff/trainer-command.js";
+import { runRecordPath } from "../handoff/run-record.js";
+import { runStatus, type RunStatus } from "../handoff/status.js";
 import { pyExp0 } from "../python/repr.js";
+import { EXIT, UsageError, jsonText, parseCommandArgs, startCommand } from "./common.js";
 
 export const STATUS_HELP = `Usage: npzguard status --artifact-root A [--json] [--executor local|slurm]
 
@@ -29,24 +23,6 @@ Options:
 Exit status: 0 every recorded job succeeded, 1 some job is not (yet) successful, 2 usage
 error, 3 no record or an unreadable one.`;
 
-/** Adds a note to succeeded entries whose bundle is gone or changed size since the run. */
-function checkBundles(record: RunRecord): RunRecord {
-  return {
-    ...record,
-    jobs: record.jobs.map((j): RunRecordEntry => {
-      if (j.status !== "success") return j;
-      const path = j.bundle_path ?? joinPath(j.artifact_dir, "wts.h5.zip");
-      try {
-        const st = statSync(path);
-        if (st.size === j.bundle_size_bytes) return j;
-        return { ...j, reasons: [...j.reasons, `bundle size is now ${st.size} bytes (recorded ${j.bundle_size_bytes})`] };
-      } catch {
-        return { ...j, reasons: [...j.reasons, `bundle ${path} is missing`] };
-      }
-    }),
-  };
-}
-
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
   return rows
@@ -60,40 +36,39 @@ function table(rows: string[][]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    const parsed = parseCommandArgs(argv, {
-      "artifact-root": { type: "string" },
-      executor: { type: "string" },
-      json: { type: "boolean" },
-      debug: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
-    values = parsed.values;
-    positionals = parsed.positionals;
-    if (values.help) {
-      process.stdout.write(STATUS_HELP + "\n");
-      return EXIT.OK;
-    }
-    if (values.executor !== undefined && values.executor !== "local" && values.executor !== "slurm") {
-      throw new UsageError(`Expected local or slurm for --executor, got '${values.executor}'`);
-    }
-    if (positionals.length > 1 || (positionals.length === 1 && values["artifact-root"] !== undefined)) {
-      throw new UsageError("expected one artifact root");
-    }
-    if (values["artifact-root"] === undefined && positionals.length === 0) throw new UsageError("missing required option --artifact-root");
-  } catch (e) {
-    if (e instanceof UsageError) {
-      printUsageError(e, "Run `npzguard status --help` for the options.");
-      return EXIT.USAGE;
-    }
-    throw e;
-  }
+  const parsed = startCommand(
+    () => {
+      const p = parseCommandArgs(argv, {
+        "artifact-root": { type: "string" },
+        executor: { type: "string" },
+        json: { type: "boolean" },
+        debug: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      });
+      const { values, positionals } = p;
+      if (values.help) return p;
+      if (values.executor !== undefined && values.executor !== "local" && values.executor !== "slurm") {
+        throw new UsageError(`Expected local or slurm for --executor, got '${values.executor}'`);
+      }
+      if (positionals.length > 1 || (positionals.length === 1 && values["artifact-root"] !== undefined)) {
+        throw new UsageError("expected one artifact root");
+      }
+      if (values["artifact-root"] === undefined && positionals.length === 0) throw new UsageError("missing required option --artifact-root");
+      return p;
+    },
+    (p) => p.values.help === true,
+    STATUS_HELP,
+    "Run `npzguard status --help` for the options.",
+  );
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const root = values["artifact-root"] ?? (positionals[0] as string);
-  let record: RunRecord | null;
+  let status: RunStatus | null;
   try {
-    record = await readRunRecord(root);
+    status = await runStatus(root, {
+      ...(values.executor === "local" || values.executor === "slurm" ? { executor: values.executor } : {}),
+      progress: (line) => process.stderr.write(`npzguard status: ${line}\n`),
+    });
   } catch (e) {
     if (isHandoffError(e)) process.stderr.write(`npzguard status: ${e.toLine()}\n`);
     else {
@@ -102,30 +77,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     return EXIT.UNREADABLE;
   }
-  if (record === null) {
+  if (status === null) {
     process.stderr.write(`npzguard status: no hand-off record at ${runRecordPath(root)} (run \`npzguard run\` first)\n`);
     return EXIT.UNREADABLE;
   }
-  if (record.jobs.some((j) => j.executor === "slurm" && (j.status === "pending" || j.status === "running"))) {
-    let lock: RunLock | null = null;
-    try {
-      // Write the refreshed entries only when no run holds the artifact root; never wait for it.
-      lock = await RunLock.tryAcquire(root, "npzguard status").catch(() => null);
-      const refreshed = await refreshSlurmRecord(root, {}, lock === null);
-      for (const n of refreshed.notes) process.stderr.write(`npzguard status: ${n}\n`);
-      record = refreshed.record;
-    } catch (e) {
-      // No Slurm here (or it failed): show the record as last written.
-      const msg = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`npzguard status: cannot refresh Slurm jobs: ${msg}\n`);
-    } finally {
-      lock?.release();
-    }
-  }
-  const filtered = values.executor === undefined ? record : { ...record, jobs: record.jobs.filter((j) => j.executor === values.executor) };
-  const view = checkBundles(refreshStatuses(filtered));
-  const allGood = view.jobs.length > 0 && view.jobs.every((j) => j.status === "success" && j.reasons.length === 0);
-
+  const { view, allGood } = status;
   if (values.json) {
     process.stdout.write(jsonText(view));
     return allGood ? EXIT.OK : EXIT.VIOLATIONS;

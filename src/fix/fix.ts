@@ -6,14 +6,15 @@ import { closeSync, constants, linkSync, lstatSync, openSync, unlinkSync } from 
 import { checkFile } from "../contract/check.js";
 import type { Profile, Report } from "../contract/types.js";
 import { NpzError } from "../errors.js";
-import { openNpz } from "../npz.js";
+import { openNpz, type NpzFile } from "../npz.js";
 import type { ObjectStrings } from "../types.js";
 import { VERSION } from "../version.js";
 import { unicodeScalarNpy } from "../writer/npy.js";
 import { arrayData, sumCounts } from "./member-io.js";
 import { FixUsageError, checkOutput } from "./output.js";
-import { planFix, type FixPlan, type MemberJob } from "./plan.js";
-import { appendTransformation } from "./metadata-text.js";
+import { planFix, type FixPlan, type MemberJob, type PlanInput } from "./plan.js";
+import { appendTransformation, pickledDict, withTransformation } from "./metadata-text.js";
+import { type PyJsonValue, pyJsonDump, pyJsonParse } from "../python/json.js";
 import { readZipIndex } from "./zip-index.js";
 import { ZipOut, type MemberRecord } from "./zip-out.js";
 import { copyRawMember, sourceOf, unicodeNpy, writeBuffers, writeTransformed, type InputArchive } from "./write.js";
@@ -140,18 +141,8 @@ export async function fixFile(input: string, output: string | null | undefined, 
         strings.set(m.key, null);
       }
     }
-    let metadata: string | null | undefined;
-    if (file.has("_metadata")) {
-      metadata = null;
-      try {
-        const v = file.metadata();
-        const text = file.strings("_metadata").items[0];
-        if (isObject(v) && (v.data_transformations === undefined || Array.isArray(v.data_transformations)) && typeof text === "string") metadata = text;
-      } catch {
-        /* refused or unreadable: copied unchanged */
-      }
-    }
-    const plan = planFix({ report, members, strings, metadata });
+    const meta = readMetadata(file);
+    const plan = planFix({ report, members, strings, ...meta });
     if (o.dryRun) return { plan, output: null, written: false, verdict: null, members: [], reason: "dry-run" };
     if (plan.blocked && !o.partial) return { plan, output: null, written: false, verdict: null, members: [], reason: "unfixable" };
 
@@ -194,6 +185,28 @@ export async function fixFile(input: string, output: string | null | undefined, 
   }
 }
 
+/** `_metadata` as the planner takes it: JSON object text, or null with the reason when unusable. */
+function readMetadata(file: NpzFile): Pick<PlanInput, "metadata" | "metadataSource" | "metadataValue" | "metadataRefusal"> {
+  if (!file.has("_metadata")) return { metadata: undefined };
+  const usable = (v: unknown) => isObject(v) && (v.data_transformations === undefined || Array.isArray(v.data_transformations));
+  try {
+    const text = file.strings("_metadata").items[0];
+    return { metadata: typeof text === "string" && usable(file.metadata()) ? text : null, metadataSource: "text" };
+  } catch (err) {
+    if (!(err instanceof NpzError && err.code === "ERR_NPY_PICKLE_REFUSED")) return { metadata: null };
+  }
+  // Not a pickled str: a pickled dict (np.array(d, dtype=object)) becomes its json.dumps text.
+  try {
+    const value = pickledDict(file.pickledValue("_metadata"));
+    const text = value ? pyJsonDump(value, 2) : null;
+    if (!value || text === null || !usable(pyJsonParse(text))) return { metadata: null, metadataSource: "pickled-dict" };
+    return { metadata: text, metadataSource: "pickled-dict", metadataValue: value };
+  } catch (err) {
+    if (err instanceof NpzError && err.code === "ERR_NPY_PICKLE_REFUSED") return { metadata: null, metadataRefusal: err.message };
+    return { metadata: null };
+  }
+}
+
 interface JobContext {
   align: number;
   normalize: boolean;
@@ -211,7 +224,7 @@ async function writeJob(zout: ZipOut, arch: InputArchive, job: MemberJob, ctx: J
     return copyRawMember(zout, arch, job.source, name, ctx.align);
   }
   if (job.kind === "metadata") {
-    const text = appendTransformation(job.text, {
+    const record: PyJsonValue = {
       tool: "npzguard fix",
       timestamp: new Date().toISOString(),
       operation: "canonicalize",
@@ -221,7 +234,10 @@ async function writeJob(zout: ZipOut, arch: InputArchive, job: MemberJob, ctx: J
         npzguard_version: VERSION,
         remedies: ctx.plan.remedies.map((r) => ({ rule: r.rule, key: r.key, action: r.action, detail: r.detail })),
       },
-    });
+    };
+    // A decoded pickled dict is dumped whole (json.dumps(d, indent=2), the MetadataManager form);
+    // existing JSON text keeps every byte and gets the record spliced in.
+    const text = job.value ? pyJsonDump(withTransformation(job.value, record), 2) : appendTransformation(job.text, record);
     const level = job.source ? (job.source.compression === "deflated" ? 6 : undefined) : ctx.anyDeflated ? 6 : undefined;
     return writeBuffers(zout, outName, unicodeScalarNpy(text), { align: ctx.align, ...(level !== undefined ? { deflateLevel: level } : {}) });
   }

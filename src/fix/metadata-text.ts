@@ -1,7 +1,39 @@
-// Appends a record to `data_transformations` of a `_metadata` JSON object *textually*, so every
+// pickledDict() / withTransformation(): a pickled `_metadata` dict, dumped as json.dumps(d, indent=2).
+// appendTransformation(): appends a record to `data_transformations` of a `_metadata` JSON object *textually*, so every
 // byte of the original text is kept (JavaScript numbers would turn Python's 1e9 float into the
 // int 1000000000; re-serialising would also reorder nothing but change spacing). The text must
 // already parse as a JSON object whose data_transformations, if present, is an array.
+
+import { PyDict, type PyDictKey, type PyJsonValue, PyFloat } from "../python/json.js";
+import type { PickledValue } from "../types.js";
+
+function toPy(v: PickledValue): PyJsonValue {
+  if (typeof v === "number") return new PyFloat(v); // ints arrive as bigint
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(toPy);
+  return new PyDict(v.entries.map(([k, x]) => [toKey(k), toPy(x)] as const));
+}
+
+function toKey(k: PickledValue): PyDictKey {
+  if (typeof k === "number") return new PyFloat(k);
+  if (k === null || typeof k !== "object") return k;
+  throw new TypeError("dict key is a container"); // the walker refuses these already
+}
+
+/** A pickled dict as pyJsonDump renders it (keys in order, ints exact, floats as Python floats); null for a non-dict. */
+export function pickledDict(v: PickledValue): PyDict | null {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return null;
+  return toPy(v) as PyDict;
+}
+
+/** `d` with `record` appended to its data_transformations list (created at the end if absent). */
+export function withTransformation(d: PyDict, record: PyJsonValue): PyDict {
+  const i = d.entries.findIndex(([k]) => k === "data_transformations");
+  if (i < 0) return new PyDict([...d.entries, ["data_transformations", [record]]]);
+  const list = d.entries[i]![1];
+  if (!Array.isArray(list)) throw new TypeError("data_transformations is not a list");
+  return new PyDict(d.entries.map((e, j) => (j === i ? ([e[0], [...list, record]] as const) : e)));
+}
 
 function skipString(t: string, i: number): number {
   // t[i] === '"'

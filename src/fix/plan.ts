@@ -8,6 +8,7 @@ import type { Report, Severity } from "../contract/types.js";
 import type { MemberInfo, NpyHeaderInfo, ObjectStrings } from "../types.js";
 import { KNOWN_KEYS } from "../contract/engine.js";
 import { pyShape } from "../contract/reference.js";
+import type { PyDict } from "../python/json.js";
 
 /** One remedy applied: the checker's rule id, the member it changes, what is done. */
 export interface Remedy {
@@ -25,6 +26,7 @@ export interface Remedy {
     | "to-native-endian"
     | "to-c-order"
     | "strings-to-unicode"
+    | "metadata-to-json"
     | "align";
   detail: string;
 }
@@ -56,7 +58,14 @@ export type MemberJob =
       cast: "none" | "f8-f4" | "c16-c8" | "counts-sqrt";
     }
   | { kind: "strings"; outKey: string; source: MemberInfo; header: NpyHeaderInfo; items: string[]; shape: number[]; fortranOrder: boolean }
-  | { kind: "metadata"; outKey: "_metadata"; source: MemberInfo | null; text: string };
+  | {
+      kind: "metadata";
+      outKey: "_metadata";
+      source: MemberInfo | null;
+      text: string;
+      /** The decoded pickled dict (text is its json.dumps form): the record is added before dumping. */
+      value?: PyDict;
+    };
 
 export interface FixPlan {
   input: string;
@@ -77,6 +86,12 @@ export interface PlanInput {
   strings: ReadonlyMap<string, ObjectStrings | null>;
   /** `_metadata` JSON text (an object), null when present but unusable, undefined when absent. */
   metadata: string | null | undefined;
+  /** "pickled-dict": the text was made from a pickled dict (json.dumps form, a remedy of its own). */
+  metadataSource?: "text" | "pickled-dict";
+  /** The decoded pickled dict behind `metadata`, when metadataSource is "pickled-dict". */
+  metadataValue?: PyDict;
+  /** Why a pickled `_metadata` could not be decoded (the walker's ERR_NPY_PICKLE_REFUSED message). */
+  metadataRefusal?: string;
 }
 
 const REASONS: Record<string, string> = {
@@ -137,14 +152,25 @@ export function planFix(input: PlanInput): FixPlan {
   let newM: number | null = null; // first axis of the diffraction after a legacy transpose
   const x = hdr("xcoords");
   const n = x && x.shape.length === 1 ? (x.shape[0] as number) : null;
+  // Number of positions for Y: TF load_data keeps Y only when Y.shape[0] == len(xcoords).
+  const dh = dKey ? hdr(dKey) : null;
+  const yPositions = n ?? (dh && dh.shape.length >= 3 ? (dh.shape[0] as number) : null);
 
   for (const m of members) {
     if (first.get(m.key) !== m) continue; // duplicates: npz/member-names, blocking
     if (m.key === "diff3d" && dropDiff3d) continue;
     if (m.key === "_metadata") {
+      if (typeof input.metadata === "string" && input.metadataSource === "pickled-dict") {
+        remedies.push({
+          rule: "npz/pickle-refused",
+          key: "_metadata",
+          action: "metadata-to-json",
+          detail: "pickled dict -> JSON string (json.dumps(d, indent=2), 0-d <U)",
+        });
+      }
       jobs.push(
         typeof input.metadata === "string"
-          ? { kind: "metadata", outKey: "_metadata", source: m, text: input.metadata }
+          ? { kind: "metadata", outKey: "_metadata", source: m, text: input.metadata, ...(input.metadataValue ? { value: input.metadataValue } : {}) }
           : { kind: "raw", outKey: m.key, source: m },
       );
       continue;
@@ -156,6 +182,9 @@ export function planFix(input: PlanInput): FixPlan {
       continue;
     }
     const isDiff = m.key === dKey;
+    // A per-image Y (first axis = the number of positions) is squeezed like transpose_rename_convert
+    // does; a singleton (1, N, N, 1) (Phase C, ignored by both loaders) is kept.
+    const isPerImageY = m.key === "Y" && yPositions !== null && h.shape[0] === yPositions;
     if (h.kind === "O") {
       const s = input.strings.get(m.key);
       if (s?.items.every((i): i is string => typeof i === "string")) {
@@ -174,7 +203,7 @@ export function planFix(input: PlanInput): FixPlan {
     const numeric = h.supported && ["b", "i", "u", "f", "c"].includes(h.kind);
     let shape = [...h.shape];
     let squeeze = false;
-    if (isDiff && numeric && shape.length === 4 && shape[3] === 1) {
+    if ((isDiff || isPerImageY) && numeric && shape.length === 4 && shape[3] === 1) {
       squeeze = true;
       shape = shape.slice(0, 3);
     }
@@ -208,7 +237,12 @@ export function planFix(input: PlanInput): FixPlan {
     }
     const k = outKey;
     if (squeeze)
-      remedies.push({ rule: "data001/diffraction-rank", key: k, action: "squeeze", detail: `${shapeText(h.shape)} -> ${shapeText(h.shape.slice(0, 3))}` });
+      remedies.push({
+        rule: isDiff ? "data001/diffraction-rank" : "data001/y-patches",
+        key: k,
+        action: "squeeze",
+        detail: `${shapeText(h.shape)} -> ${shapeText(h.shape.slice(0, 3))}`,
+      });
     if (legacy)
       remedies.push({
         rule: "data001/legacy-layout",
@@ -259,17 +293,22 @@ export function planFix(input: PlanInput): FixPlan {
       ok = rename && /\['diffraction'\]/.test(v.message.split(". Expected")[0] ?? "");
     }
     if (ok) continue;
+    const metadataRefused = v.rule === "npz/pickle-refused" && v.key === "_metadata" && input.metadataRefusal;
     unfixed.push({
       rule: v.rule,
       key: v.key,
       severity: v.severity,
       message: v.message,
-      reason: REASONS[v.rule] ?? "no automatic remedy for this rule",
+      reason: metadataRefused
+        ? `npzguard never executes pickles and decodes only dicts, lists and tuples of str, int, float, bool and None: ${input.metadataRefusal}`
+        : (REASONS[v.rule] ?? "no automatic remedy for this rule"),
       blocking: v.severity === "error",
     });
   }
   let metadataNote: string | undefined;
-  if (input.metadata === null) metadataNote = "_metadata is present but is not a readable JSON object: copied unchanged, without a transformation record";
+  if (input.metadataRefusal)
+    metadataNote = `_metadata is a pickle npzguard does not decode (${input.metadataRefusal}): copied unchanged, without a transformation record`;
+  else if (input.metadata === null) metadataNote = "_metadata is present but is not a readable JSON object: copied unchanged, without a transformation record";
   else if (input.metadata === undefined && remedies.length > 0) {
     jobs.push({ kind: "metadata", outKey: "_metadata", source: null, text: '{"schema_version": "1.0.0"}' });
   }

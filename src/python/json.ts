@@ -13,8 +13,16 @@ export function pyFloat(value: number): PyFloat {
   return new PyFloat(value);
 }
 
-/** Values pyJsonDump can render. Plain numbers: integers as ints, others as Python floats. */
-export type PyJsonValue = null | boolean | number | string | PyFloat | PyJsonValue[] | { [key: string]: PyJsonValue | undefined };
+/** A dict key as json.dumps converts it: str as is, int, float (repr), bool and None as literals. */
+export type PyDictKey = string | bigint | PyFloat | boolean | null;
+
+/** A Python dict with its keys in insertion order (a JS object would move integer-like keys first). */
+export class PyDict {
+  constructor(readonly entries: readonly (readonly [PyDictKey, PyJsonValue])[]) {}
+}
+
+/** Values pyJsonDump can render. Plain numbers: integers as ints, others as Python floats; bigint: int. */
+export type PyJsonValue = null | boolean | number | bigint | string | PyFloat | PyDict | PyJsonValue[] | { [key: string]: PyJsonValue | undefined };
 
 function jsonString(s: string): string {
   let out = '"';
@@ -40,12 +48,20 @@ function jsonFloat(x: number): string {
   return pyFloatRepr(x);
 }
 
+function dictKey(k: PyDictKey): string {
+  if (typeof k === "string") return k;
+  if (typeof k === "bigint") return k.toString();
+  if (k instanceof PyFloat) return jsonFloat(k.value);
+  return k === null ? "null" : k ? "true" : "false";
+}
+
 function dumpValue(v: PyJsonValue | undefined, indent: number | null, level: number): string {
   if (v === null || v === undefined) return "null";
   if (v === true) return "true";
   if (v === false) return "false";
   if (typeof v === "string") return jsonString(v);
   if (typeof v === "number") return Number.isInteger(v) && !Object.is(v, -0) ? BigInt(v).toString() : jsonFloat(v);
+  if (typeof v === "bigint") return v.toString();
   if (v instanceof PyFloat) return jsonFloat(v.value);
   const pad = indent === null ? "" : "\n" + " ".repeat(indent * (level + 1));
   const end = indent === null ? "" : "\n" + " ".repeat(indent * level);
@@ -54,13 +70,15 @@ function dumpValue(v: PyJsonValue | undefined, indent: number | null, level: num
     if (v.length === 0) return "[]";
     return "[" + v.map((x) => pad + dumpValue(x, indent, level + 1)).join(sep) + end + "]";
   }
-  const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+  const entries: (readonly [string, PyJsonValue | undefined])[] =
+    v instanceof PyDict ? v.entries.map(([k, x]) => [dictKey(k), x] as const) : Object.entries(v).filter(([, x]) => x !== undefined);
   if (entries.length === 0) return "{}";
   return "{" + entries.map(([k, x]) => pad + jsonString(k) + ": " + dumpValue(x, indent, level + 1)).join(sep) + end + "}";
 }
 
 /**
- * Python `json.dumps(obj, indent=2)` (ensure_ascii, `": "` separator, insertion order).
+ * Python `json.dumps(obj, indent=2)` (ensure_ascii, `": "` separator, insertion order; a
+ * PyDict's non-string keys converted as json.dumps converts them).
  * `indent: null` gives the compact `json.dumps(obj)` form. Keys whose value is undefined are
  * omitted (JS convention).
  */

@@ -75,7 +75,16 @@ b = base(); d = amp()
 p128 = b["probeGuess"].astype(np.complex128) * (1 + 1e-9j); o128 = b["objectGuess"].astype(np.complex128) / 3
 y128 = (rng.random((M, N, N, 1)) + 1j * rng.random((M, N, N, 1))) / 7
 inp = dict(b, diffraction=d, probeGuess=p128, objectGuess=o128, Y=y128)
-case("complex128", inp, dict(b, diffraction=d, probeGuess=p128.astype(np.complex64), objectGuess=o128.astype(np.complex64), Y=y128.astype(np.complex64)))
+case("complex128", inp, dict(b, diffraction=d, probeGuess=p128.astype(np.complex64), objectGuess=o128.astype(np.complex64),
+                             Y=np.squeeze(y128.astype(np.complex64), axis=-1)))
+
+# per-image Y (M, N, N, 1) -> (M, N, N), as transpose_rename_convert does (Fortran order and
+# deflated on top); the Phase C singleton Y (1, N, N, 1) is kept as it is
+b = base(); d = amp(); y = ((rng.random((M, N, N, 1)) + 1j * rng.random((M, N, N, 1))) / 5).astype(np.complex64)
+case("y-rank4", dict(b, diffraction=d, Y=y), dict(b, diffraction=d, Y=np.squeeze(y, axis=-1)))
+case("y-rank4-fortran-deflated", dict(b, diffraction=d, Y=np.asfortranarray(y)), dict(b, diffraction=d, Y=np.squeeze(y, axis=-1)), compressed=True)
+b = base(); d64 = rng.random((M, N, N)) / 3; ys = (rng.random((1, N, N, 1)) + 1j).astype(np.complex64)
+case("y-singleton-kept", dict(b, diffraction=d64, Y=ys), dict(b, diffraction=d64.astype(np.float32), Y=ys))
 
 # float64 diffraction -> float32
 b = base(); d64 = rng.random((M, N, N)) / 3

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parsePyFloat, pyExp0, pyFloatStr } from "../../src/python/repr.js";
-import { pyFloat, pyJsonDump, pyJsonParse, PyJsonSyntaxError } from "../../src/python/json.js";
+import { PyDict, pyFloat, pyJsonDump, pyJsonParse, PyJsonSyntaxError } from "../../src/python/json.js";
 import { pyJoin, pyName, pyParent, pyPath } from "../../src/python/path.js";
 
 describe("pyExp0 (format(x, '.0e'))", () => {
@@ -106,6 +106,39 @@ describe("pyJsonDump (json.dumps(obj, indent=2))", () => {
       i: 3,
     });
     expect(got).toBe(want);
+  });
+  it("renders a PyDict in insertion order with json.dumps' key conversion, and bigints exactly", () => {
+    // Produced by: json.dumps({'b': 1, '10': 2**70, 3: 'x', 2.5: None, None: -2**64, True: [],
+    // -7: {}, 1e-7: 's', 'z': {'9': 1, 'a': 2}}) (a JS object would move "10", "9" first)
+    const d = new PyDict([
+      ["b", 1n],
+      ["10", 2n ** 70n],
+      [3n, "x"],
+      [pyFloat(2.5), null],
+      [null, -(2n ** 64n)],
+      [true, []],
+      [-7n, {}],
+      [pyFloat(1e-7), "s"],
+      [
+        "z",
+        new PyDict([
+          ["9", 1n],
+          ["a", 2n],
+        ]),
+      ],
+    ]);
+    expect(pyJsonDump(d, null)).toBe(
+      '{"b": 1, "10": 1180591620717411303424, "3": "x", "2.5": null, "null": -18446744073709551616, "true": [], "-7": {}, "1e-07": "s", "z": {"9": 1, "a": 2}}',
+    );
+    expect(
+      pyJsonDump(
+        new PyDict([
+          ["9", 1n],
+          ["a", new PyDict([])],
+        ]),
+        2,
+      ),
+    ).toBe('{\n  "9": 1,\n  "a": {}\n}');
   });
   it("renders the compact form with indent null", () => {
     expect(pyJsonDump({ a: [1, pyFloat(2)], b: null }, null)).toBe('{"a": [1, 2.0], "b": null}');
