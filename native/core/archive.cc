@@ -254,16 +254,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
       have += k;
     }
   } else {
-    // A deflated member's declared size is only bounded by the 1032:1 ratio: reserve it (address
-    // space, no pages touched) and let it become resident as inflated bytes actually arrive, so
-    // a stream that ends early cannot make a small file cost ~1000x its size in RAM.
-    out.owned.reserve(n);
-    while (out.owned.size() < n) {
-      const size_t have = out.owned.size();
-      const size_t k = std::min<size_t>(n - have, detail::kScanChunk * 4);
-      out.owned.resize(have + k);
-      ms.read_exact(out.owned.data() + have, k);
-    }
+    detail::read_growing(ms, out.owned, n);
   }
   uint8_t scratch[4096];
   while (ms.read(scratch, sizeof scratch) != 0) {}

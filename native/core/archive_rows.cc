@@ -79,14 +79,7 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
       MemberStream ms(*src_, z);
       ms.set_verify_crc(false);  // the CRC covers the whole member; a row read stops early
       ms.skip(h.data_offset + from);
-      // Reserve address space only: pages become resident as inflated rows arrive.
-      out.owned.reserve(n);
-      while (out.owned.size() < n) {
-        const size_t have = out.owned.size();
-        const size_t k = std::min<size_t>(n - have, detail::kScanChunk * 4);
-        out.owned.resize(have + k);
-        ms.read_exact(out.owned.data() + have, k);
-      }
+      detail::read_growing(ms, out.owned, n);  // resident only as inflated rows arrive
     }
   } catch (Error& e) {
     e.set_member(m.key);
