@@ -165,6 +165,49 @@ const Member& Archive::npy_member(size_t index) const {
   return m;
 }
 
+bool Archive::map_array_bytes(const Member& m, uint64_t from, uint64_t len, CopyMode mode,
+                              bool rows, ArrayBytes* out) const {
+  if (mode == CopyMode::ForceCopy) return false;
+  const DType& dt = m.header->dtype;
+  const uint32_t cs = dt.component_size ? dt.component_size : 1;
+  const char* why = nullptr;
+  Code code = Code::NpzLimit;
+  if (m.entry.method != 0) {
+    code = Code::NpzCompressedMember;
+    why = rows ? "is DEFLATE-compressed and cannot be mapped"
+               : "is DEFLATE-compressed and cannot be mapped (save with np.savez, not "
+                 "np.savez_compressed)";
+  } else if (!file_) {
+    why = "comes from an in-memory source, which cannot be mapped";
+  } else if (dt.big_endian) {
+    code = Code::NpyNonNativeEndian;
+    why = "is stored big-endian; a view needs native (little-endian) order";
+  } else if (m.array_offset % cs != 0) {
+    code = Code::NpyMisaligned;
+    why = "has its data at a file offset that is not a multiple of the element size";
+  } else if (len > detail::kZeroCopyMax) {
+    why = rows ? "row range is larger than 4 GiB, the cap for one external buffer"
+               : "is larger than 4 GiB, the cap for one external buffer";
+  }
+  if (!why) {
+    if (file_->current_size() < m.array_offset + from + len)
+      throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
+    out->mapping =
+        std::make_shared<Mapping>(file_->fd(), m.array_offset + from, static_cast<size_t>(len));
+    out->data = out->mapping->data();
+    out->zero_copy = true;
+    return true;
+  }
+  if (mode == CopyMode::RequireZeroCopy) {
+    std::string msg = "member '" + m.key + "' " + why;
+    if (!rows && code == Code::NpyMisaligned)
+      msg += " (offset " + std::to_string(m.array_offset) + ", element " + std::to_string(cs) +
+             " bytes)";
+    throw Error(code, msg, m.key);
+  }
+  return false;
+}
+
 ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
   const Member& m = npy_member(index);
   const NpyHeader& h = *m.header;
@@ -179,44 +222,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
   const uint32_t cs = dt.component_size ? dt.component_size : 1;
   ArrayBytes out;
   out.byte_length = h.byte_length;
-  if (mode != CopyMode::ForceCopy) {
-    const char* why = nullptr;
-    Code code = Code::NpzLimit;
-    if (z.method != 0) {
-      code = Code::NpzCompressedMember;
-      why =
-          "is DEFLATE-compressed and cannot be mapped (save with np.savez, not "
-          "np.savez_compressed)";
-    } else if (!file_) {
-      code = Code::NpzLimit;
-      why = "comes from an in-memory source, which cannot be mapped";
-    } else if (dt.big_endian) {
-      code = Code::NpyNonNativeEndian;
-      why = "is stored big-endian; a view needs native (little-endian) order";
-    } else if (m.array_offset % cs != 0) {
-      code = Code::NpyMisaligned;
-      why = "has its data at a file offset that is not a multiple of the element size";
-    } else if (h.byte_length > detail::kZeroCopyMax) {
-      code = Code::NpzLimit;
-      why = "is larger than 4 GiB, the cap for one external buffer";
-    }
-    if (!why) {
-      if (file_->current_size() < m.array_offset + h.byte_length)
-        throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
-      out.mapping = std::make_shared<Mapping>(file_->fd(), m.array_offset,
-                                              static_cast<size_t>(h.byte_length));
-      out.data = out.mapping->data();
-      out.zero_copy = true;
-      return out;
-    }
-    if (mode == CopyMode::RequireZeroCopy) {
-      std::string msg = "member '" + m.key + "' " + why;
-      if (code == Code::NpyMisaligned)
-        msg += " (offset " + std::to_string(m.array_offset) + ", element " + std::to_string(cs) +
-               " bytes)";
-      throw Error(code, msg, m.key);
-    }
-  }
+  if (map_array_bytes(m, 0, h.byte_length, mode, false, &out)) return out;
   if (h.byte_length > SIZE_MAX) throw Error(Code::NpzLimit, "array too large to copy", m.key);
   const size_t n = static_cast<size_t>(h.byte_length);
   if (z.method == 0 && file_ && n >= detail::kParallelCopyMin && detail::io_threads() >= 2) {
@@ -248,16 +254,7 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
       have += k;
     }
   } else {
-    // A deflated member's declared size is only bounded by the 1032:1 ratio: reserve it (address
-    // space, no pages touched) and let it become resident as inflated bytes actually arrive, so
-    // a stream that ends early cannot make a small file cost ~1000x its size in RAM.
-    out.owned.reserve(n);
-    while (out.owned.size() < n) {
-      const size_t have = out.owned.size();
-      const size_t k = std::min<size_t>(n - have, detail::kScanChunk * 4);
-      out.owned.resize(have + k);
-      ms.read_exact(out.owned.data() + have, k);
-    }
+    detail::read_growing(ms, out.owned, n);
   }
   uint8_t scratch[4096];
   while (ms.read(scratch, sizeof scratch) != 0) {}

@@ -151,6 +151,11 @@ class Archive {
   void load_members();
   const Member& member_at(size_t index) const;   // ERR_NPZ_MEMBER_NOT_FOUND when out of range
   const Member& npy_member(size_t index) const;  // also rethrows its open error; needs a header
+  // The zero-copy rules of read_array (rows false) and read_rows (rows true): maps array bytes
+  // [from, from + len) into *out and returns true when they allow it (STORED, file source, native
+  // endian, aligned, <= 4 GiB); otherwise throws the reason under RequireZeroCopy, else false.
+  bool map_array_bytes(const Member& m, uint64_t from, uint64_t len, CopyMode mode, bool rows,
+                       ArrayBytes* out) const;
   Kind kind_ = Kind::Npz;
   std::unique_ptr<Source> src_;
   const FileSource* file_ = nullptr;  // non-null when opened from a path

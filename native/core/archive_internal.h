@@ -1,12 +1,16 @@
 // Internal to the Archive implementation (archive.cc, archive_rows.cc, archive_scan.cc,
-// stored_io.cc): the sizes they share and the cancellation check. Not part of the core's API.
+// stored_io.cc): the sizes they share, the cancellation check and the growing read of a
+// DEFLATED member. Not part of the core's API.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "byte_buffer.h"
 #include "errors.h"
+#include "member_stream.h"
 
 namespace npz {
 namespace detail {
@@ -20,6 +24,20 @@ constexpr size_t kScanChunk = 1u << 20;                    // pread / inflate pi
 inline void check_cancel(const std::atomic<bool>* c, const std::string& key) {
   if (c && c->load(std::memory_order_relaxed))
     throw Error(Code::NpzAborted, "operation aborted", key);
+}
+
+// Reads the next n bytes of ms into out (empty on entry), growing it 4 MiB at a time: a DEFLATED
+// member's declared size is only bounded by the 1032:1 ratio, so the address space is reserved
+// but pages become resident only as inflated bytes actually arrive (a stream that ends early
+// cannot make a small file cost ~1000x its size in RAM).
+inline void read_growing(MemberStream& ms, ByteBuffer& out, size_t n) {
+  out.reserve(n);
+  while (out.size() < n) {
+    const size_t have = out.size();
+    const size_t k = std::min<size_t>(n - have, kScanChunk * 4);
+    out.resize(have + k);
+    ms.read_exact(out.data() + have, k);
+  }
 }
 
 }  // namespace detail

@@ -64,35 +64,7 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
     out.data = out.owned.data();
     return out;
   }
-  if (mode != CopyMode::ForceCopy) {
-    const char* why = nullptr;
-    Code code = Code::NpzLimit;
-    if (z.method != 0) {
-      code = Code::NpzCompressedMember;
-      why = "is DEFLATE-compressed and cannot be mapped";
-    } else if (!file_) {
-      why = "comes from an in-memory source, which cannot be mapped";
-    } else if (dt.big_endian) {
-      code = Code::NpyNonNativeEndian;
-      why = "is stored big-endian; a view needs native (little-endian) order";
-    } else if (m.array_offset % cs != 0) {
-      code = Code::NpyMisaligned;
-      why = "has its data at a file offset that is not a multiple of the element size";
-    } else if (len > detail::kZeroCopyMax) {
-      why = "row range is larger than 4 GiB, the cap for one external buffer";
-    }
-    if (!why) {
-      if (file_->current_size() < m.array_offset + to)
-        throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
-      out.mapping =
-          std::make_shared<Mapping>(file_->fd(), m.array_offset + from, static_cast<size_t>(len));
-      out.data = out.mapping->data();
-      out.zero_copy = true;
-      return out;
-    }
-    if (mode == CopyMode::RequireZeroCopy)
-      throw Error(code, "member '" + m.key + "' " + why, m.key);
-  }
+  if (map_array_bytes(m, from, len, mode, true, &out)) return out;
   const size_t n = static_cast<size_t>(len);
   try {
     if (z.method == 0) {
@@ -107,14 +79,7 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
       MemberStream ms(*src_, z);
       ms.set_verify_crc(false);  // the CRC covers the whole member; a row read stops early
       ms.skip(h.data_offset + from);
-      // Reserve address space only: pages become resident as inflated rows arrive.
-      out.owned.reserve(n);
-      while (out.owned.size() < n) {
-        const size_t have = out.owned.size();
-        const size_t k = std::min<size_t>(n - have, detail::kScanChunk * 4);
-        out.owned.resize(have + k);
-        ms.read_exact(out.owned.data() + have, k);
-      }
+      detail::read_growing(ms, out.owned, n);  // resident only as inflated rows arrive
     }
   } catch (Error& e) {
     e.set_member(m.key);
