@@ -19,6 +19,7 @@
         "native/core/archive_rows.cc",
         "native/core/archive_scan.cc",
         "native/core/file_lock.cc",
+        "native/core/cpu_count.cc",
         "native/binding/addon.cc",
         "native/binding/convert.cc",
         "native/binding/archive_wrap.cc",
