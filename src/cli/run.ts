@@ -333,6 +333,7 @@ export async function run(argv: string[]): Promise<number> {
       nGroups: o.nGroups,
       neighborCount: o.neighborCount,
       cache: o.cache,
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
       python: str("python") ?? "python3",
       workdir,
       ...(trainerCmd !== undefined ? { trainerCmd } : {}),
