@@ -96,7 +96,8 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       }
       cut.push_back(z.usize);
       const size_t blocks = cut.size() - 1;
-      const unsigned parts = static_cast<unsigned>(std::min<size_t>(std::max(1u, opts_.threads), blocks));
+      const unsigned parts =
+          static_cast<unsigned>(std::min<size_t>(std::max(1u, opts_.threads), blocks));
       std::vector<detail::RangeResult> r(blocks);
       detail::run_parts(parts, [&](unsigned p) {
         for (size_t i = blocks * p / parts; i < blocks * (p + 1) / parts; ++i)

@@ -18,10 +18,10 @@
 namespace npz {
 
 struct CgroupQuota {
-  double cpus = 0;       // quota / period of the tightest level, e.g. 1.5
-  unsigned ceil = 0;     // cpus rounded up, >= 1
-  int version = 0;       // 1 or 2
-  std::string dir;       // the cgroup directory whose limit applies (below `root`)
+  double cpus = 0;    // quota / period of the tightest level, e.g. 1.5
+  unsigned ceil = 0;  // cpus rounded up, >= 1
+  int version = 0;    // 1 or 2
+  std::string dir;    // the cgroup directory whose limit applies (below `root`)
 };
 
 struct CpuBudget {

@@ -199,7 +199,8 @@ void run_parts(unsigned parts, const std::function<void(unsigned)>& fn) {
 
 unsigned split_parts(unsigned threads, uint64_t bytes, uint64_t min_bytes) {
   if (threads < 2 || bytes < min_bytes || min_bytes < 2) return 1;
-  return static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(threads, bytes / (min_bytes / 2))));
+  return static_cast<unsigned>(
+      std::max<uint64_t>(1, std::min<uint64_t>(threads, bytes / (min_bytes / 2))));
 }
 
 namespace {
@@ -246,8 +247,9 @@ uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_beg
 
 }  // namespace
 
-// One copy of a large STORED array in `parts` pieces at once. Fresh pages are what a copy into new memory
-// costs on this kind of machine (the kernel zeroes each page before the copy overwrites it), so:
+// One copy of a large STORED array in `parts` pieces at once. Fresh pages are what a copy into new
+// memory costs on this kind of machine (the kernel zeroes each page before the copy overwrites it),
+// so:
 //  - where userfaultfd allows it, each thread fills its part of the new buffer straight from a
 //    read-only mapping of the file (UFFDIO_COPY: one pass per page, no zeroing; fresh_fill.h),
 //    then CRCs each piece while it is in cache. A piece the kernel refuses (a file truncated
@@ -309,8 +311,7 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
   uint32_t head = 0;
   run_parts(parts, [&](unsigned i) {
     if (i == 0) head = crc_of_range(src, z, 0, arr_begin);
-    if (fresh)
-      part[i] = fill_part(bound[i], bound[i + 1]);
+    if (fresh) part[i] = fill_part(bound[i], bound[i + 1]);
     else
       part[i] = Part{copy_stored_part(src, z, arr_begin, dst, bound[i], bound[i + 1], swap),
                      bound[i + 1]};
@@ -320,14 +321,15 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
     fresh->release();  // ordinary memory again: the pread path may touch any page now
     for (unsigned i = 0; i < parts; ++i) {
       if (part[i].done < bound[i + 1])
-        part[i].crc = copy_stored_part(src, z, arr_begin, dst, part[i].done, bound[i + 1], swap,
-                                       part[i].crc);
+        part[i].crc =
+            copy_stored_part(src, z, arr_begin, dst, part[i].done, bound[i + 1], swap, part[i].crc);
     }
     rest = copy_stored_part(src, z, arr_begin, dst, full, n, swap);
   }
   const uint32_t tail = crc_of_range(src, z, arr_begin + n, z.usize);
   uint32_t crc = head;
-  for (unsigned i = 0; i < parts; ++i) crc = crc32_combine(crc, part[i].crc, bound[i + 1] - bound[i]);
+  for (unsigned i = 0; i < parts; ++i)
+    crc = crc32_combine(crc, part[i].crc, bound[i + 1] - bound[i]);
   crc = crc32_combine(crc, rest, n - end1);
   return crc32_combine(crc, tail, z.usize - arr_begin - n);
 }

@@ -1,10 +1,11 @@
 // Stored-member I/O: how the Archive reads the bytes of STORED (uncompressed) members fast and
 // safely. Scans read the page cache through short-lived read-only mapping windows under a SIGBUS
 // guard (a file truncated during the pass gives ERR_NPZ_CORRUPT, never a crash); large copies
-// run on several threads (OpenOptions::threads), filling the new buffer straight from the file with userfaultfd where the
-// kernel allows it (fresh_fill.h), else with pread. Internal to the core (archive*.cc).
-// Thread-safety: every function may run on several threads at once (the SIGBUS recovery point
-// is thread-local; the handler is installed once per process). Errors: npz::Error codes.
+// run on several threads (OpenOptions::threads), filling the new buffer straight from the file with
+// userfaultfd where the kernel allows it (fresh_fill.h), else with pread. Internal to the core
+// (archive*.cc). Thread-safety: every function may run on several threads at once (the SIGBUS
+// recovery point is thread-local; the handler is installed once per process). Errors: npz::Error
+// codes.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -46,9 +47,10 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
                               const std::string& key);
 
 // Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst in
-// `parts` pieces at once (run_parts), byte-swapping units of `swap` bytes when swap != 0, and returns the CRC-32 of the
-// whole member (header + array + trailing bytes). dst must be fresh memory of n bytes that no
-// other thread touches meanwhile. NPZGUARD_NO_USERFAULTFD=1 forces the pread path.
+// `parts` pieces at once (run_parts), byte-swapping units of `swap` bytes when swap != 0, and
+// returns the CRC-32 of the whole member (header + array + trailing bytes). dst must be fresh
+// memory of n bytes that no other thread touches meanwhile. NPZGUARD_NO_USERFAULTFD=1 forces the
+// pread path.
 uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
                               uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap,
                               unsigned parts);

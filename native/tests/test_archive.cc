@@ -326,7 +326,8 @@ NPZ_TEST(archive_parallel_stored_scan_matches_serial) {
   TempDir td;
   const size_t n = (100u << 20) / 4;
   std::vector<float> v(n);
-  // Not integers: float sums that depended on where the member is cut would differ in the last bits.
+  // Not integers: float sums that depended on where the member is cut would differ in the last
+  // bits.
   uint64_t x = 88172645463325252ull;  // xorshift: no period a cut could line up with
   float top = 0;
   for (size_t i = 0; i < n; ++i) {

@@ -43,7 +43,8 @@ class Tree {
   std::string root_;
 };
 
-const char* kV2Mount = "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw\n";
+const char* kV2Mount =
+    "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw\n";
 const char* kV1Mounts =
     "22 21 0:20 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
     "25 22 0:22 / /sys/fs/cgroup/memory rw,nosuid shared:11 - cgroup cgroup rw,memory\n"
@@ -151,8 +152,8 @@ NPZ_TEST(cpu_count_escaped_mount_point) {
 NPZ_TEST(cpu_count_hybrid_prefers_v1_cpu_controller) {
   Tree t;
   t.put("proc/self/cgroup", "4:cpu,cpuacct:/slurm/job7\n0::/slurm/job7\n");
-  t.put("proc/self/mountinfo", std::string(kV1Mounts) +
-                                   "31 22 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+  t.put("proc/self/mountinfo",
+        std::string(kV1Mounts) + "31 22 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
   t.put("sys/fs/cgroup/cpu,cpuacct/slurm/job7/cpu.cfs_quota_us", "100000\n");
   t.put("sys/fs/cgroup/cpu,cpuacct/slurm/job7/cpu.cfs_period_us", "100000\n");
   t.put("sys/fs/cgroup/unified/slurm/job7/cpu.max", "800000 100000\n");
@@ -195,7 +196,8 @@ NPZ_TEST(cpu_count_malformed_values_are_no_limit) {
   t.put("proc/self/mountinfo", kV2Mount);
   npz::CgroupQuota q;
   for (const char* text : {"abc 100000\n", "100000 0\n", "0 100000\n", "-5 100000\n", "100000\n",
-                           "99999999999999999999999 100000\n", "18446744073709551617 1\n", "100000 100000 7\n", "", "1e5 100000\n"}) {
+                           "99999999999999999999999 100000\n", "18446744073709551617 1\n",
+                           "100000 100000 7\n", "", "1e5 100000\n"}) {
     t.put("sys/fs/cgroup/a/cpu.max", text);
     const bool got = npz::cgroup_cpu_quota(t.root(), &q);
     if (got) std::fprintf(stderr, "  cpu.max %s gave a limit\n", text);

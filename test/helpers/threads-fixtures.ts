@@ -1,6 +1,7 @@
 // numpy-written files large enough for the core's multi-threaded paths (STORED scans and copies
 // split above 64 MiB), for the tests that compare results at different `threads` counts:
-// diffraction (300x256x256 float32, 75 MiB) with NaN / +-Inf / negatives / zeros placed at the
+// diffraction (300x256x256 float32 amplitudes, 75 MiB; not integers, so float sums that
+// depended on how a member is cut would differ) with NaN / +-Inf / negatives / zeros placed at the
 // start, on both sides of the middle (where a two-way split cuts) and at the end, plus small
 // coordinate, probe and complex ground-truth members. Written once per test file by python3 +
 // numpy: `stored.npz` (np.savez), `deflated.npz` (np.savez_compressed) and `stored-badcrc.npz`
@@ -16,7 +17,7 @@ import numpy as np
 out = sys.argv[1]
 rng = np.random.default_rng(12)
 n, h, w = 300, 256, 256
-d = rng.poisson(3.0, size=(n, h, w)).astype(np.float32)
+d = (np.sqrt(rng.poisson(3.0, size=(n, h, w))) * 0.37).astype(np.float32)  # amplitudes: sums round
 flat = d.reshape(-1)
 mid = flat.size // 2
 for i, v in [(0, np.nan), (1, np.inf), (mid - 2, -1.5), (mid - 1, np.nan), (mid, -np.inf), (mid + 1, -7.0),
