@@ -551,7 +551,13 @@ if (DO_T) {
     warm(files.deflated);
   }
   const { benchThreads, threadCounts } = await import("./threads.mjs");
-  const usable = JSON.parse(runChecked("node", ["-e", "process.stdout.write(JSON.stringify(require(process.argv[1]).buildInfo()))", cliEnv.NPZGUARD_ADDON ?? path.join(ROOT, "build", "Release", "npzguard.node")]).stdout).threads;
+  const usable = JSON.parse(
+    runChecked("node", [
+      "-e",
+      "process.stdout.write(JSON.stringify(require(process.argv[1]).buildInfo()))",
+      cliEnv.NPZGUARD_ADDON ?? path.join(ROOT, "build", "Release", "npzguard.node"),
+    ]).stdout,
+  ).threads;
   const t = benchThreads({
     files,
     cli: CLI,

@@ -8,7 +8,19 @@ import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report, Violation } from "../contract/types.js";
 import { parsePyFloat } from "../python/repr.js";
-import { EXIT, UsageError, errorLine, parseCommand, exitCodeFor, intOption, jsonText, printUsageError, sizeOption, stderrIsInteractive, threadsOption } from "./common.js";
+import {
+  EXIT,
+  UsageError,
+  errorLine,
+  parseCommand,
+  exitCodeFor,
+  intOption,
+  jsonText,
+  printUsageError,
+  sizeOption,
+  stderrIsInteractive,
+  threadsOption,
+} from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]
 

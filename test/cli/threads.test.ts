@@ -57,7 +57,17 @@ beforeEach(() => {
 });
 
 function studyArgs(): string[] {
-  return ["--phase-c-root", path.join(study, "C"), "--phase-d-root", path.join(study, "D"), "--artifact-root", path.join(study, "E"), "--dose", "1000", "--no-cache"];
+  return [
+    "--phase-c-root",
+    path.join(study, "C"),
+    "--phase-d-root",
+    path.join(study, "D"),
+    "--artifact-root",
+    path.join(study, "E"),
+    "--dose",
+    "1000",
+    "--no-cache",
+  ];
 }
 
 const COMMANDS: [string, (argv: string[]) => Promise<number>, () => string[]][] = [
