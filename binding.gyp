@@ -20,6 +20,7 @@
         "native/core/archive_scan.cc",
         "native/core/fortran_rows.cc",
         "native/core/file_lock.cc",
+        "native/core/cpu_count.cc",
         "native/binding/addon.cc",
         "native/binding/convert.cc",
         "native/binding/archive_wrap.cc",

@@ -1,9 +1,10 @@
 // `npm run bench`: npzguard side by side with NumPy and with npyjs + jszip, in one run.
 // See bench/README.md for what each row measures. Usage:
-//   node bench/run.mjs [--quick] [--case A|B] [--runs N]
+//   node bench/run.mjs [--quick] [--case A|B|F|T] [--runs N]
 //     --quick   small data (256 frames, 64 positions) to smoke-test the bench itself; the
 //               results are labelled quick and the targets are not judged
-//     --case    only case A (study-sized archive), B (study pre-flight) or F (fix/repack)
+//     --case    only case A (study-sized archive), B (study pre-flight), F (fix/repack) or T
+//               (case A's thread-scaling table alone)
 //     --runs    best of N (default 3); a measurement stops early once it has used 60 s
 // Needs the built package (npm run build) and python3 with numpy. Data is generated under
 // bench/.data/ (git-ignored) and reused while its parameters and generator are unchanged.
@@ -40,13 +41,14 @@ if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) {
   process.stderr.write(`bench: Expected an integer 1..20 for --runs, got '${args.runs}'\n`);
   process.exit(2);
 }
-if (args.case !== undefined && args.case !== "A" && args.case !== "B" && args.case !== "F") {
-  process.stderr.write(`bench: Expected A, B or F for --case, got '${args.case}'\n`);
+if (args.case !== undefined && !["A", "B", "F", "T"].includes(args.case)) {
+  process.stderr.write(`bench: Expected A, B, F or T for --case, got '${args.case}'\n`);
   process.exit(2);
 }
 const DO_A = args.case === undefined || args.case === "A";
 const DO_B = args.case === undefined || args.case === "B";
 const DO_F = args.case === undefined || args.case === "F"; // bench/fix.mjs
+const DO_T = DO_A || args.case === "T"; // bench/threads.mjs
 const BUDGET_S = 60; // per measurement: stop repeating once this much time was spent
 
 const A_PARAMS = QUICK ? { m: 256, n: 128, object: 464, nphotons: 1e4, seed: 42 } : { m: 5088, n: 128, object: 464, nphotons: 1e4, seed: 42 };
@@ -90,12 +92,14 @@ function warm(file) {
 
 /**
  * Whole-process measurement: best wall time of up to RUNS runs (each wrapped in /usr/bin/time -v,
- * or bench/rusage.py when absent) and the largest peak RSS seen. Exit codes outside okCodes fail
- * the bench. Returns the stdout of the last run for validation.
+ * or bench/rusage.py when absent), the CPU time (user + system) of that best run and the largest
+ * peak RSS seen. Exit codes outside okCodes fail the bench. Returns the stdout of the last run
+ * for validation.
  */
 function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, env = process.env } = {}) {
   const statFile = path.join(os.tmpdir(), `npzguard-bench-${process.pid}.time`);
   let best = Infinity;
+  let bestCpu = null;
   let peakKb = 0;
   let spent = 0;
   let done = 0;
@@ -113,6 +117,9 @@ function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, env = pr
     const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
     if (!m) throw new Error(`${label}: no peak RSS in the time report:\n${text}`);
     peakKb = Math.max(peakKb, Number(m[1]));
+    const user = /User time \(seconds\): ([\d.]+)/.exec(text);
+    const sys = /System time \(seconds\): ([\d.]+)/.exec(text);
+    if (dt < best) bestCpu = user && sys ? Number(user[1]) + Number(sys[1]) : null;
     best = Math.min(best, dt);
     spent += dt;
     done++;
@@ -121,7 +128,7 @@ function measureProcess(label, cmd, argv, { okCodes = [0], runs = RUNS, env = pr
   }
   rmSync(statFile, { force: true });
   log(`  ${label}: best ${fmtSeconds(best)} of ${done}, peak RSS ${(peakKb / 1024).toFixed(0)} MB`);
-  return { seconds: best, peakRssMB: peakKb / 1024, runs: done, exitCode: last.status, stdout: last.stdout, stderr: last.stderr };
+  return { seconds: best, cpuSeconds: bestCpu, peakRssMB: peakKb / 1024, runs: done, exitCode: last.status, stdout: last.stdout, stderr: last.stderr };
 }
 
 /** Runs a child that times itself and prints one JSON line. */
@@ -255,6 +262,8 @@ if (buildInfo.inflate !== "npzguard" || process.env.BENCH_DEFAULT_BUILD === "1")
 const numpyVersion = runChecked("python3", ["-c", "import numpy; print(numpy.__version__)"]).stdout.trim();
 
 const rows = []; // { id, label, ours, numpy, jszip, target, met, note }
+const numpyCheck = {}; // A3's numpy check per file kind, reused by the thread-scaling table
+let threadTable = null;
 const results = {
   date: new Date().toISOString(),
   quick: QUICK,
@@ -383,6 +392,7 @@ if (DO_A) {
     log(`A3 full check, ${kind} (whole process)`);
     const o = measureProcess("ours", CLI, ["check", f, "--profile", "study", "--json"], { okCodes: [0, 1], env: cliEnv });
     const n = measureProcess("numpy", "python3", [path.join(BENCH, "ref_numpy.py"), "check", f]);
+    numpyCheck[kind] = n;
     const j = measureProcess("npyjs+jszip", "node", [path.join(BENCH, "ref_jszip.mjs"), "check", f]);
     // Validate that each side did the work its label claims.
     const rep = JSON.parse(o.stdout).files[0];
@@ -534,6 +544,38 @@ if (DO_A) {
   benchReport({ files, cli: CLI, env: cliEnv, bench: BENCH, measureProcess, fmtSeconds, fmtRatio, rows, results, log });
 }
 
+if (DO_T) {
+  const files = ensureCaseAData();
+  if (!DO_A) {
+    warm(files.stored);
+    warm(files.deflated);
+  }
+  const { benchThreads, threadCounts } = await import("./threads.mjs");
+  const usable = JSON.parse(
+    runChecked("node", [
+      "-e",
+      "process.stdout.write(JSON.stringify(require(process.argv[1]).buildInfo()))",
+      cliEnv.NPZGUARD_ADDON ?? path.join(ROOT, "build", "Release", "npzguard.node"),
+    ]).stdout,
+  ).threads;
+  const t = benchThreads({
+    files,
+    cli: CLI,
+    env: cliEnv,
+    bench: BENCH,
+    measureProcess,
+    fmtSeconds,
+    fmtRatio,
+    fmtRss,
+    numpyCheck,
+    counts: threadCounts(usable.cpus),
+    log,
+    problem,
+  });
+  results.cases.T = { usableCpus: usable, ...t.result };
+  threadTable = t.table;
+}
+
 if (DO_B) {
   const b = ensureCaseBData();
   const bytes = b.npz.reduce((s, f) => s + statSync(f).size, 0);
@@ -641,10 +683,20 @@ out.push(
   `times: best of up to ${RUNS} runs (warm page cache); "t / N MB" = whole-process wall time / peak RSS (${TIME ? "/usr/bin/time -v" : "getrusage"}); ratios = reference time / npzguard time`,
 );
 out.push("");
-out.push(line(head));
-out.push(cols.map((c) => "-".repeat(width[c])).join("  "));
-for (const r of rows) out.push(line(r));
-out.push("");
+if (rows.length) {
+  out.push(line(head));
+  out.push(cols.map((c) => "-".repeat(width[c])).join("  "));
+  for (const r of rows) out.push(line(r));
+  out.push("");
+}
+if (threadTable) {
+  const u = results.cases.T.usableCpus;
+  out.push(
+    `thread scaling: check --profile study --json --threads N, whole process (usable CPUs here: ${u.cpus}, from ${u.source}); numpy: bench/ref_numpy.py check, one thread; GB/s of uncompressed member bytes`,
+  );
+  for (const l of threadTable) out.push(l);
+  out.push("");
+}
 if (results.problems.length) {
   out.push("PROBLEMS (measurements may not mean what their labels say):");
   for (const p of results.problems) out.push(`  - ${p}`);

@@ -1,5 +1,5 @@
-"""Fallback for /usr/bin/time -v: runs a command, then writes its peak RSS (getrusage of the
-children) to OUT in /usr/bin/time -v's wording. Exits with the command's exit code.
+"""Fallback for /usr/bin/time -v: runs a command, then writes its user / system CPU time and
+peak RSS (getrusage of the children) to OUT in /usr/bin/time -v's wording. Exits with the command's exit code.
 
     python3 bench/rusage.py OUT CMD [ARG...]
 """
@@ -12,8 +12,11 @@ import sys
 def main():
     out, cmd = sys.argv[1], sys.argv[2:]
     proc = subprocess.run(cmd)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kb = ru.ru_maxrss  # kilobytes on Linux
     with open(out, "w") as f:
+        f.write(f"\tUser time (seconds): {ru.ru_utime:.2f}\n")
+        f.write(f"\tSystem time (seconds): {ru.ru_stime:.2f}\n")
         f.write(f"\tMaximum resident set size (kbytes): {peak_kb}\n")
     sys.exit(proc.returncode if proc.returncode >= 0 else 128 - proc.returncode)
 

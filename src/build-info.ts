@@ -1,7 +1,8 @@
 // buildInfo(): what this installation of npzguard runs on — package and runtime versions, which
 // native addon file was loaded and how it got there, and the CRC-32 / inflate implementations the
-// addon reports (decided by the addon itself; passed through unchanged).
-import { native, addonFile, addonOrigin, type AddonOrigin } from "./native.js";
+// addon reports (decided by the addon itself; passed through unchanged), and the default thread
+// count with what decided it (the core's cpu_count.h: affinity mask, cgroup CPU quota, hardware).
+import { native, addonFile, addonOrigin, type AddonOrigin, type RawCpuBudget } from "./native.js";
 import { VERSION } from "./version.js";
 
 /** N-API version the addon is compiled for (package.json `binary.napi_versions`, NAPI_VERSION). */
@@ -32,6 +33,50 @@ export interface BuildInfo {
   crc32: string;
   /** DEFLATE implementation in use, as the addon reports it. */
   inflate: string;
+  /** The thread count used when none is asked for (`threads` options, `--threads`), and why. */
+  threads: ThreadInfo;
+}
+
+export interface ThreadInfo {
+  /** Threads used by default: min(CPUs in the affinity mask, cgroup CPU quota rounded up), >= 1. */
+  default: number;
+  /**
+   * What decided it: "cgroup-quota" (a CPU quota of this process's cgroup or an ancestor is
+   * below the CPUs it may run on), "affinity" (the affinity mask, e.g. `taskset`, holds fewer CPUs
+   * than the machine has) or "hardware" (all of the machine's CPUs).
+   */
+  source: "cgroup-quota" | "affinity" | "hardware";
+  /** CPUs of the machine (`std::thread::hardware_concurrency()`); null when unknown. */
+  hardware: number | null;
+  /** CPUs in this process's affinity mask (`sched_getaffinity`); null when unavailable. */
+  affinity: number | null;
+  /** The cgroup CPU quota in CPUs (quota / period, e.g. 1.5); null when there is none. */
+  cgroupQuota: number | null;
+  /** The cgroup directory whose quota applies; null when there is none. */
+  cgroupDir: string | null;
+}
+
+function threadInfo(raw: RawCpuBudget): ThreadInfo {
+  return {
+    default: raw.cpus,
+    source: raw.source,
+    hardware: raw.hardware > 0 ? raw.hardware : null,
+    affinity: raw.affinity > 0 ? raw.affinity : null,
+    cgroupQuota: raw.quota,
+    cgroupDir: raw.quota === null ? null : raw.quotaDir,
+  };
+}
+
+let cachedDefault: number | undefined;
+
+/**
+ * @internal The default thread count (`buildInfo().threads.default`), detected once per
+ * process: what `threads` / `--threads` mean when absent at the TypeScript level (members
+ * checked at once). The native reader resolves its own default the same way.
+ */
+export function defaultThreads(): number {
+  cachedDefault ??= Math.max(1, native.buildInfo().threads.cpus);
+  return cachedDefault;
 }
 
 export function buildInfo(): BuildInfo {
@@ -45,5 +90,6 @@ export function buildInfo(): BuildInfo {
     addon: { path: addonFile, origin: addonOrigin, compiler: raw.compiler, sanitizers: raw.sanitizers },
     crc32: raw.crc32,
     inflate: raw.inflate,
+    threads: threadInfo(raw.threads),
   };
 }

@@ -26,6 +26,6 @@ export type {
   ScanResult,
 } from "./types.js";
 export { VERSION } from "./version.js";
-export { buildInfo, type BuildInfo } from "./build-info.js";
+export { buildInfo, type BuildInfo, type ThreadInfo } from "./build-info.js";
 export * from "./contract/index.js";
 export * from "./fix/index.js";

@@ -104,6 +104,8 @@ export type RawPlainValue = null | boolean | bigint | number | string | RawPlain
 export interface RawArchive {
   readonly kind: "npz" | "npy";
   readonly fileSize: number;
+  /** Resolved OpenOptions::threads (>= 1). */
+  readonly threads: number;
   readonly inode: number;
   readonly mtimeMs: number;
   members(): RawMember[];
@@ -134,12 +136,29 @@ export interface RawOpenOptions {
   maxHeaderSize?: number;
   maxEntries?: number;
   maxInflateBytes?: number;
+  /** 0 or absent: the core's available_cpus(). */
+  threads?: number;
+}
+
+/** The core's CPU detection (cpu_count.h), fresh at each call. */
+export interface RawCpuBudget {
+  /** Threads used when none are asked for: min(affinity or hardware, cgroup quota rounded up), >= 1. */
+  cpus: number;
+  source: "cgroup-quota" | "affinity" | "hardware";
+  /** std::thread::hardware_concurrency() (0: unknown). */
+  hardware: number;
+  /** CPUs in the sched_getaffinity mask (0: unavailable). */
+  affinity: number;
+  /** quota / period of the tightest cgroup level (e.g. 1.5), or null without a quota. */
+  quota: number | null;
+  /** The cgroup directory whose quota applies ("" without one). */
+  quotaDir: string;
 }
 
 export interface NativeAddon {
   open(path: string, options: RawOpenOptions): RawArchive;
   errorCodes(): string[];
-  buildInfo(): { inflate: string; crc32: string; compiler: string; sanitizers: boolean };
+  buildInfo(): { inflate: string; crc32: string; compiler: string; sanitizers: boolean; threads: RawCpuBudget };
   liveMappings(): number;
   /** flock(2) on a descriptor from node:fs: true when granted, false when held elsewhere (non-blocking). */
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;

@@ -26,7 +26,9 @@ import type {
 export { halfToFloat32 } from "./dtype.js";
 export type { DataFor } from "./dtype.js";
 
-const OPEN_OPTION_KEYS = new Set(["maxHeaderSize", "maxEntries", "maxInflateBytes"]);
+const OPEN_OPTION_KEYS = new Set(["maxHeaderSize", "maxEntries", "maxInflateBytes", "threads"]);
+/** Upper bound of the `threads` option (open, check, study verification). */
+export const MAX_THREADS = 1024;
 const ARRAY_OPTION_KEYS = new Set(["copy", "rows"]);
 const SCAN_OPTION_KEYS = new Set(["crc", "stats", "signal"]);
 const METADATA_KEY = "_metadata";
@@ -79,7 +81,9 @@ function openOptions(opts: unknown): RawOpenOptions {
   const h = checkInt(o.maxHeaderSize, "options.maxHeaderSize", 1, 1 << 20);
   const e = checkInt(o.maxEntries, "options.maxEntries", 1, Number.MAX_SAFE_INTEGER);
   const b = checkInt(o.maxInflateBytes, "options.maxInflateBytes", 0, Number.MAX_SAFE_INTEGER);
+  const t = checkInt(o.threads, "options.threads", 1, MAX_THREADS);
   if (h !== undefined) raw.maxHeaderSize = h;
+  if (t !== undefined) raw.threads = t;
   if (e !== undefined) raw.maxEntries = e;
   if (b !== undefined) raw.maxInflateBytes = b;
   return raw;
@@ -190,6 +194,14 @@ export class NpzFile implements Disposable {
   /** File size in bytes, fixed at open. */
   get fileSize(): number {
     return this.#raw.fileSize;
+  }
+
+  /**
+   * Threads one read of this handle may use: the `threads` option, or the CPUs this process may
+   * use when it was not given (`buildInfo().threads.default`). Fixed at open.
+   */
+  get threads(): number {
+    return this.#raw.threads;
   }
 
   get inode(): number {
@@ -553,6 +565,7 @@ export function loadNpy(path: string, options?: ArrayOptions & OpenOptions): Npy
   if (all.maxHeaderSize !== undefined) openOpts.maxHeaderSize = all.maxHeaderSize as number;
   if (all.maxEntries !== undefined) openOpts.maxEntries = all.maxEntries as number;
   if (all.maxInflateBytes !== undefined) openOpts.maxInflateBytes = all.maxInflateBytes as number;
+  if (all.threads !== undefined) openOpts.threads = all.threads as number;
   const arrayOpts: ArrayOptions = {};
   if (all.copy !== undefined) arrayOpts.copy = all.copy as boolean;
   if (all.rows !== undefined) arrayOpts.rows = all.rows as [number, number];

@@ -92,6 +92,14 @@ export interface OpenOptions {
    * read starts; over it: `ERR_NPZ_LIMIT`. Default 1 TiB (2^40 bytes). STORED members cost nothing.
    */
   maxInflateBytes?: number;
+  /**
+   * CPU threads one read of this handle may use: a large member's `scan()` or `array()` copy is
+   * split over up to this many threads (an integer from 1 to 1024; results do not depend on it).
+   * Default: the CPUs this process may use, the smaller of its affinity mask (`taskset`, cpusets)
+   * and its cgroup CPU quota (containers, Slurm, systemd) rounded up; `buildInfo().threads` says
+   * which applies here.
+   */
+  threads?: number;
 }
 
 /** Per-component value statistics (finite values only for min/max/sum). */

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "archive_wrap.h"
+#include "cpu_count.h"
 #include "crc32.h"
 #include "errors.h"
 #include "file_lock.h"
@@ -48,6 +49,15 @@ Napi::Value JsBuildInfo(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("inflate", inflate_impl_name());
   o.Set("crc32", crc32_impl_name());
+  const CpuBudget cpu = cpu_budget("/");
+  Napi::Object t = Napi::Object::New(env);
+  t.Set("cpus", cpu.cpus);
+  t.Set("source", cpu.source);
+  t.Set("hardware", cpu.hardware);
+  t.Set("affinity", cpu.affinity);
+  t.Set("quota", cpu.has_quota ? Napi::Value(Napi::Number::New(env, cpu.quota.cpus)) : env.Null());
+  t.Set("quotaDir", cpu.quota.dir);
+  o.Set("threads", t);
 #if defined(__clang__)
   o.Set("compiler", std::string("clang ") + __clang_version__);
 #elif defined(__GNUC__)

@@ -16,6 +16,7 @@ Napi::Function ArchiveWrap::Define(Napi::Env env) {
                      {
                          InstanceAccessor<&ArchiveWrap::JsKind>("kind"),
                          InstanceAccessor<&ArchiveWrap::JsFileSize>("fileSize"),
+                         InstanceAccessor<&ArchiveWrap::JsThreads>("threads"),
                          InstanceAccessor<&ArchiveWrap::JsInode>("inode"),
                          InstanceAccessor<&ArchiveWrap::JsMtimeMs>("mtimeMs"),
                          InstanceAccessor<&ArchiveWrap::JsClosed>("closed"),
@@ -51,12 +52,14 @@ ArchiveWrap::ArchiveWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Arch
     }
     if (OptionalUint(env, o, "maxEntries", kMaxSafeInteger, &v)) opts.zip.max_entries = v;
     if (OptionalUint(env, o, "maxInflateBytes", kMaxSafeInteger, &v)) opts.max_inflate_total = v;
+    if (OptionalUint(env, o, "threads", 1024, &v)) opts.threads = static_cast<unsigned>(v);
   }
   archive_ = GuardCore(env, path_, [&]() -> std::shared_ptr<const Archive> {
     return std::shared_ptr<const Archive>(Archive::open(path_, opts));
   });
   kind_ = archive_->kind() == Archive::Kind::Npy ? "npy" : "npz";
   file_size_ = archive_->file_size();
+  threads_ = archive_->threads();
   // Archive::open always reads through a FileSource. static_cast, not dynamic_cast: node-gyp
   // builds with -fno-rtti, so the fallback build must not need RTTI.
   const auto& fs = static_cast<const FileSource&>(archive_->source());
@@ -69,6 +72,9 @@ Napi::Value ArchiveWrap::JsKind(const Napi::CallbackInfo& info) {
 }
 Napi::Value ArchiveWrap::JsFileSize(const Napi::CallbackInfo& info) {
   return U64(info.Env(), file_size_);
+}
+Napi::Value ArchiveWrap::JsThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), threads_);
 }
 Napi::Value ArchiveWrap::JsInode(const Napi::CallbackInfo& info) { return U64(info.Env(), inode_); }
 Napi::Value ArchiveWrap::JsMtimeMs(const Napi::CallbackInfo& info) {

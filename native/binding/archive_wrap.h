@@ -29,6 +29,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
  private:
   Napi::Value JsKind(const Napi::CallbackInfo& info);
   Napi::Value JsFileSize(const Napi::CallbackInfo& info);
+  Napi::Value JsThreads(const Napi::CallbackInfo& info);
   Napi::Value JsInode(const Napi::CallbackInfo& info);
   Napi::Value JsMtimeMs(const Napi::CallbackInfo& info);
   Napi::Value JsClosed(const Napi::CallbackInfo& info);
@@ -68,6 +69,7 @@ class ArchiveWrap final : public Napi::ObjectWrap<ArchiveWrap> {
   std::shared_ptr<const Archive> archive_;
   std::string kind_;
   uint64_t file_size_ = 0;
+  unsigned threads_ = 1;
   uint64_t inode_ = 0;
   double mtime_ms_ = 0;
   std::vector<Tracked> buffers_;

@@ -11,6 +11,7 @@
 
 #include "archive_internal.h"
 #include "byteswap.h"
+#include "cpu_count.h"
 #include "member_stream.h"
 #include "stored_io.h"
 
@@ -53,6 +54,7 @@ std::unique_ptr<Archive> Archive::open_source(std::unique_ptr<Source> src, const
   a->src_ = std::move(src);
   a->name_ = name;
   a->opts_ = opts;
+  if (a->opts_.threads == 0) a->opts_.threads = available_cpus();
   uint8_t head[6] = {};
   const size_t got = a->src_->read_some(0, head, sizeof head);
   if (got >= 4 && head[0] == 'P' && head[1] == 'K' &&
@@ -225,12 +227,13 @@ ArrayBytes Archive::read_array(size_t index, CopyMode mode) const {
   if (map_array_bytes(m, 0, h.byte_length, mode, false, &out)) return out;
   if (h.byte_length > SIZE_MAX) throw Error(Code::NpzLimit, "array too large to copy", m.key);
   const size_t n = static_cast<size_t>(h.byte_length);
-  if (z.method == 0 && file_ && n >= detail::kParallelCopyMin && detail::io_threads() >= 2) {
+  if (z.method == 0 && file_ && n >= detail::kParallelCopyMin && opts_.threads >= 2) {
     if (file_->current_size() < file_->size())
       throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened", m.key);
     out.owned.resize(n);
-    const uint32_t crc = detail::copy_stored_parallel(*src_, file_, z, h.data_offset,
-                                                      out.owned.data(), n, dt.big_endian ? cs : 0);
+    const uint32_t crc = detail::copy_stored_parallel(
+        *src_, file_, z, h.data_offset, out.owned.data(), n, dt.big_endian ? cs : 0,
+        detail::split_parts(opts_.threads, n, detail::kParallelCopyMin));
     if (kind_ == Kind::Npz && crc != z.crc32) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "CRC-32 is %08x, central directory says %08x", crc, z.crc32);

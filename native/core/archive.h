@@ -39,6 +39,10 @@ struct OpenOptions {
   // read starts. Members are bounded by the 1032:1 ratio and cannot overlap, but a small archive
   // of many maximal members could still ask for ~1000x its size in inflate work.
   uint64_t max_inflate_total = uint64_t{1} << 40;  // 1 TiB
+  // Threads one read may use (a large member's scan or copy is split over up to this many).
+  // 0 = automatic: available_cpus() (affinity mask and cgroup CPU quota; cpu_count.h). Archive
+  // stores the resolved count, so opts_.threads is always >= 1 inside it.
+  unsigned threads = 0;
 };
 
 struct Member {
@@ -98,6 +102,7 @@ class Archive {
   Kind kind() const { return kind_; }
   const std::vector<Member>& members() const { return members_; }
   uint64_t file_size() const { return src_->size(); }
+  unsigned threads() const { return opts_.threads; }  // resolved OpenOptions::threads, >= 1
   const Source& source() const { return *src_; }
 
   // Whole array data. ForceCopy always copies; RequireZeroCopy throws ERR_NPZ_COMPRESSED_MEMBER,

@@ -15,10 +15,11 @@
 namespace npz {
 namespace detail {
 
-constexpr uint64_t kZeroCopyMax = uint64_t{1} << 32;       // Node's external-buffer cap
-constexpr uint64_t kParallelScanMin = uint64_t{64} << 20;  // split STORED scans above this
-constexpr size_t kParallelCopyMin = size_t{64} << 20;      // and STORED copies from this size
-constexpr size_t kScanChunk = 1u << 20;                    // pread / inflate piece of one pass
+constexpr uint64_t kZeroCopyMax = uint64_t{1} << 32;  // Node's external-buffer cap
+// STORED scans go in fixed blocks of this many member bytes (the unit spread over threads).
+constexpr uint64_t kScanBlock = uint64_t{32} << 20;
+constexpr size_t kParallelCopyMin = size_t{64} << 20;  // STORED copies split from this size
+constexpr size_t kScanChunk = 1u << 20;                // pread / inflate piece of one pass
 
 // ERR_NPZ_ABORTED when the caller's flag is set.
 inline void check_cancel(const std::atomic<bool>* c, const std::string& key) {

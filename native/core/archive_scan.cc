@@ -83,42 +83,39 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       throw Error(Code::NpzCorrupt, "file changed or truncated since it was opened");
     if (z.method == 0) {
       const DType* dt = want_stats ? &h.dtype : nullptr;
-      const unsigned threads = detail::io_threads();
+      // Fixed blocks of the member (kScanBlock bytes, cut at the next element boundary inside
+      // the array), each scanned with a scanner of its own and merged in block order (CRC-32s
+      // with crc32_combine, statistics with merge_stats). The blocks do not depend on the thread
+      // count, only their spread over threads does (OpenOptions::threads: contiguous runs of
+      // blocks, one run per thread), so the floating-point sums come out bit-identical at any
+      // thread count.
       const uint64_t isz = h.dtype.itemsize ? h.dtype.itemsize : 1;
-      const uint64_t nelem = (arr_end - arr_begin) / isz;
-      const uint64_t unit = row_len ? row_len : 1;  // split at a row boundary when rows are tallied
-      if (threads >= 2 && z.usize > detail::kParallelScanMin && nelem / unit >= 2) {
-        const uint64_t split = arr_begin + (nelem / unit / 2) * unit * isz;
-        detail::RangeResult r1;
-        std::exception_ptr err;
-        std::thread t([&] {
-          try {
-            r1 = detail::scan_stored_range(*src_, file_, z, split, z.usize, arr_begin, arr_end, dt,
-                                           row_len, want_crc, opts.cancel, m.key);
-          } catch (...) { err = std::current_exception(); }
-        });
-        detail::RangeResult r0;
-        try {
-          r0 = detail::scan_stored_range(*src_, file_, z, 0, split, arr_begin, arr_end, dt, row_len,
-                                         want_crc, opts.cancel, m.key);
-        } catch (...) {
-          t.join();
-          throw;
-        }
-        t.join();
-        if (err) std::rethrow_exception(err);
-        if (want_crc) res.crc_ok = crc32_combine(r0.crc, r1.crc, z.usize - split) == z.crc32;
-        if (r0.stats) {
-          merge_stats(*r0.stats, *r1.stats);
-          res.stats = std::move(r0.stats);
-        }
-      } else {
-        detail::RangeResult r =
-            detail::scan_stored_range(*src_, file_, z, 0, z.usize, arr_begin, arr_end, dt, row_len,
-                                      want_crc, opts.cancel, m.key);
-        if (want_crc) res.crc_ok = r.crc == z.crc32;
-        res.stats = std::move(r.stats);
+      // Blocks end on an element boundary, and on a row boundary when rows are tallied (each
+      // row's tally then comes from one block).
+      const uint64_t cut_unit = row_len ? row_len * isz : isz;
+      std::vector<uint64_t> cut{0};
+      for (uint64_t b = detail::kScanBlock; b < z.usize; b += detail::kScanBlock) {
+        uint64_t c = b;
+        if (c > arr_begin && c < arr_end) c = arr_begin + (c - arr_begin + cut_unit - 1) / cut_unit * cut_unit;
+        if (c > cut.back() && c < z.usize) cut.push_back(c);
       }
+      cut.push_back(z.usize);
+      const size_t blocks = cut.size() - 1;
+      const unsigned parts =
+          static_cast<unsigned>(std::min<size_t>(std::max(1u, opts_.threads), blocks));
+      std::vector<detail::RangeResult> r(blocks);
+      detail::run_parts(parts, [&](unsigned p) {
+        for (size_t i = blocks * p / parts; i < blocks * (p + 1) / parts; ++i)
+          r[i] = detail::scan_stored_range(*src_, file_, z, cut[i], cut[i + 1], arr_begin, arr_end,
+                                           dt, row_len, want_crc, opts.cancel, m.key);
+      });
+      uint32_t crc = r[0].crc;
+      for (size_t i = 1; i < blocks; ++i) {
+        crc = crc32_combine(crc, r[i].crc, cut[i + 1] - cut[i]);
+        if (r[0].stats) merge_stats(*r[0].stats, *r[i].stats);
+      }
+      if (want_crc) res.crc_ok = crc == z.crc32;
+      res.stats = std::move(r[0].stats);
       res.bytes_read = z.usize;
     } else {
       charge_inflate(m);

@@ -177,9 +177,32 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
   return r;
 }
 
-unsigned io_threads() {
-  const unsigned hc = std::thread::hardware_concurrency();
-  return std::min(2u, hc == 0 ? 1u : hc);
+void run_parts(unsigned parts, const std::function<void(unsigned)>& fn) {
+  std::vector<std::exception_ptr> errs(parts);
+  auto guarded = [&](unsigned i) {
+    try {
+      fn(i);
+    } catch (...) { errs[i] = std::current_exception(); }
+  };
+  std::vector<std::thread> workers;
+  std::vector<unsigned> inline_parts{0};
+  workers.reserve(parts);
+  for (unsigned i = 1; i < parts; ++i) {
+    try {
+      workers.emplace_back(guarded, i);
+    } catch (const std::system_error&) { inline_parts.push_back(i); }  // out of threads
+  }
+  for (const unsigned i : inline_parts) guarded(i);
+  for (std::thread& t : workers) t.join();
+  for (const std::exception_ptr& e : errs) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+unsigned split_parts(unsigned threads, uint64_t bytes, uint64_t min_bytes) {
+  if (threads < 2 || bytes < min_bytes || min_bytes < 2) return 1;
+  return static_cast<unsigned>(
+      std::max<uint64_t>(1, std::min<uint64_t>(threads, bytes / (min_bytes / 2))));
 }
 
 namespace {
@@ -226,21 +249,23 @@ uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_beg
 
 }  // namespace
 
-// One copy of a large STORED array on two threads. Fresh pages are what a copy into new memory
-// costs on this kind of machine (the kernel zeroes each page before the copy overwrites it), so:
-//  - where userfaultfd allows it, each thread fills its half of the new buffer straight from a
+// One copy of a large STORED array in `parts` pieces at once. Fresh pages are what a copy into new
+// memory costs on this kind of machine (the kernel zeroes each page before the copy overwrites it),
+// so:
+//  - where userfaultfd allows it, each thread fills its part of the new buffer straight from a
 //    read-only mapping of the file (UFFDIO_COPY: one pass per page, no zeroing; fresh_fill.h),
 //    then CRCs each piece while it is in cache. A piece the kernel refuses (a file truncated
-//    since it was opened, say) and everything after it in that half, plus the last partial
+//    since it was opened, say) and everything after it in that part, plus the last partial
 //    page, are finished with pread once the range is back to ordinary memory;
-//  - otherwise each thread faults in and fills its own half with pread (MADV_POPULATE_WRITE
+//  - otherwise each thread faults in and fills its own part with pread (MADV_POPULATE_WRITE
 //    per piece instead of one fault per page).
 // The member's CRC-32 is assembled from the header bytes, the parts and any trailing bytes with
 // crc32_combine. n and arr_begin were checked against the member (and the member against the
 // file) when the archive was opened; src.read throws on a short read.
 // NPZGUARD_NO_USERFAULTFD=1 in the environment forces the pread path (tests cover both).
 uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
-                              uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap) {
+                              uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap,
+                              unsigned parts) {
   const size_t page = FreshFill::page_size();
   const size_t full = n / page * page;  // UFFDIO_COPY works in whole pages
   std::optional<FreshFill> fresh;
@@ -255,10 +280,18 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
     }
   }
   const size_t unit = swap ? swap : 1;
-  // Split point: page-aligned for the fill path (page sizes are multiples of every swap unit),
-  // element-aligned otherwise, so a swap never straddles it.
-  const size_t half = fresh ? full / 2 / page * page : (n / unit / 2) * unit;
+  // Split points: page-aligned for the fill path (page sizes are multiples of every swap unit),
+  // element-aligned otherwise, so a swap never straddles one.
   const size_t end1 = fresh ? full : n;
+  const size_t grain = fresh ? page : unit;
+  const size_t units = end1 / grain;
+  if (parts < 1) parts = 1;
+  if (units < parts) parts = static_cast<unsigned>(std::max<size_t>(1, units));
+  std::vector<size_t> bound(parts + 1);
+  for (unsigned i = 0; i < parts; ++i) {
+    bound[i] = (units / parts * i + std::min<size_t>(i, units % parts)) * grain;
+  }
+  bound[parts] = end1;
 
   struct Part {
     uint32_t crc = 0;
@@ -276,37 +309,29 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
     return r;
   };
 
-  Part p0, p1;
-  std::exception_ptr err;
-  std::thread t([&] {
-    try {
-      if (fresh) p1 = fill_part(half, end1);
-      else p1 = Part{copy_stored_part(src, z, arr_begin, dst, half, end1, swap), end1};
-    } catch (...) { err = std::current_exception(); }
+  std::vector<Part> part(parts);
+  uint32_t head = 0;
+  run_parts(parts, [&](unsigned i) {
+    if (i == 0) head = crc_of_range(src, z, 0, arr_begin);
+    if (fresh) part[i] = fill_part(bound[i], bound[i + 1]);
+    else
+      part[i] = Part{copy_stored_part(src, z, arr_begin, dst, bound[i], bound[i + 1], swap),
+                     bound[i + 1]};
   });
-  uint32_t head = 0, tail = 0;
-  try {
-    head = crc_of_range(src, z, 0, arr_begin);
-    if (fresh) p0 = fill_part(0, half);
-    else p0 = Part{copy_stored_part(src, z, arr_begin, dst, 0, half, swap), half};
-  } catch (...) {
-    t.join();
-    throw;
-  }
-  t.join();
-  if (err) std::rethrow_exception(err);
   uint32_t rest = 0;
   if (fresh) {
     fresh->release();  // ordinary memory again: the pread path may touch any page now
-    if (p0.done < half)
-      p0.crc = copy_stored_part(src, z, arr_begin, dst, p0.done, half, swap, p0.crc);
-    if (p1.done < full)
-      p1.crc = copy_stored_part(src, z, arr_begin, dst, p1.done, full, swap, p1.crc);
+    for (unsigned i = 0; i < parts; ++i) {
+      if (part[i].done < bound[i + 1])
+        part[i].crc =
+            copy_stored_part(src, z, arr_begin, dst, part[i].done, bound[i + 1], swap, part[i].crc);
+    }
     rest = copy_stored_part(src, z, arr_begin, dst, full, n, swap);
   }
-  tail = crc_of_range(src, z, arr_begin + n, z.usize);
-  uint32_t crc = crc32_combine(head, p0.crc, half);
-  crc = crc32_combine(crc, p1.crc, end1 - half);
+  const uint32_t tail = crc_of_range(src, z, arr_begin + n, z.usize);
+  uint32_t crc = head;
+  for (unsigned i = 0; i < parts; ++i)
+    crc = crc32_combine(crc, part[i].crc, bound[i + 1] - bound[i]);
   crc = crc32_combine(crc, rest, n - end1);
   return crc32_combine(crc, tail, z.usize - arr_begin - n);
 }

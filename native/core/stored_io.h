@@ -1,14 +1,16 @@
 // Stored-member I/O: how the Archive reads the bytes of STORED (uncompressed) members fast and
 // safely. Scans read the page cache through short-lived read-only mapping windows under a SIGBUS
 // guard (a file truncated during the pass gives ERR_NPZ_CORRUPT, never a crash); large copies
-// run on two threads, filling the new buffer straight from the file with userfaultfd where the
-// kernel allows it (fresh_fill.h), else with pread. Internal to the core (archive*.cc).
-// Thread-safety: every function may run on several threads at once (the SIGBUS recovery point
-// is thread-local; the handler is installed once per process). Errors: npz::Error codes.
+// run on several threads (OpenOptions::threads), filling the new buffer straight from the file with
+// userfaultfd where the kernel allows it (fresh_fill.h), else with pread. Internal to the core
+// (archive*.cc). Thread-safety: every function may run on several threads at once (the SIGBUS
+// recovery point is thread-local; the handler is installed once per process). Errors: npz::Error
+// codes.
 #pragma once
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,8 +22,14 @@
 namespace npz {
 namespace detail {
 
-// Threads a stored scan or copy splits into: 2, or 1 on a one-CPU machine.
-unsigned io_threads();
+// Runs fn(i) for every part i in [0, parts): parts 1.. on threads of their own, part 0 on the
+// calling thread (a thread that cannot be started runs its part there too); joins them all,
+// then rethrows the first exception in part order.
+void run_parts(unsigned parts, const std::function<void(unsigned)>& fn);
+
+// How many parts a STORED scan or copy of `bytes` splits into with `threads` threads: 1 up to
+// `min_bytes`, then one per thread as long as each part keeps at least min_bytes / 2.
+unsigned split_parts(unsigned threads, uint64_t bytes, uint64_t min_bytes);
 
 struct RangeResult {
   uint32_t crc = 0;
@@ -40,12 +48,14 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
                               const DType* dt, uint64_t row_len, bool crc,
                               const std::atomic<bool>* cancel, const std::string& key);
 
-// Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst on two
-// threads, byte-swapping units of `swap` bytes when swap != 0, and returns the CRC-32 of the
-// whole member (header + array + trailing bytes). dst must be fresh memory of n bytes that no
-// other thread touches meanwhile. NPZGUARD_NO_USERFAULTFD=1 forces the pread path.
+// Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst in
+// `parts` pieces at once (run_parts), byte-swapping units of `swap` bytes when swap != 0, and
+// returns the CRC-32 of the whole member (header + array + trailing bytes). dst must be fresh
+// memory of n bytes that no other thread touches meanwhile. NPZGUARD_NO_USERFAULTFD=1 forces the
+// pread path.
 uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
-                              uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap);
+                              uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap,
+                              unsigned parts);
 
 }  // namespace detail
 }  // namespace npz

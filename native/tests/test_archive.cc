@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -318,34 +320,80 @@ NPZ_TEST(archive_file_source_hazards) {
 }
 
 NPZ_TEST(archive_parallel_stored_scan_matches_serial) {
-  // > 64 MiB STORED member: split across two threads; the CRC is combined.
+  // A 100 MiB STORED member: 4 blocks of 32 MiB spread over 1, 2 or 4 threads; the CRC is
+  // combined, the statistics merged, and the result is the same at every thread count. Special
+  // values sit on both sides of the cuts of a 2- and 3-way split.
   TempDir td;
-  const size_t n = (66u << 20) / 4;
+  const size_t n = (100u << 20) / 4;
   std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 4096);
+  // Not integers: float sums that depended on where the member is cut would differ in the last
+  // bits.
+  uint64_t x = 88172645463325252ull;  // xorshift: no period a cut could line up with
+  float top = 0;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    v[i] = static_cast<float>(static_cast<double>(x >> 11) * 0x1p-53);  // [0, 1), all exponents
+  }
   v[n / 2 + 3] = std::nanf("");
   v[7] = -3.0f;
+  for (const size_t cut : {n / 2, n / 3, 2 * n / 3}) {
+    v[cut - 1] = std::numeric_limits<float>::infinity();
+    v[cut] = -std::numeric_limits<float>::infinity();
+    v[cut + 1] = std::nanf("");
+  }
+  for (const float f : v) {
+    if (std::isfinite(f)) top = std::max(top, f);
+  }
   Bytes payload = ztest::npy("<f4", "(" + std::to_string(n) + ",)", ztest::raw(v));
   payload.push_back(1);
   payload.push_back(2);  // trailing bytes
   const std::string path = td.path + "/big.npz";
   NPZ_EXPECT(ztest::write_file(path, ztest::build_zip({{"big.npy", payload, 0}}).bytes));
-  auto a = Archive::open(path, {});
-  auto r = a->scan(0, {});
-  NPZ_EXPECT(r.crc_checked && r.crc_ok);
-  NPZ_EXPECT(r.stats && r.stats->elements == n);
-  if (r.stats) {
+  std::optional<npz::ScanStats> first;
+  for (const unsigned threads : {1u, 2u, 4u}) {
+    npz::OpenOptions o;
+    o.threads = threads;
+    auto a = Archive::open(path, o);
+    NPZ_EXPECT(a->threads() == threads);
+    auto r = a->scan(0, {});
+    NPZ_EXPECT(r.crc_checked && r.crc_ok);
+    NPZ_EXPECT(r.stats && r.stats->elements == n);
+    if (!r.stats) continue;
     const auto& c = r.stats->components[0];
-    NPZ_EXPECT(c.nan == 1 && c.negative == 1 && c.min == -3.0 && c.max == 4095.0);
-    NPZ_EXPECT(c.zero == (n + 4095) / 4096);
+    NPZ_EXPECT(c.nan == 4 && c.pos_inf == 3 && c.neg_inf == 3 && c.negative == 4);
+    NPZ_EXPECT(c.min == -3.0 && c.max == static_cast<double>(top));
+    if (!first) {
+      first = r.stats;
+      continue;
+    }
+    const auto& f = first->components[0];
+    NPZ_EXPECT(c.zero == f.zero && c.finite == f.finite && c.sum == f.sum && c.sum_sq == f.sum_sq);
+  }
+  // A flipped byte in each part is a CRC mismatch at every thread count.
+  const auto built = ztest::build_zip({{"big.npy", payload, 0}});
+  for (const size_t at : {n / 6, n / 2 + 5, n - 9}) {
+    Bytes bad = built.bytes;
+    bad[static_cast<size_t>(built.data[0]) + 128 + at * 4] ^= 0x08;
+    NPZ_EXPECT(ztest::write_file(path, bad));
+    for (const unsigned threads : {1u, 3u}) {
+      npz::OpenOptions o;
+      o.threads = threads;
+      npz::ScanOptions crc_only;
+      crc_only.stats = false;
+      auto r = Archive::open(path, o)->scan(0, crc_only);
+      NPZ_EXPECT(r.crc_checked && !r.crc_ok);
+    }
   }
 }
 
 NPZ_TEST(archive_parallel_stored_copy_both_strategies) {
-  // > 64 MiB STORED copies: two threads, userfaultfd fill where allowed, else pread; a length
-  // that is not a page multiple (tail page via pread), big-endian swap, trailing bytes.
+  // > 64 MiB STORED copies: one part per thread (1, 2 or 3 parts here), userfaultfd fill where
+  // allowed, else pread; a length that is not a page multiple (tail page via pread), big-endian
+  // swap, trailing bytes.
   TempDir td;
-  const size_t n = (66u << 20) / 8 + 3;
+  const size_t n = (100u << 20) / 8 + 3;
   std::vector<double> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i) * 0.5 - 7.0;
   Bytes be = ztest::raw(v);
@@ -360,11 +408,15 @@ NPZ_TEST(archive_parallel_stored_copy_both_strategies) {
       path, ztest::build_zip({{"abc.npy", le_payload, 0}, {"b.npy", be_payload, 0}}).bytes));
   for (const char* strategy : {"0", "1"}) {
     ::setenv("NPZGUARD_NO_USERFAULTFD", strategy, 1);
-    auto a = Archive::open(path, {});
-    for (size_t m = 0; m < 2; ++m) {
-      auto bytes = a->read_array(m, CopyMode::ForceCopy);
-      NPZ_EXPECT(!bytes.zero_copy && bytes.crc_verified && bytes.byte_length == n * 8);
-      NPZ_EXPECT(std::memcmp(bytes.data, v.data(), n * 8) == 0);
+    for (const unsigned threads : {1u, 2u, 3u}) {
+      npz::OpenOptions o;
+      o.threads = threads;
+      auto a = Archive::open(path, o);
+      for (size_t m = 0; m < 2; ++m) {
+        auto bytes = a->read_array(m, CopyMode::ForceCopy);
+        NPZ_EXPECT(!bytes.zero_copy && bytes.crc_verified && bytes.byte_length == n * 8);
+        NPZ_EXPECT(std::memcmp(bytes.data, v.data(), n * 8) == 0);
+      }
     }
   }
   // A corrupted byte in the page-filled part and one in the last, partial page (filled by pread)
@@ -377,8 +429,12 @@ NPZ_TEST(archive_parallel_stored_copy_both_strategies) {
     NPZ_EXPECT(ztest::write_file(path, probe));
     for (const char* strategy : {"0", "1"}) {
       ::setenv("NPZGUARD_NO_USERFAULTFD", strategy, 1);
-      auto a = Archive::open(path, {});
-      NPZ_EXPECT_CODE(a->read_array(0, CopyMode::ForceCopy), Code::NpzCrcMismatch);
+      for (const unsigned threads : {1u, 3u}) {
+        npz::OpenOptions o;
+        o.threads = threads;
+        auto a = Archive::open(path, o);
+        NPZ_EXPECT_CODE(a->read_array(0, CopyMode::ForceCopy), Code::NpzCrcMismatch);
+      }
     }
   }
   ::unsetenv("NPZGUARD_NO_USERFAULTFD");

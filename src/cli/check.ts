@@ -8,7 +8,19 @@ import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
 import type { CheckOptions, Profile, Report } from "../contract/types.js";
 import { parsePyFloat } from "../python/repr.js";
-import { EXIT, UsageError, errorLine, parseCommand, exitCodeFor, intOption, jsonText, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
+import {
+  EXIT,
+  UsageError,
+  errorLine,
+  parseCommand,
+  exitCodeFor,
+  intOption,
+  jsonText,
+  printUsageError,
+  sizeOption,
+  stderrIsInteractive,
+  threadsOption,
+} from "./common.js";
 
 export const HELP = `Usage: npzguard check PATH... [options]
 
@@ -26,6 +38,8 @@ Options:
                        the reference gate is then reported as not evaluated)
   --max-inflate SIZE   inflate budget per file (default 1T; e.g. 512M, 64G): a file whose
                        DEFLATE members would produce more fails with ERR_NPZ_LIMIT
+  --threads N          CPU threads to use (default: the CPUs this process may use, from
+                       its affinity mask and cgroup CPU quota; see --version --verbose)
   --strict             warnings count as errors
   --verbose            text output: show info findings too (default: counted on one line;
                        info findings that name frames, e.g. zero-energy frames, always show)
@@ -53,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       dose: { type: "string" },
       "headers-only": { type: "boolean" },
       "max-inflate": { type: "string" },
+      threads: { type: "string" },
       strict: { type: "boolean" },
       verbose: { type: "boolean" },
       json: { type: "boolean" },
@@ -90,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
     const neighborCount = intOption("neighbor-count", values["neighbor-count"], 0);
     const nGroups = intOption("n-groups", values["n-groups"], 1);
     const maxInflateBytes = sizeOption("max-inflate", values["max-inflate"]);
+    const threads = threadsOption(values.threads);
     options = {
       profile: profile as Profile,
       mode: values["headers-only"] ? "header" : "full",
@@ -101,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
       ...(values.view !== undefined ? { view: values.view } : {}),
       ...(dose !== undefined ? { dose } : {}),
       ...(maxInflateBytes !== undefined ? { maxInflateBytes } : {}),
+      ...(threads !== undefined ? { threads } : {}),
     };
   } catch (e) {
     if (e instanceof UsageError) {

@@ -106,6 +106,18 @@ export function intOption(name: string, value: string | undefined, min = 0): num
   return Number(value);
 }
 
+/** Largest --threads value (the library's MAX_THREADS; kept here so parsing loads no addon). */
+export const MAX_THREADS_FLAG = 1024;
+
+/** --threads N: an integer from 1 to 1024, or UsageError; undefined (automatic) when absent. */
+export function threadsOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > MAX_THREADS_FLAG) {
+    throw new UsageError(`Expected a positive integer (1 to ${MAX_THREADS_FLAG}) for --threads, got '${value}'`);
+  }
+  return Number(value);
+}
+
 /** A byte count: an integer with an optional binary suffix K, M, G or T (KiB..TiB), e.g. 64G. */
 export function sizeOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

@@ -2,6 +2,7 @@
 // npzguard CLI entry: dispatches to one module per subcommand (src/cli/<command>.ts).
 // Exit codes (stable): 0 ok, 1 contract violations / blocked jobs, 2 usage error,
 // 3 unreadable or malformed input, 70 internal error (a bug in npzguard).
+import type { ThreadInfo } from "../build-info.js";
 import { EXIT, UsageError, exitCodeFor, jsonText, printUsageError } from "./common.js";
 
 // bin/npzguard moved NODE_EXTRA_CA_CERTS aside so Node would not parse a certificate bundle this
@@ -29,8 +30,24 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
 const VERSION_HELP = `Usage: npzguard --version [--verbose] [--json]
 
   --verbose   also print Node and N-API versions, the native addon's path, whether it is the
-              prebuilt binary or a local build, and the CRC-32 / inflate implementations in use
+              prebuilt binary or a local build, the CRC-32 / inflate implementations in use, and
+              the default thread count with what decided it (affinity mask, cgroup CPU quota,
+              or the machine's CPUs)
   --json      the same as JSON (schemas/version.schema.json)`;
+
+function threadsLine(t: ThreadInfo): string {
+  const cpus = (n: number) => `${n} CPU${n === 1 ? "" : "s"}`;
+  const machine = t.hardware === null ? "the machine's CPUs unknown" : `the machine has ${cpus(t.hardware)}`;
+  const mask = t.affinity === null ? "no affinity mask" : `${cpus(t.affinity)} in the affinity mask`;
+  const quota = t.cgroupQuota === null ? "no cgroup CPU quota" : `cgroup CPU quota ${t.cgroupQuota} CPUs (${t.cgroupDir})`;
+  const why =
+    t.source === "cgroup-quota"
+      ? `the cgroup CPU quota, rounded up: ${quota}; ${mask}`
+      : t.source === "affinity"
+        ? `the affinity mask: ${mask} of ${t.hardware ?? "?"}; ${quota}`
+        : `the hardware: ${machine}; ${mask}; ${quota}`;
+  return `${t.default} by default (from ${why}); --threads N overrides`;
+}
 
 async function version(argv: string[]): Promise<number> {
   const flags = new Set(argv);
@@ -73,6 +90,7 @@ async function version(argv: string[]): Promise<number> {
     ["compiler", info.addon.compiler + (info.addon.sanitizers ? " (ASan/UBSan)" : "")],
     ["crc32", info.crc32],
     ["inflate", info.inflate],
+    ["threads", threadsLine(info.threads)],
   ];
   process.stdout.write(`npzguard ${info.version}\n` + rows.map(([k, v]) => `  ${k.padEnd(9)} ${v}`).join("\n") + "\n");
   return EXIT.OK;

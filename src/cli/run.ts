@@ -199,6 +199,7 @@ export async function run(argv: string[]): Promise<number> {
         nGroups: o.nGroups,
         neighborCount: o.neighborCount,
         cache: o.cache,
+        ...(o.threads !== undefined ? { threads: o.threads } : {}),
         quiet: o.json,
         python: str("python"),
         workdir: str("workdir"),

@@ -2,7 +2,7 @@
 // `run` passes its extra option specs to parseStudyArgs; both commands then call
 // studyPlanOptions() to get the arguments of planStudy().
 import type { ParseArgsConfig } from "node:util";
-import { UsageError, intOption, parseCommandArgs } from "./common.js";
+import { UsageError, intOption, parseCommandArgs, threadsOption } from "./common.js";
 import { parsePyFloat } from "../python/repr.js";
 import type { Backend, View } from "../study/types.js";
 import type { ScanMode } from "../contract/types.js";
@@ -24,6 +24,7 @@ export const STUDY_OPTION_SPECS = {
   "neighbor-count": { type: "string" },
   "n-groups": { type: "string" },
   "no-cache": { type: "boolean" },
+  threads: { type: "string" },
   json: { type: "boolean" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -44,6 +45,8 @@ export const STUDY_OPTIONS_HELP = `Study options:
   --neighbor-count K     K for the OVERSAMPLING check (default 4, the trainer's effective K)
   --n-groups N           n_groups for the grouping checks (default 512)
   --no-cache             ignore and do not write <artifact-root>/.npzguard-cache.json
+  --threads N            CPU threads for verification (default: the CPUs this process may
+                         use, from its affinity mask and cgroup CPU quota)
   --json                 machine-readable output on stdout
   --debug                stack traces on errors`;
 
@@ -63,6 +66,8 @@ export interface StudyCliOptions {
   neighborCount: number;
   nGroups: number;
   cache: boolean;
+  /** --threads; undefined: automatic. */
+  threads?: number;
   json: boolean;
   debug: boolean;
   help: boolean;
@@ -126,6 +131,7 @@ export function parseStudyArgs(argv: string[], extraSpecs: OptionSpecs = {}, all
     if (missing.length > 0) throw new UsageError(`missing required option(s): ${missing.map((k) => `--${k}`).join(", ")}`);
   }
 
+  const threads = threadsOption(str("threads"));
   const extra: ExtraValues = {};
   for (const k of Object.keys(extraSpecs)) extra[k] = v[k];
 
@@ -145,6 +151,7 @@ export function parseStudyArgs(argv: string[], extraSpecs: OptionSpecs = {}, all
       neighborCount: intOption("neighbor-count", str("neighbor-count"), 1) ?? 4,
       nGroups: intOption("n-groups", str("n-groups"), 1) ?? 512,
       cache: !flag("no-cache"),
+      ...(threads !== undefined ? { threads } : {}),
       json: flag("json"),
       debug: flag("debug"),
       help,
@@ -172,5 +179,6 @@ export function studyVerifyOptions(o: StudyCliOptions) {
     nGroups: o.nGroups,
     mode: o.mode,
     cache: o.cache,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
   };
 }

@@ -1,11 +1,13 @@
 // checkFile / checkPaths: open each file, gather facts (headers, member errors, one streaming
 // scan per member for CRC + stats, `_metadata` strings) and hand them to the engine. Scans of
-// all members of all files share one bound (`concurrency`, default os.availableParallelism()).
+// all members of all files share one bound (`concurrency`, default `threads`, default the CPUs
+// this process may use: affinity mask and cgroup CPU quota, see native/core/cpu_count.h).
 import { promises as fsp } from "node:fs";
-import os from "node:os";
 import path from "node:path";
+import { defaultThreads } from "../build-info.js";
 import { isNpzError } from "../errors.js";
-import { openNpz, type NpzFile } from "../npz.js";
+import { MAX_THREADS, openNpz, type NpzFile } from "../npz.js";
+import type { OpenOptions } from "../types.js";
 import type { MemberInfo } from "../types.js";
 import { evaluate, type CodedError, type MemberFacts } from "./engine.js";
 import { errorReport, fileReport } from "./report.js";
@@ -44,8 +46,8 @@ export class Limiter {
   }
 }
 
-function defaultConcurrency(): number {
-  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length || 1;
+function defaultConcurrency(options: CheckOptions): number {
+  return options.concurrency || options.threads || defaultThreads();
 }
 
 function validateOptions(options: CheckOptions): void {
@@ -57,6 +59,10 @@ function validateOptions(options: CheckOptions): void {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
       throw new RangeError(`Expected a non-negative integer for options.${name}, got ${String(v)}`);
     }
+  }
+  const t = options.threads;
+  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > MAX_THREADS)) {
+    throw new RangeError(`Expected an integer between 1 and ${MAX_THREADS} for options.threads, got ${String(t)}`);
   }
   if (options.mode !== undefined && options.mode !== "header" && options.mode !== "full") {
     throw new RangeError(`Expected 'header' or 'full' for options.mode, got '${String(options.mode)}'`);
@@ -167,12 +173,15 @@ async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOpt
 export async function checkFile(filePath: string, options: CheckRunOptions = {}): Promise<Report> {
   validateOptions(options);
   const started = performance.now();
-  const limiter = options.limiter ?? new Limiter(options.concurrency || defaultConcurrency());
+  const limiter = options.limiter ?? new Limiter(defaultConcurrency(options));
   options.signal?.throwIfAborted();
 
   let file: NpzFile;
   try {
-    file = openNpz(filePath, options.maxInflateBytes !== undefined ? { maxInflateBytes: options.maxInflateBytes } : {});
+    const open: OpenOptions = {};
+    if (options.maxInflateBytes !== undefined) open.maxInflateBytes = options.maxInflateBytes;
+    if (options.threads !== undefined) open.threads = options.threads;
+    file = openNpz(filePath, open);
   } catch (err) {
     coded(err); // misuse (no ERR_* code) is thrown, not reported
     return errorReport(filePath, options, err, started);
@@ -221,7 +230,7 @@ export async function expandPaths(paths: readonly string[], options: { recursive
 export async function checkPaths(paths: readonly string[], options: CheckRunOptions = {}): Promise<Report[]> {
   validateOptions(options);
   const files = await expandPaths(paths);
-  const n = options.concurrency || defaultConcurrency();
+  const n = defaultConcurrency(options);
   const limiter = options.limiter ?? new Limiter(n);
   const fileLimiter = new Limiter(n);
   return Promise.all(files.map((f) => fileLimiter.run(() => checkFile(f, { ...options, limiter }))));

@@ -20,8 +20,14 @@ export interface CheckOptions {
   mode?: ScanMode; // default "full"
   strict?: boolean;
   signal?: AbortSignal;
-  /** Max files/members scanned in parallel (default: core count). */
+  /** Max files/members scanned in parallel (default: `threads`). */
   concurrency?: number;
+  /**
+   * CPU threads to use (an integer from 1 to 1024): the default of `concurrency`, and how many
+   * threads one large member's scan may be split over. Reports do not depend on it. Default: the
+   * CPUs this process may use (affinity mask and cgroup CPU quota; `buildInfo().threads`).
+   */
+  threads?: number;
   /** Inflate budget per file (see OpenOptions.maxInflateBytes; default 1 TiB). */
   maxInflateBytes?: number;
 }

@@ -25,6 +25,11 @@ export interface VerifyOptions {
   cache?: boolean; // default true
   /** Max files checked at once (default 4). */
   concurrency?: number;
+  /**
+   * CPU threads each file check uses (CheckOptions.threads; default: the CPUs this process may
+   * use). Not part of the cache key: reports do not depend on it.
+   */
+  threads?: number;
   signal?: AbortSignal;
   /** Inject a checker (tests); default: checkFile from src/contract/check.ts, imported lazily. */
   checkFile?: CheckFileFn;
@@ -150,7 +155,11 @@ export async function verifyJobs(jobs: TrainingJob[], opts: VerifyOptions = {}, 
     await pool(misses, opts.concurrency ?? 4, async ({ unit, stamp }) => {
       opts.signal?.throwIfAborted();
       opts.onFile?.({ path: unit.path, cached: false, done: false });
-      const options: CheckOptions = opts.signal ? { ...unit.options, signal: opts.signal } : unit.options;
+      const options: CheckOptions = {
+        ...unit.options,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      };
       let report: Report;
       try {
         stats.checked++;

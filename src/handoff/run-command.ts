@@ -54,6 +54,8 @@ export interface RunFlags {
   nGroups: number;
   neighborCount: number;
   cache: boolean;
+  /** --threads N: CPU threads for verification (undefined: automatic). */
+  threads?: number;
   /** --json: no "N job(s) selected" progress line. */
   quiet: boolean;
   python?: string;
@@ -266,6 +268,7 @@ export async function runCommand(f: RunFlags, ctx: { signal?: AbortSignal; progr
     nGroups: f.nGroups,
     neighborCount: f.neighborCount,
     cache: f.cache,
+    ...(f.threads !== undefined ? { threads: f.threads } : {}),
     python: f.python ?? "python3",
     workdir: p.workdir,
     ...(f.trainerCmd !== undefined ? { trainerCmd: f.trainerCmd } : {}),

@@ -37,6 +37,8 @@ export interface RunStudyOptions {
   nGroups: number;
   neighborCount: number;
   cache: boolean;
+  /** CPU threads for verification (VerifyOptions.threads); undefined: automatic. */
+  threads?: number;
   python: string;
   workdir: string;
   trainerCmd?: string;
@@ -115,7 +117,15 @@ export async function runStudy(o: RunStudyOptions): Promise<RunStudyOutcome> {
     }
     requireDirectory(o.phaseCRoot, "Phase C");
     const verify: false | Omit<VerifyOptions, "artifactRoot"> = o.verify
-      ? { backend: o.backend, neighborCount: o.neighborCount, nGroups: o.nGroups, mode: o.mode, cache: o.cache, ...(o.signal ? { signal: o.signal } : {}) }
+      ? {
+          backend: o.backend,
+          neighborCount: o.neighborCount,
+          nGroups: o.nGroups,
+          mode: o.mode,
+          cache: o.cache,
+          ...(o.threads !== undefined ? { threads: o.threads } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+        }
       : false;
     const plan = await planStudy({
       phaseCRoot: o.phaseCRoot,
