@@ -106,8 +106,8 @@ describe("results do not depend on threads (numpy-written files)", () => {
     for (const file of [fx.stored, fx.deflated]) {
       const bytes = THREADS.map((t) => {
         using f = openNpz(file, { threads: t });
-        const a = f.array("diffraction", { copy: true });
-        return Buffer.from(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength)); // a copy: close() detaches
+        const d = f.array("diffraction", { copy: true }).data as Float32Array;
+        return Buffer.from(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)); // a copy: close() detaches
       });
       expect(bytes[0]!.byteLength).toBe(300 * 256 * 256 * 4);
       for (const b of bytes.slice(1)) expect(Buffer.compare(b, bytes[0]!)).toBe(0);
