@@ -39,6 +39,8 @@ struct OpenOptions {
   // read starts. Members are bounded by the 1032:1 ratio and cannot overlap, but a small archive
   // of many maximal members could still ask for ~1000x its size in inflate work.
   uint64_t max_inflate_total = uint64_t{1} << 40;  // 1 TiB
+  // Threads that may decode one DEFLATED member in parallel (scan, array copies); 0 = automatic.
+  unsigned threads = 0;
 };
 
 struct Member {
