@@ -128,7 +128,8 @@ NPZ_TEST(parallel_inflate_synthetic_streams_equal_zlib) {
   int cases = 0;
   npz::ParallelInflateResult st;
   for (int kind = 0; kind < 5; ++kind)
-    for (size_t n : {size_t{1}, size_t{70000}, size_t{600000}})
+    for (size_t n :
+         {size_t{1}, size_t{70000}, static_cast<size_t>(kind == 0 || kind == 4 ? 600000 : 250000)})
       for (int level : {0, 1, 6, 9})
         for (int strat : {Z_DEFAULT_STRATEGY, Z_FIXED, Z_HUFFMAN_ONLY}) {
           if (level == 0 && strat != Z_DEFAULT_STRATEGY) continue;
@@ -164,7 +165,7 @@ NPZ_TEST(parallel_inflate_mixed_block_types_in_one_stream) {
   for (int kind : {0, 1, 4})
     for (const auto& mix : mixes)
       for (bool sync : {false, true}) {
-        const Bytes data = sample(kind, 400000, 7u + static_cast<uint32_t>(kind));
+        const Bytes data = sample(kind, 250000, 7u + static_cast<uint32_t>(kind));
         const Bytes z = deflate_mixed(data, mix, sync);
         for (unsigned threads : {1u, 2u, 3u, 8u})
           for (size_t chunk : {size_t{999}, size_t{4096}, size_t{50000}})
