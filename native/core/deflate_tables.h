@@ -90,14 +90,22 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     }
   const uint32_t invalid = kBad | 1;  // one bit, as zlib's "invalid code" entries
   const unsigned psize = 1u << pbits;
-  for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
-  if (maxlen == 0) return kind != Kind::Pre;
+  if (maxlen == 0) {
+    for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
+    return kind != Kind::Pre;
+  }
   int left = 1;
   for (unsigned l = 1; l <= 15; ++l) {
     left = (left << 1) - static_cast<int>(count[l]);
     if (left < 0) return false;
   }
   if (left > 0 && (kind == Kind::Pre || maxlen != 1)) return false;
+  // A complete code writes every entry of the primary table and of each subtable; only an
+  // incomplete one (a single one-bit code) leaves entries that must read as invalid.
+  const bool complete = left == 0;
+  if (!complete)
+    for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
+  uint64_t roots[(1u << 11) / 64] = {0};  // primary entries that head a subtable (pbits <= 11)
   unsigned next[16];
   unsigned code = 0;
   next[0] = 0;
@@ -117,9 +125,11 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
       continue;
     }
     const unsigned p = r & (psize - 1);
-    if (!(table[p] & kSub)) {
+    if (!((roots[p >> 6] >> (p & 63)) & 1)) {
+      roots[p >> 6] |= uint64_t{1} << (p & 63);
       table[p] = kSub | pbits | (sbits << 6) | (next_sub << 16);
-      for (unsigned i = 0; i < (1u << sbits); ++i) table[next_sub + i] = invalid;
+      if (!complete)
+        for (unsigned i = 0; i < (1u << sbits); ++i) table[next_sub + i] = invalid;
       next_sub += 1u << sbits;
     }
     const unsigned off = table[p] >> 16, sublen = len - pbits;

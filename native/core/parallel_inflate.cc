@@ -1,6 +1,10 @@
 // Parallel decoding of one raw-DEFLATE stream: see parallel_inflate.h for the method and the
 // guarantees. Ideas from pugz and rapidgzip (speculative block-boundary search, 16-bit output
 // with markers for the unknown window, marker resolution in order); the code is written here.
+// Over 400 lines on purpose: the decoder that starts at any bit with marker output, the block
+// finder that feeds it candidates and the in-order consumer that confirms and resolves chunks are
+// one protocol (stop rule, bit positions, marker encoding); split, each file would have to
+// restate the others' invariants.
 #include "parallel_inflate.h"
 
 #include <algorithm>
