@@ -23,7 +23,7 @@ a[3, 5, 7] = np.nan
 a[10] = np.round(a[10], 1)                               # some matches among the literals
 b = (rng.standard_normal((24, 128, 256)) + 1j * rng.standard_normal((24, 128, 256))).astype("<c8")
 c = rng.standard_normal((20, 256, 256)).astype(">f4")    # big-endian: swapped on copy
-arrays = {"noise": a, "field": b, "swapped": c}
+arrays = {"diffraction": a, "probeGuess": b, "objectGuess": c}
 np.savez_compressed(out + "/big.npz", **arrays)
 ref = {}
 for k, v in arrays.items():
@@ -41,7 +41,7 @@ afterAll(() => tmp.cleanup());
 describe("parallel inflate of one member", () => {
   it("the members are large enough to be split (>= 4 MiB compressed, DEFLATED)", () => {
     using npz = openNpz(file);
-    for (const key of ["noise", "field", "swapped"]) {
+    for (const key of ["diffraction", "probeGuess", "objectGuess"]) {
       const m = npz.header(key);
       expect(m.compression).not.toBe("stored");
       expect(m.compressedSize).toBeGreaterThanOrEqual(4 << 20);
@@ -51,12 +51,12 @@ describe("parallel inflate of one member", () => {
   it("array() at threads 1 and 2: identical bytes, equal to numpy's tobytes()", () => {
     using one = openNpz(file, { threads: 1 });
     using two = openNpz(file, { threads: 2 });
-    for (const key of ["noise", "field", "swapped"]) {
+    for (const key of ["diffraction", "probeGuess", "objectGuess"]) {
       const want = readFileSync(path.join(tmp.dir, `${key}.raw`));
       const a = bytesOf(one.array(key, { copy: true }).data as ArrayBufferView);
       const b = bytesOf(two.array(key, { copy: true }).data as ArrayBufferView);
       expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
-      if (key === "swapped") {
+      if (key === "objectGuess") {
         // Non-native order comes back in native order: swap numpy's bytes to compare.
         const s = Buffer.from(want);
         s.swap32();
@@ -70,14 +70,17 @@ describe("parallel inflate of one member", () => {
   it("check at threads 1 and 2: identical reports and statistics, equal to numpy's", async () => {
     const r1 = await checkFile(file, { threads: 1 });
     const r2 = await checkFile(file, { threads: 2 });
-    const strip = (r: unknown) => JSON.parse(JSON.stringify(r, (k, v) => (k === "elapsedMs" || k === "seconds" ? undefined : v)));
+    const strip = (r: unknown) => JSON.parse(JSON.stringify(r, (k, v) => (k === "durationMs" || k === "elapsedMs" || k === "seconds" ? undefined : v)));
     expect(strip(r2)).toEqual(strip(r1));
-    const f = r2.files[0];
-    expect(f.ok).toBe(true);
-    expect(f.mode).toBe("full");
-    for (const key of ["noise", "field", "swapped"]) {
-      expect(f.crcVerified[key]).toBe(true);
-      const st = f.stats[key];
+    // Not a study file (the profile's key rules fail); what matters here: every CRC verified,
+    // nothing unreadable, the values read.
+    expect(r2.readError).toBeUndefined();
+    expect(r2.violations.filter((v) => v.rule === "npz/integrity")).toEqual([]);
+    expect(r2.mode).toBe("full");
+    for (const key of ["diffraction", "probeGuess", "objectGuess"]) {
+      const m = r2.members.find((x) => x.key === key);
+      expect(m?.crcVerified).toBe(true);
+      const st = r2.stats[key];
       if (!st) throw new Error(`no statistics for ${key}`);
       const comp = st.components[0];
       expect(comp.min).toBeCloseTo(ref[key].min, 6);
