@@ -9,6 +9,8 @@
         "native/core/zip_index.cc",
         "native/core/crc32.cc",
         "native/core/deflate_decoder.cc",
+        "native/core/parallel_inflate.cc",
+        "native/core/parallel_member.cc",
         "native/core/inflate.cc",
         "native/core/member_stream.cc",
         "native/core/scan.cc",

@@ -47,7 +47,7 @@ Napi::Value JsErrorCodes(const Napi::CallbackInfo& info) {
 Napi::Value JsBuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("inflate", inflate_impl_name());
+  o.Set("inflate", std::string(inflate_impl_name()) + ", parallel per member (npzguard)");
   o.Set("crc32", crc32_impl_name());
   const CpuBudget cpu = cpu_budget("/");
   Napi::Object t = Napi::Object::New(env);

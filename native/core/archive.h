@@ -39,7 +39,8 @@ struct OpenOptions {
   // read starts. Members are bounded by the 1032:1 ratio and cannot overlap, but a small archive
   // of many maximal members could still ask for ~1000x its size in inflate work.
   uint64_t max_inflate_total = uint64_t{1} << 40;  // 1 TiB
-  // Threads one read may use (a large member's scan or copy is split over up to this many).
+  // Threads one read may use (a large member's scan or copy is split over up to this many,
+  // including the parallel DEFLATE decoder's).
   // 0 = automatic: available_cpus() (affinity mask and cgroup CPU quota; cpu_count.h). Archive
   // stores the resolved count, so opts_.threads is always >= 1 inside it.
   unsigned threads = 0;

@@ -3,6 +3,7 @@
 // Usage: npz_bench_kernels crc [MiB]            -> one JSON line per kernel
 //        npz_bench_kernels inflate FILE.npz KEY [REPS] -> inflate the member KEY.npy (or KEY) with
 //        both
+//        npz_bench_kernels pinflate FILE.npz KEY THREADS [CHUNK] -> the parallel engine, wall time
 // Not a test: prints numbers, asserts only that each result equals zlib's.
 #include <zlib.h>
 
@@ -18,6 +19,7 @@
 
 #include "crc32.h"
 #include "inflate.h"
+#include "parallel_inflate.h"
 #include "source.h"
 #include "zip_index.h"
 
@@ -25,6 +27,11 @@ namespace {
 
 // CPU time of this thread: the machine is shared, so wall time would count other processes'
 // turns on the core; the rates are "per core while running".
+double wall() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 double now() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -165,12 +172,51 @@ int bench_inflate(const char* path, const std::string& key, int reps) {
   return 2;
 }
 
+struct CrcSink final : npz::InflateSink {
+  uint32_t crc = 0;
+  void write(const uint8_t* p, size_t k) override { crc = npz::crc32_update(crc, p, k); }
+};
+
+// Wall time of the parallel engine on one member (reading from the file, CRC of the output in
+// the sink); the serial decoder's rate is the inflate mode's.
+int bench_pinflate(const char* path, const std::string& key, unsigned threads, size_t chunk) {
+  npz::FileSource src(path);
+  const auto entries = npz::read_zip_index(src, {});
+  for (const auto& e : entries) {
+    if (e.name != key && e.name != key + ".npy") continue;
+    if (e.method != 8) return 2;
+    npz::ParallelInflateOptions o;
+    o.threads = threads;
+    o.chunk_size = chunk;
+    CrcSink sink;
+    const double t0 = wall();
+    const npz::ParallelInflateResult r =
+        npz::parallel_inflate(src, e.data_offset, e.csize, e.usize, sink, o);
+    const double t = wall() - t0;
+    std::printf(
+        "{\"kind\":\"pinflate\",\"threads\":%u,\"ok\":%s,\"crcOk\":%s,\"bytes\":%llu,"
+        "\"seconds\":%.4f,\"gbps\":%.3f,\"chunks\":%llu,\"confirmed\":%llu,"
+        "\"redecoded\":%llu,\"paused\":%llu,\"markers\":%llu,\"reason\":\"%s\"}\n",
+        threads, r.ok ? "true" : "false", r.crc == e.crc32 ? "true" : "false",
+        static_cast<unsigned long long>(r.total), t, static_cast<double>(r.total) / t / 1e9,
+        static_cast<unsigned long long>(r.chunks), static_cast<unsigned long long>(r.confirmed),
+        static_cast<unsigned long long>(r.redecoded), static_cast<unsigned long long>(r.paused),
+        static_cast<unsigned long long>(r.markers), r.reason.c_str());
+    return r.ok && r.crc == e.crc32 ? 0 : 1;
+  }
+  std::fprintf(stderr, "no member %s\n", key.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::strcmp(argv[1], "crc") == 0)
       return bench_crc(argc >= 3 ? static_cast<size_t>(std::atoi(argv[2])) : 256);
+    if (argc >= 5 && std::strcmp(argv[1], "pinflate") == 0)
+      return bench_pinflate(argv[2], argv[3], static_cast<unsigned>(std::atoi(argv[4])),
+                            argc >= 6 ? static_cast<size_t>(std::atol(argv[5])) : 0);
     if (argc >= 4 && std::strcmp(argv[1], "inflate") == 0)
       return bench_inflate(argv[2], argv[3], argc >= 5 ? std::max(1, std::atoi(argv[4])) : 3);
   } catch (const std::exception& e) {

@@ -12,6 +12,9 @@ Targets and what they get:
   fuzz_inflate       raw DEFLATE streams (stored, fixed, dynamic, Huffman-only, RLE) of float
                      noise, text-like bytes and runs, behind the two piece-size bytes
   fuzz_crc32         a few byte strings (seed + split prefix, then data)
+  fuzz_parallel_inflate  raw DEFLATE streams mixing stored / fixed / dynamic blocks (and a
+                     level-0 stream holding DEFLATE data) behind the three option bytes
+                     (threads, chunk size, overhang/cap): 2-3 KiB each, so tiny chunks split them
 
     python3 native/tests/gen_seed_corpus.py fuzz_inflate fuzz_crc32   # only those targets
 
@@ -230,6 +233,42 @@ def inflate_seeds():
                 write(target, f"{name}_{sname}_l{level}", bytes([0x07, 0x03]) + z)
 
 
+def parallel_seeds():
+    import zlib
+    target = "fuzz_parallel_inflate"
+    rng = np.random.default_rng(4)
+    block = rng.integers(0, 256, 700, dtype=np.uint8).tobytes()
+    data = {
+        "noise": rng.standard_normal(700).astype(np.float32).tobytes(),
+        "repeats": block * 4,
+        "text": (b"the quick brown fox jumps over the lazy dog " * 70),
+    }
+    for name, raw in data.items():
+        for mix in ((6,), (0, 6), (1, 0, 9), ("fixed", 6)):
+            # memLevel 1: a block every 128 symbols, so small inputs hold many block boundaries
+            c = zlib.compressobj(mix[0] if mix[0] != "fixed" else 6, zlib.DEFLATED, -15, 1)
+            z = b""
+            parts = len(mix)
+            for i, lv in enumerate(mix):
+                piece = raw[len(raw) * i // parts: len(raw) * (i + 1) // parts]
+                if lv == "fixed":
+                    c = zlib.compressobj(6, zlib.DEFLATED, -15, 1, zlib.Z_FIXED)
+                    z += c.compress(piece) + c.flush(zlib.Z_FULL_FLUSH)
+                    continue
+                if i > 0:
+                    z += c.flush(zlib.Z_SYNC_FLUSH)
+                    c2 = zlib.compressobj(lv, zlib.DEFLATED, -15, 1)
+                    c = c2
+                z += c.compress(piece)
+            z += c.flush()
+            tag = "_".join(str(m) for m in mix)
+            write(target, f"{name}_{tag}", bytes([0x41, 0x04, 0x02]) + z)
+    inner = zlib.compressobj(6, zlib.DEFLATED, -15)
+    inner_z = inner.compress(data["text"][:1500]) + inner.flush(zlib.Z_SYNC_FLUSH)
+    outer = zlib.compressobj(0, zlib.DEFLATED, -15)
+    write(target, "false_positives", bytes([0x43, 0x02, 0x08]) + outer.compress(inner_z * 3) + outer.flush())
+
+
 def crc32_seeds():
     target = "fuzz_crc32"
     for n in (0, 15, 64, 300, 4100):
@@ -240,7 +279,8 @@ def main():
     import sys
     gens = {"fuzz_npy_header": npy_header_seeds, "fuzz_pickle": pickle_seeds,
             "fuzz_zip_index": None, "fuzz_archive_scan": archive_seeds,
-            "fuzz_inflate": inflate_seeds, "fuzz_crc32": crc32_seeds}
+            "fuzz_inflate": inflate_seeds, "fuzz_crc32": crc32_seeds,
+            "fuzz_parallel_inflate": parallel_seeds}
     only = sys.argv[1:] or list(gens)
     for t in only:
         if t not in gens:
