@@ -96,7 +96,8 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       std::vector<uint64_t> cut{0};
       for (uint64_t b = detail::kScanBlock; b < z.usize; b += detail::kScanBlock) {
         uint64_t c = b;
-        if (c > arr_begin && c < arr_end) c = arr_begin + (c - arr_begin + cut_unit - 1) / cut_unit * cut_unit;
+        if (c > arr_begin && c < arr_end)
+          c = arr_begin + (c - arr_begin + cut_unit - 1) / cut_unit * cut_unit;
         if (c > cut.back() && c < z.usize) cut.push_back(c);
       }
       cut.push_back(z.usize);
