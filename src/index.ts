@@ -9,6 +9,8 @@ export type {
   ArrayData,
   ArrayOptions,
   RowProfile,
+  RowTallies,
+  RowTally,
   ArrayStats,
   ComponentStats,
   Compression,

@@ -67,6 +67,22 @@ export interface RawStats {
   components: RawComponentStats[]; // 1, or 2 (re, im) for complex
   sumAbs2: number;
   badBool: number;
+  rows?: RawRowTallies; // C-order rank >= 2 arrays with >= 64 values per row
+}
+
+export interface RawRowTally {
+  rows: number;
+  values: number;
+  first: number[];
+  counts: number[];
+}
+
+export interface RawRowTallies {
+  rowElements: number;
+  rows: number;
+  zero: RawRowTally;
+  nonfinite: RawRowTally;
+  negative: RawRowTally;
 }
 
 export interface RawScanResult {

@@ -113,6 +113,37 @@ export interface ArrayStats {
   sumAbs2: number;
   /** b1 bytes other than 0/1. */
   badBool: number;
+  /**
+   * Per-row tallies along the first axis (frames), from the same pass. Present for C-order arrays
+   * of rank >= 2 whose rows hold at least 64 values (e.g. a diffraction stack (M, H, W)).
+   */
+  rows?: RowTallies;
+}
+
+/** Rows holding some property: how many, and the first (at most 8) with their count. */
+export interface RowTally {
+  /** Rows affected. */
+  rows: number;
+  /** Values counted over those rows (complex: per component). */
+  values: number;
+  /** Indices of the first affected rows (ascending, at most 8). */
+  first: number[];
+  /** The count of each row in `first`. */
+  counts: number[];
+}
+
+/** Per-row tallies of a value scan along the first axis (ArrayStats.rows). */
+export interface RowTallies {
+  /** Values per row (product of shape[1:]). */
+  rowElements: number;
+  /** Rows scanned. */
+  rows: number;
+  /** Rows whose every value is zero (zero-energy frames); counts are the row's values. */
+  zero: RowTally;
+  /** NaN / +-Inf values per row. */
+  nonfinite: RowTally;
+  /** Values < 0 per row (-0.0 is not negative). */
+  negative: RowTally;
 }
 
 export interface ScanOptions {

@@ -150,6 +150,31 @@ static Napi::Object ComponentObject(Napi::Env env, const ComponentStats& c) {
   return o;
 }
 
+static Napi::Object RowTallyObject(Napi::Env env, const RowTally& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rows", U64(env, t.rows));
+  o.Set("values", U64(env, t.values));
+  Napi::Array first = Napi::Array::New(env, t.first.size());
+  Napi::Array counts = Napi::Array::New(env, t.first.size());
+  for (size_t i = 0; i < t.first.size(); ++i) {
+    first.Set(static_cast<uint32_t>(i), U64(env, t.first[i].first));
+    counts.Set(static_cast<uint32_t>(i), U64(env, t.first[i].second));
+  }
+  o.Set("first", first);
+  o.Set("counts", counts);
+  return o;
+}
+
+static Napi::Object RowTalliesObject(Napi::Env env, const RowTallies& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rowElements", U64(env, t.row_elements));
+  o.Set("rows", U64(env, t.rows));
+  o.Set("zero", RowTallyObject(env, t.zero));
+  o.Set("nonfinite", RowTallyObject(env, t.nonfinite));
+  o.Set("negative", RowTallyObject(env, t.negative));
+  return o;
+}
+
 Napi::Object ScanResultObject(Napi::Env env, const ScanResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("crcChecked", r.crc_checked);
@@ -165,6 +190,7 @@ Napi::Object ScanResultObject(Napi::Env env, const ScanResult& r) {
     s.Set("components", comps);
     s.Set("sumAbs2", Napi::Number::New(env, r.stats->sum_abs2));
     s.Set("badBool", U64(env, r.stats->bad_bool));
+    if (r.stats->rows) s.Set("rows", RowTalliesObject(env, *r.stats->rows));
     o.Set("stats", s);
   } else {
     o.Set("stats", env.Null());

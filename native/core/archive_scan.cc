@@ -44,6 +44,7 @@ void merge_stats(ScanStats& a, const ScanStats& b) {
   a.sum_abs2 += b.sum_abs2;
   a.bad_bool += b.bad_bool;
   a.elements += b.elements;
+  if (a.rows && b.rows) merge_row_tallies(*a.rows, *b.rows);
 }
 
 bool stats_dtype(const DType& d) {
@@ -75,6 +76,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
   const uint64_t arr_begin = raw_member ? 0 : h.data_offset;
   const uint64_t arr_end =
       (raw_member || h.dtype.is_object) ? arr_begin : arr_begin + h.byte_length;
+  const uint64_t row_len = want_stats ? row_tally_elements(h) : 0;  // per-row tallies (frames)
   ScanResult res;
   try {
     if (file_ && file_->current_size() < file_->size())
@@ -84,19 +86,20 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       const unsigned threads = detail::io_threads();
       const uint64_t isz = h.dtype.itemsize ? h.dtype.itemsize : 1;
       const uint64_t nelem = (arr_end - arr_begin) / isz;
-      if (threads >= 2 && z.usize > detail::kParallelScanMin && nelem >= 2) {
-        const uint64_t split = arr_begin + (nelem / 2) * isz;
+      const uint64_t unit = row_len ? row_len : 1;  // split at a row boundary when rows are tallied
+      if (threads >= 2 && z.usize > detail::kParallelScanMin && nelem / unit >= 2) {
+        const uint64_t split = arr_begin + (nelem / unit / 2) * unit * isz;
         detail::RangeResult r1;
         std::exception_ptr err;
         std::thread t([&] {
           try {
             r1 = detail::scan_stored_range(*src_, file_, z, split, z.usize, arr_begin, arr_end, dt,
-                                           want_crc, opts.cancel, m.key);
+                                           row_len, want_crc, opts.cancel, m.key);
           } catch (...) { err = std::current_exception(); }
         });
         detail::RangeResult r0;
         try {
-          r0 = detail::scan_stored_range(*src_, file_, z, 0, split, arr_begin, arr_end, dt,
+          r0 = detail::scan_stored_range(*src_, file_, z, 0, split, arr_begin, arr_end, dt, row_len,
                                          want_crc, opts.cancel, m.key);
         } catch (...) {
           t.join();
@@ -110,8 +113,9 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
           res.stats = std::move(r0.stats);
         }
       } else {
-        detail::RangeResult r = detail::scan_stored_range(
-            *src_, file_, z, 0, z.usize, arr_begin, arr_end, dt, want_crc, opts.cancel, m.key);
+        detail::RangeResult r =
+            detail::scan_stored_range(*src_, file_, z, 0, z.usize, arr_begin, arr_end, dt, row_len,
+                                      want_crc, opts.cancel, m.key);
         if (want_crc) res.crc_ok = r.crc == z.crc32;
         res.stats = std::move(r.stats);
       }
@@ -122,7 +126,7 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       ms.set_verify_crc(false);  // compared below: a mismatch is a result, not an exception
       ms.set_cancel(opts.cancel);
       std::optional<Scanner> sc;
-      if (want_stats) sc.emplace(h.dtype);
+      if (want_stats) sc.emplace(h.dtype, row_len);
       std::vector<uint8_t> buf(
           static_cast<size_t>(std::min<uint64_t>(detail::kScanChunk, z.usize)));
       for (;;) {

@@ -582,11 +582,60 @@ bool scannable(const DType& d) {
 
 }  // namespace
 
-Scanner::Scanner(const DType& dtype) : dtype_(dtype) {
+namespace {
+
+void tally(RowTally& t, uint64_t row, uint64_t count) {
+  ++t.rows;
+  t.values += count;
+  if (t.first.size() < kRowListMax) t.first.emplace_back(row, count);
+}
+
+void append_tally(RowTally& a, const RowTally& b) {
+  a.rows += b.rows;
+  a.values += b.values;
+  for (const auto& e : b.first) {
+    if (a.first.size() >= kRowListMax) break;
+    a.first.push_back(e);
+  }
+}
+
+}  // namespace
+
+void merge_row_tallies(RowTallies& a, const RowTallies& b) {
+  a.rows += b.rows;
+  append_tally(a.zero, b.zero);
+  append_tally(a.nonfinite, b.nonfinite);
+  append_tally(a.negative, b.negative);
+}
+
+uint64_t row_tally_elements(const NpyHeader& h) {
+  if (h.shape.size() < 2 || h.fortran_order || h.shape[0] == 0) return 0;
+  const uint64_t per_row = h.count / h.shape[0];  // count is the overflow-checked product
+  return per_row >= kMinRowTallyElements ? per_row : 0;
+}
+
+Scanner::Scanner(const DType& dtype, uint64_t row_elements, uint64_t first_row) : dtype_(dtype) {
   if (!scannable(dtype))
     throw Error(Code::NpyUnsupportedDtype,
                 "dtype '" + dtype.descr + "' has no value statistics (numeric or bool only)");
   stats_.components.resize(dtype.kind == 'c' ? 2 : 1);
+  if (row_elements > 0) {
+    stats_.rows.emplace();
+    stats_.rows->row_elements = row_elements;
+    stats_.rows->first_row = first_row;
+  }
+}
+
+void Scanner::close_row() {
+  RowTallies& t = *stats_.rows;
+  const uint64_t row = t.first_row + t.rows;
+  const uint64_t ncomp = stats_.components.size();
+  // row_pos_ < row_elements only for a row cut short by the end of the data (finish()).
+  if (row_pos_ == t.row_elements && row_zero_ == row_pos_ * ncomp) tally(t.zero, row, row_zero_);
+  if (row_nonfinite_) tally(t.nonfinite, row, row_nonfinite_);
+  if (row_negative_) tally(t.negative, row, row_negative_);
+  ++t.rows;
+  row_pos_ = row_zero_ = row_nonfinite_ = row_negative_ = 0;
 }
 
 void Scanner::feed(const uint8_t* p, size_t n) {
@@ -618,8 +667,11 @@ void Scanner::feed_aligned(const uint8_t* p, size_t nelem) {
   const bool staged = swap || (dtype_.kind == 'f' && isz == 2);
   // Values read in place go in bigger rounds (less per-round merging); staged ones fill the buffer.
   const size_t per_round = (staged ? kStageBytes : kDirectRoundBytes) / isz;
+  const uint64_t row_len = stats_.rows ? stats_.rows->row_elements : 0;
   while (nelem > 0) {
-    const size_t m = nelem < per_round ? nelem : per_round;
+    size_t m = nelem < per_round ? nelem : per_round;
+    if (row_len && m > row_len - row_pos_)
+      m = static_cast<size_t>(row_len - row_pos_);  // end at the row's end
     const size_t bytes = m * isz;
     const uint8_t* q = p;
     if (staged) {
@@ -692,6 +744,15 @@ void Scanner::feed_aligned(const uint8_t* p, size_t nelem) {
     }
     for (size_t c = 0; c < stats_.components.size(); ++c) merge(stats_.components[c], part[c]);
     stats_.elements += m;
+    if (row_len) {
+      for (size_t c = 0; c < stats_.components.size(); ++c) {
+        row_zero_ += part[c].zero;
+        row_nonfinite_ += part[c].nan + part[c].pos_inf + part[c].neg_inf;
+        row_negative_ += part[c].negative;
+      }
+      row_pos_ += m;
+      if (row_pos_ == row_len) close_row();
+    }
     p += bytes;
     nelem -= m;
   }
@@ -702,6 +763,7 @@ ScanStats Scanner::finish() {
     throw Error(Code::NpyTruncated, "data ends " + std::to_string(carry_len_) +
                                         " bytes into an element of " +
                                         std::to_string(dtype_.itemsize) + " bytes");
+  if (stats_.rows && row_pos_) close_row();
   return stats_;
 }
 

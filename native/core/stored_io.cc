@@ -130,11 +130,13 @@ constexpr size_t kScanSlice = 256u << 10;
 // in-memory ones (fuzzers, tests) directly; a failed mapping falls back to pread.
 RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
                               uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
-                              const DType* dt, bool crc, const std::atomic<bool>* cancel,
-                              const std::string& key) {
+                              const DType* dt, uint64_t row_len, bool crc,
+                              const std::atomic<bool>* cancel, const std::string& key) {
   RangeResult r;
   std::optional<Scanner> sc;
-  if (dt) sc.emplace(*dt);
+  const uint64_t first_row =
+      (dt && row_len) ? (std::max(from, arr_begin) - arr_begin) / dt->itemsize / row_len : 0;
+  if (dt) sc.emplace(*dt, row_len, first_row);
   std::vector<uint8_t> buf;
   if (file) install_sigbus_handler();
   uint64_t pos = from;

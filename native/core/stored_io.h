@@ -33,10 +33,12 @@ struct RangeResult {
 // element-aligned by the caller). File-backed sources (file != nullptr) are read through
 // guarded mappings, in-memory ones (fuzzers, tests) directly; a failed mapping falls back to
 // pread. ERR_NPZ_CORRUPT if the file is truncated meanwhile, ERR_NPZ_ABORTED on cancel.
+// row_len > 0: the stats also tally rows of row_len elements (scan.h); a range inside the
+// array then starts at a row boundary.
 RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
                               uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
-                              const DType* dt, bool crc, const std::atomic<bool>* cancel,
-                              const std::string& key);
+                              const DType* dt, uint64_t row_len, bool crc,
+                              const std::atomic<bool>* cancel, const std::string& key);
 
 // Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst on two
 // threads, byte-swapping units of `swap` bytes when swap != 0, and returns the CRC-32 of the

@@ -389,3 +389,100 @@ NPZ_TEST(scanner_f4_runs_match_scalar_reference) {
     NPZ_EXPECT(std::isfinite(c.sum_sq) && std::fabs(c.sum_sq - sq) <= 1e-5 * asq + 1e-30);
   }
 }
+
+// Per-row tallies (issue 13): rows of R values, random feed cuts (elements split across feeds,
+// misaligned starts), and two scanners split at a row boundary merged back equal one pass.
+NPZ_TEST(scanner_row_tallies_match_reference_and_merge) {
+  std::mt19937 rng(13);
+  for (int trial = 0; trial < 24; ++trial) {
+    const bool cplx = trial % 3 == 2;
+    const size_t R = 64 + static_cast<size_t>(rng() % 700);  // values per row
+    const size_t rows = 2 + static_cast<size_t>(rng() % 40);
+    const size_t ncomp = cplx ? 2 : 1;
+    std::vector<float> v(rows * R * ncomp);
+    for (auto& x : v) x = static_cast<float>(rng() % 5) * 0.5f;  // some zeros in every row
+    std::vector<uint64_t> zero_rows, nf(rows, 0), neg(rows, 0);
+    for (size_t r = 0; r < rows; ++r) {
+      const int kind = static_cast<int>(rng() % 5);
+      float* row = v.data() + r * R * ncomp;
+      if (kind == 0) std::fill(row, row + R * ncomp, (rng() & 1) ? 0.0f : -0.0f);
+      if (kind == 1) {
+        row[rng() % (R * ncomp)] = std::nanf("");
+        row[0] = -std::numeric_limits<float>::infinity();
+      }
+      if (kind == 2) {
+        row[R * ncomp - 1] = -2.0f;
+        row[1] = -0.5f;
+      }
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = v.data() + r * R * ncomp;
+      bool all0 = true;
+      for (size_t i = 0; i < R * ncomp; ++i) {
+        const float x = row[i];
+        if (x != 0) all0 = false;
+        if (!std::isfinite(x)) ++nf[r];
+        if (x < 0) ++neg[r];
+      }
+      if (all0) zero_rows.push_back(r);
+    }
+    const std::string descr = cplx ? "<c8" : "<f4";
+    const Bytes b = ztest::raw(v);
+    const size_t elem = 4 * ncomp;
+    auto run = [&](size_t from_row, size_t to_row) {
+      npz::Scanner sc(dt(descr), R, from_row);
+      const size_t end = to_row * R * elem;
+      for (size_t pos = from_row * R * elem; pos < end;) {
+        const size_t k = std::min(end - pos, 1 + static_cast<size_t>(rng() % (3 * R * elem)));
+        sc.feed(b.data() + pos, k);
+        pos += k;
+      }
+      return sc.finish();
+    };
+    auto check = [&](const npz::RowTallies& t) {
+      NPZ_EXPECT(t.row_elements == R && t.rows == rows && t.first_row == 0);
+      NPZ_EXPECT(t.zero.rows == zero_rows.size());
+      for (size_t i = 0; i < t.zero.first.size(); ++i)
+        NPZ_EXPECT(t.zero.first[i].first == zero_rows[i] && t.zero.first[i].second == R * ncomp);
+      NPZ_EXPECT(t.zero.first.size() == std::min(zero_rows.size(), npz::kRowListMax));
+      std::vector<std::pair<uint64_t, uint64_t>> want_nf, want_neg;
+      uint64_t nf_rows = 0, neg_rows = 0, nf_vals = 0;
+      for (size_t r = 0; r < rows; ++r) {
+        if (nf[r]) {
+          ++nf_rows;
+          nf_vals += nf[r];
+          if (want_nf.size() < npz::kRowListMax) want_nf.emplace_back(r, nf[r]);
+        }
+        if (neg[r]) {
+          ++neg_rows;
+          if (want_neg.size() < npz::kRowListMax) want_neg.emplace_back(r, neg[r]);
+        }
+      }
+      NPZ_EXPECT(t.nonfinite.rows == nf_rows && t.nonfinite.values == nf_vals &&
+                 t.nonfinite.first == want_nf);
+      NPZ_EXPECT(t.negative.rows == neg_rows && t.negative.first == want_neg);
+    };
+    const auto whole = run(0, rows);
+    NPZ_EXPECT(whole.rows.has_value());
+    check(*whole.rows);
+    const size_t split = 1 + static_cast<size_t>(rng() % (rows - 1));
+    auto a = run(0, split);
+    const auto c = run(split, rows);
+    NPZ_EXPECT(c.rows->first_row == split && c.rows->rows == rows - split);
+    npz::merge_row_tallies(*a.rows, *c.rows);
+    check(*a.rows);
+  }
+  // No row length: no tallies; row_tally_elements picks C-order rank >= 2 with >= 64 per row.
+  NPZ_EXPECT(!scan_bytes("<f4", Bytes(16, 0)).rows.has_value());
+  npz::NpyHeader h;
+  h.shape = {10, 8, 8};
+  h.count = 640;
+  NPZ_EXPECT(npz::row_tally_elements(h) == 64);
+  h.fortran_order = true;
+  NPZ_EXPECT(npz::row_tally_elements(h) == 0);
+  h.fortran_order = false;
+  h.shape = {640};
+  NPZ_EXPECT(npz::row_tally_elements(h) == 0);
+  h.shape = {20, 32};
+  NPZ_EXPECT(npz::row_tally_elements(h) == 0);
+}

@@ -6,7 +6,7 @@ import { formatGithub } from "../contract/format/github.js";
 import { toJsonOutput } from "../contract/format/json.js";
 import { formatJunit } from "../contract/format/junit.js";
 import { formatText } from "../contract/format/text.js";
-import type { CheckOptions, Profile, Report, Violation } from "../contract/types.js";
+import type { CheckOptions, Profile, Report } from "../contract/types.js";
 import { parsePyFloat } from "../python/repr.js";
 import { EXIT, UsageError, errorLine, parseCommand, exitCodeFor, intOption, jsonText, printUsageError, sizeOption, stderrIsInteractive } from "./common.js";
 
@@ -27,7 +27,8 @@ Options:
   --max-inflate SIZE   inflate budget per file (default 1T; e.g. 512M, 64G): a file whose
                        DEFLATE members would produce more fails with ERR_NPZ_LIMIT
   --strict             warnings count as errors
-  --verbose            text output: show info findings too (default: counted on one line)
+  --verbose            text output: show info findings too (default: counted on one line;
+                       info findings that name frames, e.g. zero-energy frames, always show)
   --json               same as --format json
   --format F           text (default) | json | junit | github
   --debug              stack traces on internal errors
@@ -176,7 +177,7 @@ export async function run(argv: string[]): Promise<number> {
         ? formatJunit(reports)
         : format === "github"
           ? formatGithub(reports)
-          : formatText(reports, { verbose: values.verbose ?? false, notes: await frameNotes(reports) });
+          : formatText(reports, { verbose: values.verbose ?? false });
   process.stdout.write(text);
   let unreadable = false;
   for (const r of reports) {
@@ -188,30 +189,4 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (unreadable) return EXIT.UNREADABLE;
   return reports.every((r) => r.ok) ? EXIT.OK : EXIT.VIOLATIONS;
-}
-
-// Value findings on a per-frame member (diffraction, ...) name the frames they concern: one extra
-// streaming pass over that member (rowProfile), run only for files that have such a finding.
-const FRAME_RULES = new Set(["data001/diffraction-finite", "data001/diffraction-nonnegative"]);
-
-async function frameNotes(reports: readonly Report[]): Promise<Map<Violation, string[]>> {
-  const notes = new Map<Violation, string[]>();
-  const { openNpz } = await import("../npz.js");
-  const { frameFindings } = await import("../report/html.js");
-  for (const r of reports) {
-    const vs = r.violations.filter((v) => FRAME_RULES.has(v.rule) && v.key);
-    if (vs.length === 0 || r.readError) continue;
-    try {
-      using npz = openNpz(r.path);
-      for (const v of vs) {
-        const ff = frameFindings(v.key!, npz.rowProfile(v.key!));
-        const want = v.rule.endsWith("finite") ? "non-finite" : "negative";
-        const lines = ff.filter((f) => f.kind === want || f.kind === "zero-energy").map((f) => `frames: ${f.message}`);
-        if (lines.length) notes.set(v, lines);
-      }
-    } catch {
-      // frame detail is best effort: the finding itself is already reported
-    }
-  }
-  return notes;
 }

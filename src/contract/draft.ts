@@ -1,5 +1,5 @@
 // A finding before the profile's severity is applied: engine.ts turns drafts into Violations.
-import type { Profile, Severity } from "./types.js";
+import type { FrameRef, Profile, Severity } from "./types.js";
 import { ruleSeverity, type RuleId } from "./rules.js";
 
 export interface Draft {
@@ -7,6 +7,7 @@ export interface Draft {
   key: string | null;
   message: string;
   hint?: string;
+  frames?: FrameRef;
   /** Case-specific severity per profile; default: the rule's table entry. null = drop. */
   severity?: Partial<Record<Profile, Severity | null>> | Severity;
 }

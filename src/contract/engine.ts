@@ -114,6 +114,7 @@ export function resolveDrafts(drafts: Draft[], profile: Profile, strict = false)
       message: d.message,
       finding: rule?.finding ?? null,
       ...(d.hint ? { hint: d.hint } : {}),
+      ...(d.frames ? { frames: d.frames } : {}),
     });
   }
   return sortViolations(out);

@@ -33,6 +33,24 @@ export interface Violation {
   message: string;
   finding: string | null; // e.g. "DATA-001"
   hint?: string;
+  /** For a value finding on a per-frame stack (diffraction): the frames (first-axis rows) it concerns. */
+  frames?: FrameRef;
+}
+
+/**
+ * The frames (rows along the first axis of `Violation.key`) a value finding points at, from the
+ * same streaming scan as the statistics: the first offending frames, the count of offending
+ * values in each of them, and how many frames are affected in all.
+ */
+export interface FrameRef {
+  /** Indices of the first offending frames, ascending (at most 8). */
+  first: number[];
+  /** Offending values in each frame of `first` (for a zero-energy frame: all its values). */
+  counts: number[];
+  /** Frames affected in all. */
+  total: number;
+  /** Offending values over all affected frames. */
+  values: number;
 }
 
 export interface MemberReport {

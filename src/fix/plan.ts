@@ -97,7 +97,7 @@ export interface PlanInput {
 const REASONS: Record<string, string> = {
   "data001/diffraction-finite": "non-finite values have no safe replacement",
   "data001/diffraction-nonnegative": "negative amplitudes or counts have no safe replacement",
-  "data001/diffraction-nonzero": "an all-zero stack carries no data",
+  "data001/diffraction-nonzero": "an all-zero stack or frame carries no data",
   "data001/coords-length": "arrays disagree on the number of positions M; which ones are right cannot be known",
   "data001/required-keys": "a missing probe, object or coordinate array cannot be invented",
   "data001/diffraction-key-conflict": "diff3d and diffraction differ; which one is meant cannot be known",

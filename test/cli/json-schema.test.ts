@@ -109,6 +109,31 @@ describe("--json documents validate against their schema", () => {
     expectValid("check", bad.stdout);
   });
 
+  it("check: findings that point at frames carry `frames`; per-row tallies in stats", async () => {
+    const f = join(dir, "frames.npz");
+    execFileSync("python3", [
+      "-c",
+      "import numpy as np, sys\nz = dict(np.load(sys.argv[1], allow_pickle=True))\nd = z['diffraction'].copy(); d[3] = 0; d[6, 0, 0] = np.nan\nz['diffraction'] = d\nnp.savez(sys.argv[2], **z)",
+      join(FIX, "contract", "valid.npz"),
+      f,
+    ]);
+    const r = await capture(() => checkCmd([f, "--json"]));
+    expect(r.code).toBe(1);
+    const doc = expectValid("check", r.stdout) as {
+      files: { violations: { rule: string; frames?: unknown }[]; stats: Record<string, { rows?: unknown } | null> }[];
+    };
+    const framed = doc.files[0]!.violations.filter((v) => v.frames).map((v) => [v.rule, v.frames]);
+    expect(framed).toEqual([
+      ["data001/diffraction-finite", { first: [6], counts: [1], total: 1, values: 1 }],
+      ["data001/diffraction-nonzero", { first: [3], counts: [4096], total: 1, values: 4096 }],
+    ]);
+    expect(doc.files[0]!.stats.diffraction?.rows).toMatchObject({ rowElements: 4096, rows: 10 });
+    // The schema pins the shape of `frames`: a malformed one is refused.
+    const bad = JSON.parse(r.stdout) as { files: { violations: { frames?: Record<string, unknown> }[] }[] };
+    bad.files[0]!.violations.find((v) => v.frames)!.frames!.first = "6";
+    expect(validator("check")(bad)).toBe(false);
+  });
+
   it("plan: verified jobs, and blocked ones", async () => {
     const r = await capture(() => planCmd([...studyArgs, "--json"]));
     expect(r.code).toBe(0);

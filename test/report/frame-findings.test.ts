@@ -1,5 +1,5 @@
-// Findings that point at frames (check's text output) and the quieter text formatter: info
-// findings hidden unless --verbose, repeated findings grouped. JSON output is unchanged.
+// Findings that point at frames (check's text and JSON output) and the quieter text formatter:
+// info findings hidden unless --verbose (except those that name frames), repeated findings grouped.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -39,26 +39,30 @@ async function cli(...argv: string[]) {
 }
 
 describe("check: value findings name their frames", () => {
-  it("text: the NaN finding is followed by the frames (17) and the zero-energy frame (5); info hidden", async () => {
+  it("text: the NaN finding is followed by its frames (17); the zero-energy frame (5) is its own finding; other info hidden", async () => {
     const r = await cli(path.join(dir, "f17.npz"));
     expect(r.code).toBe(1);
     const lines = r.out.split("\n");
     const i = lines.findIndex((l) => l.includes("data001/diffraction-finite"));
     expect(lines[i]).toContain("diffraction contains 100 non-finite values");
     expect(lines[i + 1]).toBe("          frames: diffraction: 100 non-finite values in 1 frame: 17");
-    expect(lines[i + 2]).toBe("          frames: diffraction: 1 zero-energy frame (every value 0): 5");
-    expect(r.out).not.toMatch(/^ {2}info /m);
+    // Info findings that point at frames show without --verbose; the other info notes are counted.
+    expect(lines).toContain("  info    data001/diffraction-nonzero [diffraction]: diffraction has 1 zero-energy frame (every value 0): 5");
+    expect(lines.filter((l) => /^ {2}info /.test(l))).toHaveLength(1);
     expect(r.out).toMatch(/\(\d+ info notes not shown; --verbose shows them\)/);
   });
 
-  it("--verbose shows info findings; --json is unchanged (no frame text, same violation shape)", async () => {
+  it("--verbose shows info findings; --json carries frames (first frames, per-frame counts, total)", async () => {
     const v = await cli(path.join(dir, "f17.npz"), "--verbose");
     expect(v.out).toMatch(/^ {2}info {4}npz\/storage/m);
     const j = await cli(path.join(dir, "f17.npz"), "--json");
-    const viol = (JSON.parse(j.out) as { files: { violations: Record<string, unknown>[] }[] }).files[0]!.violations.find(
-      (x) => x.rule === "data001/diffraction-finite",
-    )!;
+    const viols = (JSON.parse(j.out) as { files: { violations: Record<string, unknown>[] }[] }).files[0]!.violations;
+    const viol = viols.find((x) => x.rule === "data001/diffraction-finite")!;
     expect(viol.message).toBe("diffraction contains 100 non-finite values");
+    expect(viol.frames).toEqual({ first: [17], counts: [100], total: 1, values: 100 });
+    const zero = viols.find((x) => x.rule === "data001/diffraction-nonzero")!;
+    expect(zero.severity).toBe("info");
+    expect(zero.frames).toEqual({ first: [5], counts: [64 * 64], total: 1, values: 64 * 64 });
     expect(j.out).not.toContain("frames:");
   });
 });

@@ -1,12 +1,21 @@
 // `--json` / `--format json`: {"ok", "files": [{path, ok, profile, violations, stats, referenceVerdict, ...}]}.
-import type { Report } from "../types.js";
+import type { FrameRef, Report } from "../types.js";
 
 export interface JsonFileReport {
   path: string;
   ok: boolean;
   profile: Report["profile"];
   mode: Report["mode"];
-  violations: { rule: string; severity: string; key: string | null; message: string; finding: string | null; hint?: string }[];
+  violations: {
+    rule: string;
+    severity: string;
+    key: string | null;
+    message: string;
+    finding: string | null;
+    hint?: string;
+    /** Value findings on a per-frame stack: the frames they point at. */
+    frames?: FrameRef;
+  }[];
   stats: Report["stats"];
   referenceVerdict: Report["referenceVerdict"];
   notEvaluated: string[];
@@ -35,6 +44,7 @@ export function toJsonOutput(reports: readonly Report[]): JsonOutput {
         message: v.message,
         finding: v.finding,
         ...(v.hint ? { hint: v.hint } : {}),
+        ...(v.frames ? { frames: v.frames } : {}),
       })),
       stats: r.stats,
       referenceVerdict: r.referenceVerdict,

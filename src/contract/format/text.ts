@@ -1,4 +1,7 @@
-// Human output: one block per file, errors first (the report order), each finding with its hint.
+// Human output: one block per file, errors first (the report order), each finding with its hint
+// and, for a value finding that points at frames, a line naming them. Info findings are counted on
+// one line unless `verbose`, except those that point at frames (a zero-energy frame is data the
+// user needs to see, not a note).
 import type { Report, Violation } from "../types.js";
 
 const LABEL: Record<Violation["severity"], string> = { error: "error  ", warning: "warning", info: "info   " };
@@ -28,10 +31,22 @@ function verdictText(v: Report["referenceVerdict"]): string {
 
 /** Options of the human formatter (the `check` CLI passes them; defaults keep older callers' output short). */
 export interface TextFormatOptions {
-  /** Print info findings too (default false: they are counted on one line instead). */
+  /** Print info findings too (default false: they are counted on one line instead, except those with `frames`). */
   verbose?: boolean;
   /** Extra lines under a finding (e.g. the frames a value finding points at). */
   notes?: ReadonlyMap<Violation, readonly string[]>;
+}
+
+/**
+ * "frames: diffraction: 100 non-finite values in 1 frame: 17": the frames a value finding points
+ * at, for findings whose message does not name them already (the zero-energy finding does).
+ */
+export function framesNote(v: Violation): string | null {
+  const f = v.frames;
+  if (!f || v.rule === "data001/diffraction-nonzero") return null;
+  const list = f.first.join(", ") + (f.total > f.first.length ? ", ..." : "");
+  const what = v.rule === "data001/diffraction-nonnegative" ? "negative" : "non-finite";
+  return `frames: ${v.key}: ${f.values} ${what} value${f.values === 1 ? "" : "s"} in ${count(f.total, "frame")}: ${list}`;
 }
 
 export function formatReportText(r: Report, options: TextFormatOptions = {}): string {
@@ -44,7 +59,7 @@ export function formatReportText(r: Report, options: TextFormatOptions = {}): st
   const groups = new Map<string, { v: Violation; keys: string[] }>();
   let hidden = 0;
   for (const v of r.violations) {
-    if (v.severity === "info" && !options.verbose) {
+    if (v.severity === "info" && !options.verbose && !v.frames) {
       hidden++;
       continue;
     }
@@ -58,7 +73,9 @@ export function formatReportText(r: Report, options: TextFormatOptions = {}): st
   }
   for (const { v, keys } of groups.values()) {
     lines.push(`  ${LABEL[v.severity]} ${v.rule}${keys.length ? ` [${keys.map(oneLine).join(", ")}]` : ""}: ${oneLine(v.message)}`);
-    for (const n of options.notes?.get(v) ?? []) lines.push(`          ${oneLine(n)}`);
+    const note = v.frames ? framesNote(v) : null;
+    const notes = options.notes?.get(v) ?? (note ? [note] : []);
+    for (const n of notes) lines.push(`          ${oneLine(n)}`);
     if (v.hint) lines.push(`          hint: ${oneLine(v.hint)}`);
   }
   if (hidden) lines.push(`  (${count(hidden, "info note")} not shown; --verbose shows them)`);

@@ -18,6 +18,8 @@ export interface ShapeFacts {
   M: number | null;
   frame: [number, number] | null;
   ySingleton: boolean;
+  /** The stack's frames run along its first axis ((M, H, W) or (M, H, W, 1), not legacy). */
+  framesFirst: boolean;
 }
 
 export interface RuleContext {
@@ -51,7 +53,7 @@ export function makeContext(facts: FileFacts, options: CheckOptions, emit: (d: D
     byKey: new Map(),
     refValues: new Map(),
     loadError: null,
-    shape: { dKey: null, dH: null, M: null, frame: null, ySingleton: false },
+    shape: { dKey: null, dH: null, M: null, frame: null, ySingleton: false, framesFirst: false },
   };
 }
 

@@ -51,6 +51,7 @@ export function shapeRules(ctx: RuleContext): void {
   const n = xH && xH.shape.length === 1 ? (xH.shape[0] as number) : null;
   let M: number | null = null;
   let frame: [number, number] | null = null;
+  let framesFirst = false;
   if (dH && dKey) {
     let s = dH.shape;
     if (s.length === 4 && s[3] === 1) {
@@ -74,6 +75,7 @@ export function shapeRules(ctx: RuleContext): void {
       } else {
         M = a;
         frame = [b, c];
+        framesFirst = true;
       }
       const [H, W] = frame;
       if (H !== W) emit({ rule: "data001/frame-square", key: dKey, message: `frames are ${H}x${W}, not square (RawData asserts shape[1] == shape[2])` });
@@ -179,5 +181,5 @@ export function shapeRules(ctx: RuleContext): void {
     }
   }
 
-  ctx.shape = { dKey, dH, M, frame, ySingleton };
+  ctx.shape = { dKey, dH, M, frame, ySingleton, framesFirst };
 }

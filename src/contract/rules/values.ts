@@ -3,7 +3,8 @@
 // Each rule module takes the file's facts (through the RuleContext that engine.ts builds) and
 // emits drafts: findings before the profile's severity is applied.
 import { fmt, hdr as hdrOf, componentSum, nonFinite, type RuleContext } from "./context.js";
-import type { ArrayStats } from "../../types.js";
+import type { ArrayStats, RowTally } from "../../types.js";
+import type { FrameRef } from "../types.js";
 import { HINTS } from "../rules.js";
 
 export function valueRules(ctx: RuleContext): void {
@@ -34,16 +35,31 @@ export function valueRules(ctx: RuleContext): void {
     else if (st) {
       const c = st.components[0];
       const bad = nonFinite(st);
-      if (bad > 0) emit({ rule: "data001/diffraction-finite", key: "diffraction", message: `diffraction contains ${bad} non-finite values` });
+      // Per-frame tallies come from the same scan (rows of the first axis); they name frames only
+      // when the stack's frames run along that axis (not for a legacy (H, W, M) stack).
+      const rows = ctx.shape.framesFirst && ctx.shape.dKey === "diffraction" ? st.rows : undefined;
+      const frames = (t: RowTally | undefined) => (t && t.rows > 0 ? { frames: frameRef(t) } : {});
+      if (bad > 0)
+        emit({ rule: "data001/diffraction-finite", key: "diffraction", message: `diffraction contains ${bad} non-finite values`, ...frames(rows?.nonfinite) });
       if (c && c.negative > 0)
         emit({
           rule: "data001/diffraction-nonnegative",
           key: "diffraction",
           message: `amplitude must be non-negative; min=${fmt(c.min)}`,
           hint: HINTS.amplitude,
+          ...frames(rows?.negative),
         });
       if (c && st.elements > 0 && c.zero === st.elements)
         emit({ rule: "data001/diffraction-nonzero", key: "diffraction", message: "diffraction amplitudes are all zero" });
+      else if (rows && rows.zero.rows > 0)
+        // §6.6: the per-frame zero-energy count, reported as info (a dead frame trains on nothing).
+        emit({
+          rule: "data001/diffraction-nonzero",
+          key: "diffraction",
+          severity: "info",
+          message: `diffraction has ${plural(rows.zero.rows, "zero-energy frame")} (every value 0): ${frameList(rows.zero)}`,
+          ...frames(rows.zero),
+        });
       if (c && c.max !== null && c.max >= 10)
         emit({
           rule: "data001/amplitude-scale",
@@ -124,4 +140,18 @@ export function valueRules(ctx: RuleContext): void {
     else if (m.stats.badBool > 0)
       emit({ rule: "data001/bool-values", key: m.info.key, message: `${m.info.key} has ${m.stats.badBool} bool bytes other than 0/1` });
   }
+}
+
+function frameRef(t: RowTally): FrameRef {
+  return { first: [...t.first], counts: [...t.counts], total: t.rows, values: t.values };
+}
+
+function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? "" : "s"}`;
+}
+
+/** "17" / "3, 5, 9, ..." : the first frames, with "..." when more are affected. */
+export function frameList(t: { first: readonly number[]; rows?: number; total?: number }): string {
+  const total = t.total ?? t.rows ?? t.first.length;
+  return t.first.join(", ") + (total > t.first.length ? ", ..." : "");
 }
