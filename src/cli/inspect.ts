@@ -1,15 +1,15 @@
-// `npzguard inspect FILE... [--json] [--debug]`: lists the arrays of .npz/.npy files (key, descr,
-// shape, order, compression, sizes). Header-only: never reads array data.
+// `npzguard inspect PATH... [--stats] [--metadata] [-r] [--json] [--debug]`: parses, calls
+// inspectPaths() (src/inspect/inspect.ts: members, headers, optional stats and _metadata), prints
+// the table or the JSON document. A directory stands for the .npz/.npy files in it (-r: below it).
 // Exit 0 when every file and member was read, 3 when any file is unreadable or any member has a
-// member-level error (one stderr line per failure).
-import { EXIT, UsageError, errorLine, jsonText, parseCommandArgs, printUsageError } from "./common.js";
-import { NpzError, isErrorCode, isNpzError } from "../errors.js";
-import type { ArrayStats, MemberInfo } from "../types.js";
+// member-level error (one stderr line per failure), 2 on usage errors or when no file is found.
+import { EXIT, UsageError, errorLine, jsonText, parseCommand, printUsageError } from "./common.js";
+import type { InspectFileResult } from "../inspect/inspect.js";
 import { escapeControls, humanSize } from "../report/format.js";
 
-const HELP = `Usage: npzguard inspect FILE... [--stats] [--metadata] [-r] [--json] [--debug]
+const HELP = `Usage: npzguard inspect PATH... [--stats] [--metadata] [-r] [--json] [--debug]
 
-List the arrays of .npz/.npy files: key, numpy dtype and descr, shape, order, compression,
+List the arrays of .npz/.npy files (a directory: the .npz/.npy files in it): key, numpy dtype and descr, shape, order, compression,
 sizes and, for STORED members, the file offset of the array data with its alignment (the largest
 power of two up to 4096 dividing it; zero-copy views need a multiple of the element size).
 Without --stats reads only the ZIP central directory and each member's NPY header.
@@ -19,61 +19,11 @@ Options:
   --stats           also scan every numeric member once (native streaming pass, CRC checked):
                     min / max / mean / NaN / Inf / zero counts (JSON: member "stats")
   --metadata        also print the parsed _metadata JSON (JSON: file "metadata")
-  -r, --recursive   a directory stands for every .npz/.npy below it (sorted)
+  -r, --recursive   a directory stands for every .npz/.npy below it, subdirectories included
+                    (without -r: only the files directly in it; sorted either way)
   --json            print {"files":[...]} on stdout
   --debug           print stack traces with errors
   -h, --help`;
-
-/** `--stats` summary of one member (JSON: member "stats", only with --stats). */
-export interface InspectStats {
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  nan: number;
-  inf: number;
-  /** Zero values (real arrays; null for complex, whose per-part counts do not give it). */
-  zero: number | null;
-  crcOk: boolean | null;
-}
-
-/**
- * One member in `--json` output: exactly the fields the issue pins (key, descr, shape,
- * fortranOrder, compression, byteLength), plus `error` only for a member that cannot be read.
- */
-export interface InspectMember {
-  key: string;
-  descr: string | null;
-  shape: number[] | null;
-  fortranOrder: boolean | null;
-  compression: "stored" | "deflated";
-  byteLength: number | null;
-  error?: { code: string; message: string };
-  /** Only with --stats (numeric members). */
-  stats?: InspectStats;
-}
-
-/**
- * One file in `--json` output: `format` + `members` when it was read, `error` instead of them
- * when it could not be opened. A readable archive with a malformed member keeps its `members`
- * (the bad one carries its own `error`) and also gets a file-level `error` (the first member
- * error), so a consumer checking `error` sees every malformed file.
- */
-export interface InspectFile {
-  path: string;
-  format?: "npz" | "npy";
-  members?: InspectMember[];
-  error?: { code: string; message: string };
-  /** Only with --metadata: the parsed _metadata (null when absent or not JSON). */
-  metadata?: unknown;
-}
-
-/** A member row for the human table: the JSON fields plus the archive sizes. */
-interface MemberRow extends InspectMember {
-  compressedSize: number;
-  dtypeName: string | null;
-  /** File offset of the array data (STORED members), for the alignment column. */
-  arrayOffset: number | null;
-}
 
 /** Largest power of two (up to 4096) dividing the array data's file offset: "64" = 64-byte aligned. */
 function alignText(offset: number | null): string {
@@ -81,72 +31,6 @@ function alignText(offset: number | null): string {
   let a = 1;
   while (a < 4096 && offset % (a * 2) === 0) a *= 2;
   return `${offset} (${a})`;
-}
-
-function toRow(m: MemberInfo): MemberRow {
-  const h = m.header;
-  const out: MemberRow = {
-    key: m.key,
-    descr: h ? h.descr : null,
-    shape: h ? h.shape : null,
-    fortranOrder: h ? h.fortranOrder : null,
-    compression: m.compression,
-    byteLength: h ? h.byteLength : null,
-    compressedSize: m.compressedSize,
-    dtypeName: h ? h.dtypeName : null,
-    arrayOffset: h ? h.arrayOffset : null,
-  };
-  if (m.error) out.error = { code: m.error.code, message: m.error.message };
-  else if (!h) out.error = { code: "ERR_NPY_BAD_MAGIC", message: `member '${m.name}' is not an NPY array` };
-  return out;
-}
-
-function toJsonMember(r: MemberRow): InspectMember {
-  const out: InspectMember = {
-    key: r.key,
-    descr: r.descr,
-    shape: r.shape,
-    fortranOrder: r.fortranOrder,
-    compression: r.compression,
-    byteLength: r.byteLength,
-  };
-  if (r.error) out.error = r.error;
-  if (r.stats) out.stats = r.stats;
-  return out;
-}
-
-interface FileResult {
-  path: string;
-  format?: "npz" | "npy";
-  rows?: MemberRow[];
-  error?: { code: string; message: string };
-  metadata?: unknown;
-}
-
-function toJsonFile(f: FileResult): InspectFile {
-  const out: InspectFile = { path: f.path };
-  if (f.format !== undefined) out.format = f.format;
-  if (f.rows !== undefined) out.members = f.rows.map(toJsonMember);
-  if (f.error !== undefined) out.error = f.error;
-  if (f.metadata !== undefined) out.metadata = f.metadata;
-  return out;
-}
-
-function summarize(s: ArrayStats | null, crcOk: boolean | null): InspectStats | undefined {
-  if (!s || s.components.length === 0) return undefined;
-  const c = s.components;
-  const fin = c[0]!.finite;
-  const real = c.length === 1;
-  return {
-    min: real ? c[0]!.min : null,
-    max: real ? c[0]!.max : null,
-    // complex: root-mean-square |z|
-    mean: fin === 0 ? null : real ? c[0]!.sum / fin : Math.sqrt(s.sumAbs2 / fin),
-    nan: c.reduce((a, x) => a + x.nan, 0),
-    inf: c.reduce((a, x) => a + x.posInf + x.negInf, 0),
-    zero: real ? c[0]!.zero : null,
-    crcOk,
-  };
 }
 
 function num(v: number | null): string {
@@ -173,7 +57,7 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
-function humanFile(f: FileResult): string {
+function humanFile(f: InspectFileResult): string {
   const p = escapeControls(f.path);
   if (f.error && !f.rows) return `${p}: unreadable (${f.error.code})`;
   const members = f.rows ?? [];
@@ -224,22 +108,22 @@ function humanFile(f: FileResult): string {
   return out;
 }
 
+const INSPECT_OPTIONS = {
+  json: { type: "boolean" },
+  stats: { type: "boolean" },
+  metadata: { type: "boolean" },
+  recursive: { type: "boolean", short: "r" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function run(argv: string[]): Promise<number> {
-  let values: { json?: boolean; debug?: boolean; help?: boolean; stats?: boolean; metadata?: boolean; recursive?: boolean };
-  let files: string[];
+  const parsed = parseCommand(argv, INSPECT_OPTIONS, HELP);
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals: paths } = parsed;
   try {
-    const parsed = parseCommandArgs(argv, {
-      json: { type: "boolean" },
-      stats: { type: "boolean" },
-      metadata: { type: "boolean" },
-      recursive: { type: "boolean", short: "r" },
-      debug: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
-    values = parsed.values;
-    files = parsed.positionals;
-    if (!values.help && files.length === 0) throw new UsageError("inspect needs at least one FILE");
-    if (files.some((f) => f.length === 0)) throw new UsageError("Expected a non-empty FILE path, got ''");
+    if (paths.length === 0) throw new UsageError("inspect needs at least one FILE or DIR");
+    if (paths.some((f) => f.length === 0)) throw new UsageError("Expected a non-empty FILE path, got ''");
   } catch (err) {
     if (err instanceof UsageError) {
       printUsageError(err, HELP);
@@ -247,88 +131,19 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (values.help) {
-    process.stdout.write(HELP + "\n");
-    return EXIT.OK;
-  }
   const debug = values.debug === true;
   // Loaded here so `--help` works even when the native addon is not built.
-  const { openNpz } = await import("../npz.js");
-
-  const results: FileResult[] = [];
-  let failed = false;
-  if (values.recursive) {
-    const { expandPaths } = await import("../contract/check.js");
-    const { statSync } = await import("node:fs");
-    const expanded: string[] = [];
-    for (const p of files) {
-      let isDir = false;
-      try {
-        isDir = statSync(p).isDirectory();
-      } catch {
-        // missing: reported as unreadable below
-      }
-      expanded.push(...(isDir ? await expandPaths([p]) : [p]));
-    }
-    files = expanded;
+  const { inspectPaths, toJsonFile } = await import("../inspect/inspect.js");
+  const { files, failures } = await inspectPaths(paths, {
+    stats: values.stats === true,
+    metadata: values.metadata === true,
+    recursive: values.recursive === true,
+  });
+  if (files.length === 0) {
+    process.stderr.write(`npzguard: no .npz/.npy files in ${paths.join(", ")}${values.recursive ? "" : " (-r: also in subdirectories)"}\n`);
+    return EXIT.USAGE;
   }
-  for (const path of files) {
-    try {
-      const npz = openNpz(path);
-      try {
-        const rows = npz.members().map(toRow);
-        if (values.stats) {
-          for (const m of rows) {
-            if (m.error || m.descr === null || !/^[<>|=]?[biufc]/.test(m.descr)) continue;
-            try {
-              const r = await npz.scan(m.key);
-              const st = summarize(r.stats, r.crcChecked ? r.crcOk : null);
-              if (st) m.stats = st;
-              if (r.crcChecked && !r.crcOk)
-                m.error = { code: "ERR_NPZ_CRC_MISMATCH", message: `member '${m.key}': CRC-32 does not match the central directory` };
-            } catch (err) {
-              if (!isNpzError(err)) throw err;
-              m.error = { code: err.code, message: err.message }; // reported with the member errors below
-            }
-          }
-        }
-        const metadata = values.metadata
-          ? (() => {
-              try {
-                return npz.metadata() ?? null;
-              } catch {
-                return null;
-              }
-            })()
-          : undefined;
-        let firstError: { code: string; message: string } | undefined;
-        for (const m of rows) {
-          if (!m.error) continue;
-          failed = true;
-          const code = isErrorCode(m.error.code) ? m.error.code : "ERR_NPY_BAD_HEADER";
-          const err = new NpzError(code, m.error.message, { path, member: m.key });
-          firstError ??= { code, message: m.error.message };
-          process.stderr.write(errorLine(err, debug) + "\n");
-        }
-        const result: FileResult = { path, format: npz.kind, rows };
-        if (firstError) result.error = firstError;
-        if (metadata !== undefined) result.metadata = metadata;
-        results.push(result);
-      } finally {
-        npz.close();
-      }
-    } catch (err) {
-      if (!isNpzError(err)) throw err;
-      failed = true;
-      process.stderr.write(errorLine(err, debug) + "\n");
-      results.push({ path, error: { code: err.code, message: err.message } });
-    }
-  }
-
-  if (values.json) {
-    process.stdout.write(jsonText({ files: results.map(toJsonFile) }));
-  } else {
-    process.stdout.write(results.map(humanFile).join("\n\n") + "\n");
-  }
-  return failed ? EXIT.UNREADABLE : EXIT.OK;
+  for (const err of failures) process.stderr.write(errorLine(err, debug) + "\n");
+  process.stdout.write(values.json ? jsonText({ files: files.map(toJsonFile) }) : files.map(humanFile).join("\n\n") + "\n");
+  return failures.length > 0 ? EXIT.UNREADABLE : EXIT.OK;
 }

@@ -185,7 +185,7 @@ export async function checkFile(filePath: string, options: CheckRunOptions = {})
   }
 }
 
-async function expand(p: string): Promise<string[]> {
+async function expand(p: string, recursive: boolean): Promise<string[]> {
   let st;
   try {
     st = await fsp.stat(p);
@@ -198,18 +198,22 @@ async function expand(p: string): Promise<string[]> {
     const entries = await fsp.readdir(dir, { withFileTypes: true });
     for (const e of entries) {
       const full = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (/\.(npz|npy)$/i.test(e.name)) out.push(full);
+      if (e.isDirectory()) {
+        if (recursive) await walk(full);
+      } else if (/\.(npz|npy)$/i.test(e.name)) out.push(full);
     }
   };
   await walk(p);
   return out.sort();
 }
 
-/** The files checkPaths would check: files as given, directories expanded to their .npz/.npy files, sorted. */
-export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+/**
+ * The files checkPaths would check: files as given, directories expanded to their .npz/.npy files,
+ * sorted: every one below the directory (default), or with `recursive: false` only those directly in it.
+ */
+export async function expandPaths(paths: readonly string[], options: { recursive?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
-  for (const p of paths) out.push(...(await expand(p)));
+  for (const p of paths) out.push(...(await expand(p, options.recursive ?? true)));
   return out;
 }
 

@@ -55,13 +55,36 @@ describe("inspect --stats --metadata -r", () => {
     }
   });
 
-  it("text: numpy names beside descr, human sizes, control characters escaped; no -r: a directory is still an error", async () => {
+  it("text: numpy names beside descr, human sizes, control characters escaped", async () => {
     const r = await capture(() => run(["--stats", path.join(dir, "sub", "a.npz")]));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/diffraction\s+float32\s+<f4\s+4x8x8\s+C\s+deflated\s+1\.00 KiB/);
     expect(r.stdout).toContain("c\\x07tl");
     expect(r.stdout).not.toContain("c\x07tl");
-    const d = await capture(() => run([dir, "--json"]));
-    expect(d.code).toBe(3);
+  });
+
+  it("inspect DIR (no -r): the .npz/.npy files directly in it, sorted; subdirectories only with -r", async () => {
+    const sub = path.join(dir, "sub");
+    const top = path.join(dir, "top.npz");
+    execFileSync("python3", ["-c", "import numpy as np, sys; np.savez(sys.argv[1], x=np.arange(4))", top]);
+    try {
+      const flat = await capture(() => run([sub, "--json"]));
+      expect(flat.code, flat.stderr).toBe(0);
+      const names = (out: string) => (JSON.parse(out) as { files: { path: string; members: unknown[] }[] }).files.map((f) => path.relative(dir, f.path));
+      expect(names(flat.stdout)).toEqual([path.join("sub", "a.npz"), path.join("sub", "b.npy")]);
+      // dir holds top.npz and sub/: without -r only top.npz, with -r all three.
+      expect(names((await capture(() => run([dir, "--json"]))).stdout)).toEqual(["top.npz"]);
+      expect(names((await capture(() => run([dir, "-r", "--json"]))).stdout)).toEqual(["sub/a.npz", "sub/b.npy", "top.npz"]);
+      const text = await capture(() => run([sub]));
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain(`${path.join(sub, "a.npz")} (npz, 3 members)`);
+      expect(text.stdout).toContain(`${path.join(sub, "b.npy")} (npy, 1 member)`);
+    } finally {
+      rmSync(top);
+    }
+    // No .npz/.npy file directly in dir (sub/ is not entered): nothing to inspect, a usage error.
+    const none = await capture(() => run([dir]));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("no .npz/.npy files in");
   });
 });
