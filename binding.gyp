@@ -18,6 +18,7 @@
         "native/core/archive.cc",
         "native/core/archive_rows.cc",
         "native/core/archive_scan.cc",
+        "native/core/fortran_rows.cc",
         "native/core/file_lock.cc",
         "native/binding/addon.cc",
         "native/binding/convert.cc",

@@ -326,7 +326,8 @@ export class NpzFile implements Disposable {
     }
     const shape = [rows[1] - rows[0], ...header.shape.slice(1)];
     const count = shape.reduce((a, b) => a * b, 1);
-    const base = { shape, descr: header.descr, fortranOrder: header.fortranOrder };
+    // Rows of a Fortran-order array of rank >= 2 come back gathered into C order.
+    const base = { shape, descr: header.descr, fortranOrder: header.fortranOrder && header.shape.length < 2 };
     if (header.kind === "U" || header.kind === "S") {
       const data = header.kind === "U" ? decodeUnicode(res.buffer, count, header.itemsize) : decodeBytes(res.buffer, count, header.itemsize);
       return { data, ...base, zeroCopy: false };
@@ -360,8 +361,9 @@ export class NpzFile implements Disposable {
 
   /**
    * Several single rows at once (ascending, unique row numbers): `data` holds them one after the
-   * other (shape [rows.length, ...shape.slice(1)]); always a copy. A DEFLATE member is inflated
-   * once, up to the last row listed. Same refusals as array(key, { rows }).
+   * other (shape [rows.length, ...shape.slice(1)], C order, also for a Fortran-order member);
+   * always a copy. A DEFLATE member is inflated once, up to the last row listed (Fortran order:
+   * up to that row of the last column). Same refusals as array(key, { rows }).
    */
   rowSet(key: string, rows: readonly number[]): NpyArray {
     if (!Array.isArray(rows)) throw new TypeError(`Expected an array of row numbers for rows, got ${describe(rows)}`);
@@ -388,7 +390,7 @@ export class NpzFile implements Disposable {
     );
     if (!data)
       throw new NpzError("ERR_NPY_UNSUPPORTED_DTYPE", `member '${k}' has dtype ${header.descr}, which has no typed-array view`, { path: this.path, member: k });
-    return { data, shape, descr: header.descr, fortranOrder: header.fortranOrder, zeroCopy: false };
+    return { data, shape, descr: header.descr, fortranOrder: header.fortranOrder && header.shape.length < 2, zeroCopy: false };
   }
 
   /** array() with the data type asserted by the caller: `npz.arrayAs<Float32Array>("x")`. */

@@ -66,13 +66,17 @@ export interface ArrayOptions {
   /** undefined/"auto": zero-copy when possible, else one copy. true: always copy. false: throw instead of copying. */
   copy?: boolean;
   /**
-   * Read only rows `start` .. `end - 1` along the first axis (C-order arrays, or any 1-d array):
-   * the result's shape is `[end - start, ...shape.slice(1)]`. A STORED, aligned, native-endian
+   * Read only rows `start` .. `end - 1` along the first axis: numpy's `a[start:end]`, with the
+   * shape `[end - start, ...shape.slice(1)]`. A STORED, aligned, native-endian C-order (or 1-d)
    * member gives a zero-copy view of just those rows (unless `copy: true`); a DEFLATE member is
-   * inflated in bounded memory from its start up to the last needed row and no further. The
-   * CRC-32 is not verified (it covers the whole member; use `scan()` for that).
+   * inflated in bounded memory from its start up to the last needed row and no further. A
+   * Fortran-order array of 2+ dimensions has no contiguous rows: its rows are gathered into a
+   * C-order copy (`fortranOrder: false` in the result; STORED: strided reads of just those rows,
+   * DEFLATE: one streaming pass up to the last needed row of the last column, i.e. nearly the
+   * whole member), and `copy: false` throws ERR_NPY_FORTRAN_ORDER. The CRC-32 is not verified
+   * (it covers the whole member; use `scan()` for that).
    * Errors: ERR_NPY_ROW_RANGE (start > end, end > rows, 0-d array), ERR_NPY_FORTRAN_ORDER
-   * (a Fortran-order array of 2+ dimensions: its rows are not contiguous).
+   * (`copy: false` on a Fortran-order array of 2+ dimensions).
    */
   rows?: readonly [start: number, end: number];
 }

@@ -116,8 +116,9 @@ class Archive {
   // member is inflated in bounded memory (the stream's fixed buffers) from its start up to the
   // last byte of row end-1 and no further; only those bytes are charged to the inflate budget.
   // Row reads do not verify the CRC (crc_verified false): it covers the whole member.
-  // ERR_NPY_ROW_RANGE: start > end, end > rows, or a 0-d array; ERR_NPY_FORTRAN_ORDER: a
-  // Fortran-order array of 2+ dimensions (its rows are not contiguous); plus read_array's codes.
+  // A Fortran-order array of 2+ dimensions has no contiguous rows: they are gathered into a
+  // C-order copy (fortran_rows.h; RequireZeroCopy: ERR_NPY_FORTRAN_ORDER).
+  // ERR_NPY_ROW_RANGE: start > end, end > rows, or a 0-d array; plus read_array's codes.
   ArrayBytes read_rows(size_t index, uint64_t start, uint64_t end, CopyMode mode) const;
   // One pass over a C-order (or 1-d) real numeric array (b, i, u, f) giving RowProfile; STORED
   // members are read by pread, DEFLATED ones inflated in bounded memory (fixed chunks), both
@@ -126,7 +127,8 @@ class Archive {
   // max_rows rows (ERR_NPZ_LIMIT: the result holds 32 bytes per row). No CRC check.
   RowProfile row_profile(size_t index, uint64_t max_rows, const std::atomic<bool>* cancel) const;
   // The rows listed (ascending, unique, each < shape[0]; else ERR_NPY_ROW_RANGE), concatenated
-  // in native byte order, in one pass: a DEFLATED member is inflated once up to the last one.
+  // in native byte order (C order, Fortran-order members included), in one pass: a DEFLATED
+  // member is inflated once up to the last one.
   ByteBuffer read_row_set(size_t index, const std::vector<uint64_t>& rows) const;
   // Object ('|O', via the pickle walker) or 0-d/any U/S member decoded to strings.
   ObjectStrings read_strings(size_t index) const;

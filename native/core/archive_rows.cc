@@ -11,6 +11,7 @@
 #include "archive.h"
 #include "archive_internal.h"
 #include "byteswap.h"
+#include "fortran_rows.h"
 #include "member_stream.h"
 
 namespace npz {
@@ -26,12 +27,7 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
   if (h.shape.empty())
     throw Error(Code::NpyRowRange, "member '" + m.key + "' is 0-dimensional: it has no rows",
                 m.key);
-  if (h.fortran_order && h.shape.size() > 1)
-    throw Error(Code::NpyFortranOrder,
-                "member '" + m.key +
-                    "' is stored in Fortran order, so its rows are not contiguous; read the whole "
-                    "array instead",
-                m.key);
+  const bool fortran = h.fortran_order && h.shape.size() > 1;  // rows gathered: fortran_rows.h
   const uint64_t rows = h.shape[0];
   if (start > end || end > rows)
     throw Error(Code::NpyRowRange,
@@ -61,6 +57,26 @@ ArrayBytes Archive::read_rows(size_t index, uint64_t start, uint64_t end, CopyMo
   ArrayBytes out;
   out.byte_length = len;
   if (len == 0) {
+    out.data = out.owned.data();
+    return out;
+  }
+  if (fortran) {
+    if (mode == CopyMode::RequireZeroCopy)
+      throw Error(Code::NpyFortranOrder,
+                  "member '" + m.key +
+                      "' is stored in Fortran order: its rows are not contiguous, so a row read "
+                      "gathers them into a C-order copy",
+                  m.key);
+    const std::vector<RowRun> runs{{start, end - start}};
+    if (z.method != 0) charge_inflate_bytes(m, fortran_gather_extent(h, runs));
+    out.owned.resize(static_cast<size_t>(len));
+    try {
+      gather_fortran_rows(*src_, z, h, runs, out.owned.data());
+    } catch (Error& e) {
+      e.set_member(m.key);
+      throw;
+    }
+    if (dt.big_endian) swap_units(out.owned.data(), out.owned.size(), cs);
     out.data = out.owned.data();
     return out;
   }
@@ -225,6 +241,24 @@ ByteBuffer Archive::read_row_set(size_t index, const std::vector<uint64_t>& rows
                   m.key);
   ByteBuffer out;
   if (rows.empty()) return out;
+  if (h.fortran_order && h.shape.size() > 1) {
+    read_rows(index, rows[0], rows[0], CopyMode::ForceCopy);      // the dtype checks; reads nothing
+    const uint64_t rb = h.count / h.shape[0] * h.dtype.itemsize;  // rows nonempty: shape[0] > 0
+    if (rb != 0 && rows.size() > SIZE_MAX / rb)
+      throw Error(Code::NpzLimit, "row set too large", m.key);
+    const std::vector<RowRun> runs = row_runs(rows);
+    if (m.entry.method != 0) charge_inflate_bytes(m, fortran_gather_extent(h, runs));
+    out.resize(static_cast<size_t>(rb * rows.size()));
+    try {
+      gather_fortran_rows(*src_, m.entry, h, runs, out.data());
+    } catch (Error& e) {
+      e.set_member(m.key);
+      throw;
+    }
+    if (h.dtype.big_endian)
+      swap_units(out.data(), out.size(), h.dtype.component_size ? h.dtype.component_size : 1);
+    return out;
+  }
   // One row through read_rows gives the dtype/order checks and the row size.
   if (m.entry.method == 0) {
     for (uint64_t r : rows) {
