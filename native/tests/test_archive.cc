@@ -490,8 +490,9 @@ NPZ_TEST(archive_numpy_written_files) {
   NPZ_EXPECT(xr.zero_copy && xr.byte_length == 96);
 }
 
-// Row reads (issue 13): stored and deflated copies equal the rows' bytes; range, 0-d, Fortran
-// and row-size-overflow refusals; a deflated row read charges only what it inflates.
+// Row reads (issue 13): stored and deflated copies equal the rows' bytes; Fortran-order rows are
+// gathered into C order (a view of them is refused); range, 0-d and row-size-overflow refusals;
+// a deflated row read charges only what it inflates.
 NPZ_TEST(archive_read_rows) {
   const std::vector<float> v = floats(12);
   Bytes arr = ztest::npy("<f4", "(4, 3)", ztest::raw(v));
@@ -518,7 +519,16 @@ NPZ_TEST(archive_read_rows) {
   NPZ_EXPECT(a->inflated_total() == 128 + 36);
   NPZ_EXPECT_CODE(a->read_rows(1, 0, 4, CopyMode::Auto), Code::NpzLimit);
   NPZ_EXPECT_CODE(a->read_rows(1, 0, 1, CopyMode::RequireZeroCopy), Code::NpzCompressedMember);
-  NPZ_EXPECT_CODE(a->read_rows(2, 0, 1, CopyMode::Auto), Code::NpyFortranOrder);
+  {
+    // (4, 3) in Fortran order: element (i, j) is v[i + 4 j]; rows 1..2 in C order.
+    npz::ArrayBytes f = a->read_rows(2, 1, 3, CopyMode::Auto);
+    const float want[6] = {v[1], v[5], v[9], v[2], v[6], v[10]};
+    NPZ_EXPECT(f.byte_length == 24 && !f.zero_copy && std::memcmp(f.data, want, 24) == 0);
+    npz::ByteBuffer set = a->read_row_set(2, {0, 3});
+    const float want_set[6] = {v[0], v[4], v[8], v[3], v[7], v[11]};
+    NPZ_EXPECT(set.size() == 24 && std::memcmp(set.data(), want_set, 24) == 0);
+  }
+  NPZ_EXPECT_CODE(a->read_rows(2, 0, 1, CopyMode::RequireZeroCopy), Code::NpyFortranOrder);
   NPZ_EXPECT_CODE(a->read_rows(3, 0, 0, CopyMode::Auto), Code::NpyRowRange);
   // The header parser already refuses dimensions whose product overflows (even beside a 0):
   // the row read rethrows that member error.

@@ -73,7 +73,7 @@ export function formatReportText(r: Report, options: TextFormatOptions = {}): st
   }
   for (const { v, keys } of groups.values()) {
     lines.push(`  ${LABEL[v.severity]} ${v.rule}${keys.length ? ` [${keys.map(oneLine).join(", ")}]` : ""}: ${oneLine(v.message)}`);
-    const note = v.frames ? framesNote(v) : null;
+    const note = framesNote(v);
     const notes = options.notes?.get(v) ?? (note ? [note] : []);
     for (const n of notes) lines.push(`          ${oneLine(n)}`);
     if (v.hint) lines.push(`          hint: ${oneLine(v.hint)}`);

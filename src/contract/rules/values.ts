@@ -151,7 +151,6 @@ function plural(n: number, one: string): string {
 }
 
 /** "17" / "3, 5, 9, ..." : the first frames, with "..." when more are affected. */
-export function frameList(t: { first: readonly number[]; rows?: number; total?: number }): string {
-  const total = t.total ?? t.rows ?? t.first.length;
-  return t.first.join(", ") + (total > t.first.length ? ", ..." : "");
+function frameList(t: RowTally): string {
+  return t.first.join(", ") + (t.rows > t.first.length ? ", ..." : "");
 }
