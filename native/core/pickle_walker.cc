@@ -2,8 +2,10 @@
 // Values live in an arena of symbolic nodes addressed by index: memo entries and the stack hold
 // indices, so a list memoized before its APPENDs sees them (as in the real unpickler) and a
 // BINGET never copies a string. Every count that grows with the input is capped.
-// Over 400 lines on purpose: the walker is one state machine (opcode switch over one arena);
-// splitting its opcode groups would spread one invariant (every node index checked) over files.
+// Over 400 lines on purpose: the walker is one state machine (opcode switch over one arena), and
+// both results are read from that arena (strings of an object array; a plain value, where dict
+// keys follow Python's equality); splitting them would spread one invariant (every node index
+// checked, every expansion capped) over files.
 #include "pickle_walker.h"
 #include "utf8.h"
 
