@@ -8,6 +8,9 @@
 //     --runs    best of N (default 3); a measurement stops early once it has used 60 s
 // Needs the built package (npm run build) and python3 with numpy. Data is generated under
 // bench/.data/ (git-ignored) and reused while its parameters and generator are unchanged.
+// Over 400 lines on purpose: every case's npzguard and reference columns are run from this one
+// driver so they share one machine state, one load check and one results.json; the reference
+// programs and per-case helpers live beside it (bench/*.py, bench/*.mjs).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";

@@ -3,6 +3,8 @@
 // copy); value scans run on the libuv pool and are cancellable with an AbortSignal.
 // Arguments are checked here, before native code runs (TypeError "Expected <what> for <name>,
 // got <value>"); native errors become NpzError via fromNative(err, path, member).
+// Over 400 lines: NpzFile is the public reader surface, one class whose every method checks its
+// arguments before native code runs; dtype views live in dtype.ts, errors in errors.ts.
 import { native, type RawArchive, type RawHeader, type RawMember, type RawOpenOptions } from "./native.js";
 import { NpzError, fromNative, isErrorCode, type ErrorCode } from "./errors.js";
 import { decodeBytes, decodeUnicode, describe, viewAs, type DataFor } from "./dtype.js";

@@ -2,6 +2,7 @@
 // kPickles / kBadPickles are real pickles: np.save(..., allow_pickle=True) payloads (numpy 2.4.6,
 // protocol 4) and pickle.dumps(arr, protocol=2/3/5); the *_np1 cases rename the module to
 // numpy.core.multiarray as numpy 1.x wrote it. Hand-built byte strings cover the refusals.
+// Over 400 lines: most of it is byte tables of real pickles (data, not logic).
 #include <cmath>
 #include <cstring>
 #include <string>

@@ -1,4 +1,6 @@
 // CRC-32, inflate back ends, MemberStream (rows 13, 14, 16) and the Scanner kernels.
+// Over 400 lines: the tests of three small components that feed each other (CRC, inflaters,
+// MemberStream + Scanner), kept together because each builds its streams with the others.
 #include <atomic>
 #include <cmath>
 #include <cstdio>

@@ -6,6 +6,9 @@
 //   and an unchanged bundle, unless force) -> executor, with a drift re-stat of both inputs right
 //   before each launch and after each exit -> success evidence -> run record, merged and
 //   rewritten atomically after every state change.
+// Over 400 lines: runHandoff() is one ordered sequence over one run's state (lock, record,
+// adoption, gate, resume, launches, settlement); its parts that stand alone already live apart
+// (lock.ts, run-record.ts, inputs.ts, evidence.ts, trainer-command.ts, the executors).
 import { readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import type { FileStamp } from "../gate/cache.js";

@@ -5,6 +5,9 @@
 // Frames come from the native reader through row reads (rowSet: one pass over the member,
 // stopping at the last frame needed) and the per-frame totals and mean pattern from one
 // streaming pass (rowProfile); diffraction is never loaded whole.
+// Over 400 lines: the sections of one HTML document (file verdict, key table, metadata tree,
+// pictures) share its escaping and layout helpers; number/size formatting is in format.ts and the
+// study matrix page in study.ts.
 import { PNG } from "pngjs";
 import { checkFile } from "../contract/check.js";
 import type { CheckOptions, Report, Violation } from "../contract/types.js";

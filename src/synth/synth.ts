@@ -14,6 +14,8 @@
 //   phase_d/dose_<int>/{dense,sparse}/{train,test}.npz   `<U` JSON `_metadata`
 // Deterministic for a given seed (including `_metadata` when `timestamp` is given).
 // Synchronous; throws RangeError/TypeError for bad options and node:fs errors for I/O.
+// Over 400 lines: one simulation pipeline (object, probe, scan, far field, per-dose Poisson draw,
+// Phase C/D files and their _metadata) whose steps share the same arrays and parameters.
 import FFT from "fft.js";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { numericNpy, pickledStringScalarNpy, unicodeScalarNpy, type NpyParts } from "../writer/npy.js";
