@@ -819,6 +819,14 @@ void decode_chunk(const Source& src, uint64_t offset, const Plan& plan, size_t i
           if (((x >> 3) & 31) > 29 || ((x >> 8) & 31) > 29) continue;
         } else if (type != 0) {
           continue;
+        } else {
+          // Stored: LEN == ~NLEN at the next byte boundary after the 3 header bits.
+          const size_t a = static_cast<size_t>((b + 3 + 7) / 8);
+          if (a + 4 <= n) {
+            const unsigned len = in[a] | (unsigned{in[a + 1]} << 8);
+            const unsigned nlen = in[a + 2] | (unsigned{in[a + 3]} << 8);
+            if ((len ^ nlen) != 0xFFFFu) continue;
+          }
         }
       }
       if (!block_candidate(in, n, b)) continue;
@@ -952,7 +960,9 @@ ParallelInflateResult parallel_inflate(const Source& src, uint64_t offset, uint6
   plan.chunk = opts.chunk_size ? opts.chunk_size
                                : static_cast<size_t>(std::clamp<uint64_t>(
                                      csize / (4 * uint64_t{threads}), 256u << 10, 4u << 20));
-  plan.overhang = opts.overhang ? opts.overhang : (1u << 20);
+  // Past its range a chunk reads 256 KiB at a time (zlib's blocks are far shorter; a longer
+  // one slides the input forward, see slide_input).
+  plan.overhang = opts.overhang ? opts.overhang : (256u << 10);
   plan.cap =
       opts.max_chunk_output ? opts.max_chunk_output : std::max<size_t>(8 * plan.chunk, 4u << 20);
   // A highly compressible member gets smaller chunks, so that one chunk's output stays under
