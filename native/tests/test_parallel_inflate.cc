@@ -179,7 +179,7 @@ NPZ_TEST(parallel_inflate_mixed_block_types_in_one_stream) {
 // Long matches (distance 20000, length 258) run across every chunk boundary: the chunks after
 // the first are full of markers, resolved from the previous chunk's last 32 KiB.
 NPZ_TEST(parallel_inflate_long_matches_across_chunks) {
-  const Bytes data = sample(4, 2000000, 99);
+  const Bytes data = sample(4, 600000, 99);
   npz::ParallelInflateResult st;
   for (int level : {1, 6, 9}) {
     const Bytes z = deflate_one(data, level);
