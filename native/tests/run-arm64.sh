@@ -24,10 +24,11 @@ file build-arm64/npz_core_tests 2>/dev/null | grep -q aarch64 || {
 # -cpu max: every optional arm64 feature (CRC32, PMULL) on, so all kernels run; the portable
 # kernel runs in the same pass (crc32_kernels_agree_with_zlib checks every supported kernel).
 # Under emulation the whole suite takes long; the architecture-specific code is the CRC kernels
-# and the decoders (unaligned loads, byte order; the parallel one on its marker-heavy test), plus
-# the member streams that use both.
+# and the decoder (unaligned loads, byte order), plus the member streams that use both. The
+# parallel engine's tests are not in the default set: threads under qemu-user are too slow (its
+# long-match test did not finish in 10 minutes); NPZ_ARM64_ALL=1 includes them.
 # NPZ_ARM64_ALL=1 runs every test.
-filter="crc32_,inflate_,member_stream_,archive_crc,parallel_inflate_long_matches"
+filter="crc32_,inflate_,member_stream_,archive_crc"
 if [ "${NPZ_ARM64_ALL:-0}" = 1 ]; then filter=""; fi
 NPZ_TEST_FILTER="$filter" QEMU_LD_PREFIX=/usr/aarch64-linux-gnu \
   qemu-aarch64 -cpu max build-arm64/npz_core_tests test/fixtures
