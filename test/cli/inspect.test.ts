@@ -1,28 +1,13 @@
 // `npzguard inspect`: table / --json output, exit codes, one stderr line per failure.
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { capture, type CliResult } from "../helpers/capture.js";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { run } from "../../src/cli/inspect.js";
 
-const GEN = String.raw`
-import sys, os, io, zipfile
-import numpy as np
-d = sys.argv[1]
-j = lambda n: os.path.join(d, n)
-np.savez(j("ok.npz"), diffraction=np.zeros((4, 8, 8), dtype="<f4"), xcoords=np.arange(4.0))
-np.savez_compressed(j("comp.npz"), probeGuess=np.ones((8, 8), dtype="<c8"), fort=np.asfortranarray(np.zeros((2, 3))))
-np.save(j("one.npy"), np.arange(5, dtype="<i8"))
-good = io.BytesIO(); np.save(good, np.arange(3, dtype="<i4"))
-with zipfile.ZipFile(j("badmember.npz"), "w") as z:
-  z.writestr("good.npy", good.getvalue())
-  z.writestr("bad.npy", b"\x93NUMPY\x09\x00\x10\x00" + b"{}".ljust(16))
-open(j("junk.npz"), "wb").write(b"not a zip file" * 10)
-`;
+// Inputs: test/fixtures/cli/inspect/, written by numpy (test/fixtures/gen_inputs.py).
+const dir = fileURLToPath(new URL("../fixtures/cli/inspect/", import.meta.url));
 
-let dir = "";
 const f = (name: string) => path.join(dir, name);
 
 async function inspect(...argv: string[]): Promise<CliResult> {
@@ -45,17 +30,6 @@ interface JsonOut {
     error?: { code: string; message: string };
   }[];
 }
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "npzguard-inspect-"));
-  const script = path.join(dir, "gen.py");
-  writeFileSync(script, GEN);
-  execFileSync("python3", [script, dir]);
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 afterEach(() => {
   vi.restoreAllMocks();
