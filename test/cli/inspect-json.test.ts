@@ -1,28 +1,14 @@
 // Acceptance review of `npzguard inspect` (issue 2 §4): the --json shape exactly as the issue
 // pins it, exit codes and the one-line stderr format for missing files, junk and malformed
 // members mixed with good files. (Directories: inspect-more.test.ts, since issue 13.)
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { capture, type CliResult } from "../helpers/capture.js";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { run } from "../../src/cli/inspect.js";
 
-const GEN = String.raw`
-import sys, os, io, zipfile
-import numpy as np
-d = sys.argv[1]
-j = lambda n: os.path.join(d, n)
-np.savez(j("good.npz"), diffraction=np.zeros((2, 4, 4), dtype="<f4"), **{"a/b": np.arange(3, dtype=">i4")})
-np.savez(j("empty.npz"))
-np.save(j("fort.npy"), np.asfortranarray(np.zeros((2, 3), dtype="<c8")))
-ok = io.BytesIO(); np.save(ok, np.arange(3, dtype="<i2"))
-with zipfile.ZipFile(j("badmember.npz"), "w") as z:
-    z.writestr("ok.npy", ok.getvalue())
-    z.writestr("broken.npy", b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', 'shape': (2,)}\n")
-open(j("junk.npz"), "wb").write(b"this is not a zip archive" * 4)
-`;
+// Inputs: test/fixtures/cli/inspect-json/, written by numpy (test/fixtures/gen_inputs.py).
+const dir = fileURLToPath(new URL("../fixtures/cli/inspect-json/", import.meta.url));
 
 const MEMBER_KEYS = ["byteLength", "compression", "descr", "fortranOrder", "key", "shape"];
 const LINE = /^ERR_[A-Z0-9_]+: .+ \([^()]+\)$/;
@@ -43,23 +29,11 @@ interface JsonFile {
   error?: { code: string; message: string };
 }
 
-let dir = "";
 const f = (name: string) => path.join(dir, name);
 
 async function inspect(...argv: string[]): Promise<CliResult> {
   return capture(() => run(argv));
 }
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "npzguard-review-inspect-"));
-  const script = path.join(dir, "gen.py");
-  writeFileSync(script, GEN);
-  execFileSync("python3", [script, dir]);
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 afterEach(() => {
   vi.restoreAllMocks();
