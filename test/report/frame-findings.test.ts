@@ -1,37 +1,15 @@
 // Findings that point at frames (check's text and JSON output) and the quieter text formatter:
 // info findings hidden unless --verbose (except those that name frames), repeated findings grouped.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
 import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/check.js";
 import { formatText } from "../../src/contract/format/text.js";
 import type { Report } from "../../src/contract/types.js";
 
-let dir = "";
-beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "npzguard-frames-"));
-  // The contract fixture tiled to 30 frames by numpy, 100 NaNs in frame 17, frame 5 all zero.
-  execFileSync("python3", [
-    "-c",
-    String.raw`
-import numpy as np, sys
-z = dict(np.load(sys.argv[1], allow_pickle=True))
-d = np.tile(z["diffraction"], (3, 1, 1)); d[17].reshape(-1)[:100] = np.nan; d[5] = 0
-z["diffraction"] = d
-for k in ["xcoords", "ycoords", "xcoords_start", "ycoords_start"]: z[k] = np.tile(z[k], 3)
-z["scan_index"] = np.arange(30)
-np.savez_compressed(sys.argv[2], **z)
-`,
-    path.resolve("test/fixtures/contract/valid.npz"),
-    path.join(dir, "f17.npz"),
-  ]);
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+// The contract fixture tiled to 30 frames by numpy, 100 NaNs in frame 17, frame 5 all zero
+// (test/fixtures/report/f17.npz, written by test/fixtures/gen_inputs.py).
+const F17 = fileURLToPath(new URL("../fixtures/report/f17.npz", import.meta.url));
 
 async function cli(...argv: string[]) {
   const r = await capture(() => run(argv));
@@ -40,7 +18,7 @@ async function cli(...argv: string[]) {
 
 describe("check: value findings name their frames", () => {
   it("text: the NaN finding is followed by its frames (17); the zero-energy frame (5) is its own finding; other info hidden", async () => {
-    const r = await cli(path.join(dir, "f17.npz"));
+    const r = await cli(F17);
     expect(r.code).toBe(1);
     const lines = r.out.split("\n");
     const i = lines.findIndex((l) => l.includes("data001/diffraction-finite"));
@@ -53,9 +31,9 @@ describe("check: value findings name their frames", () => {
   });
 
   it("--verbose shows info findings; --json carries frames (first frames, per-frame counts, total)", async () => {
-    const v = await cli(path.join(dir, "f17.npz"), "--verbose");
+    const v = await cli(F17, "--verbose");
     expect(v.out).toMatch(/^ {2}info {4}npz\/storage/m);
-    const j = await cli(path.join(dir, "f17.npz"), "--json");
+    const j = await cli(F17, "--json");
     const viols = (JSON.parse(j.out) as { files: { violations: Record<string, unknown>[] }[] }).files[0]!.violations;
     const viol = viols.find((x) => x.rule === "data001/diffraction-finite")!;
     expect(viol.message).toBe("diffraction contains 100 non-finite values");
