@@ -3,28 +3,30 @@
 // The default --json shape is pinned by review-inspect.test.ts and stays unchanged.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { capture } from "../helpers/capture.js";
 import { run } from "../../src/cli/inspect.js";
 
 let dir = "";
 let want: Record<string, { min: number; max: number; mean: number; nan: number; inf: number; zero: number }> = {};
+// Inputs: test/fixtures/cli/inspect-more/ (written by numpy, test/fixtures/gen_inputs.py), copied
+// into a temporary directory (this test adds and removes top.npz there). The expected statistics
+// are numpy's own, computed here from the copied file.
+const FX = fileURLToPath(new URL("../fixtures/cli/inspect-more/", import.meta.url));
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-inspect13-"));
   mkdirSync(path.join(dir, "sub"));
+  for (const n of ["a.npz", "b.npy"]) copyFileSync(path.join(FX, "sub", n), path.join(dir, "sub", n));
   want = JSON.parse(
     execFileSync("python3", [
       "-c",
       String.raw`
 import numpy as np, sys, json
-rng = np.random.default_rng(1)
-d = rng.standard_normal((4, 8, 8)).astype(np.float32); d[1, 2, 3] = np.nan; d[2, 0, :3] = np.inf; d[3, 0, 0] = 0
-c = np.arange(6, dtype=np.int64) - 2
-np.savez_compressed(sys.argv[1] + "/sub/a.npz", diffraction=d, **{"c\x07tl": c},
-    _metadata=np.array(json.dumps({"nphotons": 1000.0}), dtype=object))
-np.save(sys.argv[1] + "/sub/b.npy", c)
+with np.load(sys.argv[1] + "/sub/a.npz") as z:
+    d, c = z["diffraction"], z["c\x07tl"]
 out = {}
 for k, a in [("diffraction", d), ("c\x07tl", c)]:
     f = a[np.isfinite(a)]
@@ -66,7 +68,7 @@ describe("inspect --stats --metadata -r", () => {
   it("inspect DIR (no -r): the .npz/.npy files directly in it, sorted; subdirectories only with -r", async () => {
     const sub = path.join(dir, "sub");
     const top = path.join(dir, "top.npz");
-    execFileSync("python3", ["-c", "import numpy as np, sys; np.savez(sys.argv[1], x=np.arange(4))", top]);
+    copyFileSync(path.join(FX, "top.npz"), top);
     try {
       const flat = await capture(() => run([sub, "--json"]));
       expect(flat.code, flat.stderr).toBe(0);
