@@ -1,14 +1,16 @@
 // Every `--json` document of the CLI carries the envelope (schemaVersion, tool) and validates
 // against its shipped schema (schemas/<command>.schema.json), checked with ajv in strict mode.
-// Inputs: numpy-written fixtures, a synthetic study (synth), a corrupt archive, the fake trainer.
+// Inputs: numpy-written fixtures, a synthetic study (synth), a corrupt archive, the fake trainer,
+// and two files built with the test NPZ writer (fix / repack).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture } from "../helpers/capture.js";
+import { npy, zip } from "../helpers/npz-writer.js";
 import { FAKE } from "../helpers/study-harness.js";
 import { run as checkCmd } from "../../src/cli/check.js";
 import { run as fixCmd } from "../../src/cli/fix.js";
@@ -110,13 +112,9 @@ describe("--json documents validate against their schema", () => {
   });
 
   it("check: findings that point at frames carry `frames`; per-row tallies in stats", async () => {
-    const f = join(dir, "frames.npz");
-    execFileSync("python3", [
-      "-c",
-      "import numpy as np, sys\nz = dict(np.load(sys.argv[1], allow_pickle=True))\nd = z['diffraction'].copy(); d[3] = 0; d[6, 0, 0] = np.nan\nz['diffraction'] = d\nnp.savez(sys.argv[2], **z)",
-      join(FIX, "contract", "valid.npz"),
-      f,
-    ]);
+    // The contract fixture with frame 3 all zero and one NaN in frame 6, written by numpy
+    // (test/fixtures/gen_inputs.py).
+    const f = join(FIX, "cli", "json-schema", "frames.npz");
     const r = await capture(() => checkCmd([f, "--json"]));
     expect(r.code).toBe(1);
     const doc = expectValid("check", r.stdout) as {
@@ -171,20 +169,41 @@ describe("--json documents validate against their schema", () => {
 
 describe("fix / repack --json validate against their schema", () => {
   it("fix: a written fix, a dry run and an unfixable file; repack", async () => {
-    execFileSync("python3", [
-      "-c",
-      String.raw`
-import sys, numpy as np
-d = sys.argv[1]
-rng = np.random.default_rng(5)
-x = rng.uniform(40, 160, 16)
-base = dict(probeGuess=np.ones((64, 64), np.complex128), objectGuess=np.ones((200, 200), np.complex64), xcoords=x, ycoords=x)
-np.savez(d + "/legacy.npz", diffraction=rng.random((64, 64, 16)).astype(np.float32), **base)
-bad = rng.random((16, 64, 64)).astype(np.float32); bad[0, 0, 0] = np.nan
-np.savez(d + "/nan.npz", diffraction=bad, **base)
-`,
-      dir,
-    ]);
+    // A legacy (H, W, N) diffraction stack and an (N, H, W) one with a NaN, written with the test
+    // NPZ writer (the stored files are ~600 KB each, too big to commit).
+    let seed = 5;
+    const random = (n: number): Float32Array =>
+      Float32Array.from({ length: n }, () => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        return seed / 2 ** 32;
+      });
+    const x = Float64Array.from(random(16), (v) => 40 + 120 * v);
+    const ones = (n: number, w: number) => new Float32Array(n * w).fill(1);
+    const base = [
+      {
+        name: "probeGuess.npy",
+        data: npy(
+          Float64Array.from(ones(64 * 64, 2), (v, i) => (i % 2 ? 0 : v)),
+          { descr: "<c16", shape: [64, 64] },
+        ),
+      },
+      {
+        name: "objectGuess.npy",
+        data: npy(
+          Float32Array.from(ones(200 * 200, 2), (v, i) => (i % 2 ? 0 : v)),
+          { descr: "<c8", shape: [200, 200] },
+        ),
+      },
+      { name: "xcoords.npy", data: npy(x, { descr: "<f8", shape: [16] }) },
+      { name: "ycoords.npy", data: npy(x, { descr: "<f8", shape: [16] }) },
+    ];
+    writeFileSync(
+      join(dir, "legacy.npz"),
+      zip([{ name: "diffraction.npy", data: npy(random(64 * 64 * 16), { descr: "<f4", shape: [64, 64, 16] }) }, ...base]).bytes,
+    );
+    const nan = random(16 * 64 * 64);
+    nan[0] = Number.NaN;
+    writeFileSync(join(dir, "nan.npz"), zip([{ name: "diffraction.npy", data: npy(nan, { descr: "<f4", shape: [16, 64, 64] }) }, ...base]).bytes);
     const ok = await capture(() => fixCmd([join(dir, "legacy.npz"), "--out", join(dir, "legacy.fixed.npz"), "--json"]));
     expect(ok.code).toBe(0);
     const doc = expectValid("fix", ok.stdout) as { written: boolean; remedies: unknown[] };
