@@ -1,40 +1,41 @@
 // NpzFile#strings(): items come back in C (row-major) order for every encoding — numpy pickles
 // object arrays row-major, and column-major <U/|S arrays are reordered to match — while
 // NpzFile#array() keeps storage order for U/S like every other dtype.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { openNpz } from "../../src/index.js";
 
-let dir = "";
+// Fortran-ordered U, S and object arrays written by numpy (test/fixtures/reader/strings-order.npz,
+// test/fixtures/gen_inputs.py); numpy loads them here and says what C and storage order are.
+const FILE = fileURLToPath(new URL("../fixtures/reader/strings-order.npz", import.meta.url));
+let expected: Record<string, (string | null)[]> = {};
 beforeAll(() => {
-  dir = mkdtempSync(path.join(tmpdir(), "npzguard-strorder-"));
-  // numpy writes the arrays and says what C order is: python3 + numpy are required (CI has them).
-  execFileSync("python3", [
-    "-c",
-    String.raw`
+  expected = JSON.parse(
+    execFileSync(
+      "python3",
+      [
+        "-c",
+        String.raw`
 import sys, json, numpy as np
-d = sys.argv[1]
-u = np.asfortranarray(np.array([["a", "bb", "c"], ["dd", "e", "ff"]]))
-s = np.asfortranarray(np.array([[b"x", b"yy"], [b"zz", b"w"], [b"q", b"rr"]]))
-o = np.array([["p", None], ["r", "s"]], dtype=object).T.copy(order="F")
-np.savez(d + "/s.npz", u=u, s=s, o=o)
-json.dump({k: [None if v is None else (v.decode() if isinstance(v, bytes) else str(v)) for v in a.flatten(order="C").tolist()]
+with np.load(sys.argv[1], allow_pickle=True) as z:
+    u, s, o = z["u"], z["s"], z["o"]
+assert u.flags.f_contiguous and not u.flags.c_contiguous and s.flags.f_contiguous and not s.flags.c_contiguous
+print(json.dumps({k: [None if v is None else (v.decode() if isinstance(v, bytes) else str(v)) for v in a.flatten(order="C").tolist()]
            for k, a in dict(u=u, s=s, o=o).items()} |
           {k + "_storage": [v.decode() if isinstance(v, bytes) else str(v) for v in a.flatten(order="K").tolist()]
-           for k, a in dict(u=u, s=s).items()}, open(d + "/expected.json", "w"))
+           for k, a in dict(u=u, s=s).items()}))
 `,
-    dir,
-  ]);
+        FILE,
+      ],
+      { encoding: "utf8" },
+    ),
+  ) as Record<string, (string | null)[]>;
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("NpzFile#strings()", () => {
   it("returns C-order items for Fortran-ordered U, S and object arrays", () => {
-    const expected = JSON.parse(readFileSync(path.join(dir, "expected.json"), "utf8")) as Record<string, (string | null)[]>;
-    const npz = openNpz(path.join(dir, "s.npz"));
+    const npz = openNpz(FILE);
     try {
       for (const key of ["u", "s", "o"]) {
         expect(npz.strings(key).items, key).toEqual(expected[key]);
