@@ -5,9 +5,10 @@
 // bounded memory when reading the first rows of a large deflated member.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadNpy, openNpz, NpzError } from "../../src/index.js";
 
 const DTYPES = ["?", "i1", "u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16", ">i4", ">f8", ">c8", "<U5", "S3"];
@@ -20,36 +21,17 @@ const RANGES: [number, number][] = [
   [7, 7],
 ];
 
-const GEN = String.raw`
+// The inputs (test/fixtures/rows/row-reads/, written by numpy with test/fixtures/gen_inputs.py):
+// keys a0.. are the dtypes in order, as (7, 3, 2) arrays ((7, 3) for U/S), plus one_d,
+// fortran_1d, fortran, zero_d and empty; plain.npy is a11 (<f8), big.npy a15 (>f8). numpy loads
+// them here and computes the expected slices.
+const FX = fileURLToPath(new URL("../fixtures/rows/row-reads/", import.meta.url));
+const EXPECT = String.raw`
 import numpy as np, json, sys, base64
-out = sys.argv[1]
 dtypes = json.loads(sys.argv[2]); ranges = json.loads(sys.argv[3])
-rng = np.random.default_rng(7)
-arrs = {}
-for i, dt in enumerate(dtypes):
-    d = np.dtype(dt)
-    if d.kind == 'U':
-        a = np.array([["r%dc%d\u00e9" % (r, c) for c in range(3)] for r in range(7)], dtype=d)
-    elif d.kind == 'S':
-        a = np.array([[b"%d%d" % (r, c) for c in range(3)] for r in range(7)], dtype=d)
-    elif d.kind == 'b':
-        a = rng.integers(0, 2, size=(7, 3, 2)).astype(d)
-    elif d.kind == 'c':
-        a = (rng.standard_normal((7, 3, 2)) + 1j * rng.standard_normal((7, 3, 2))).astype(d)
-    elif d.kind == 'f':
-        a = rng.standard_normal((7, 3, 2)).astype(d); a[1, 0, 0] = np.nan
-    else:
-        a = rng.integers(np.iinfo(d).min, np.iinfo(d).max, size=(7, 3, 2), dtype=d.newbyteorder('='), endpoint=True).astype(d)
-    arrs["a%d" % i] = a
-arrs["one_d"] = np.arange(7, dtype='<f4')
-arrs["fortran_1d"] = np.asfortranarray(np.arange(7, dtype='<i4'))
-arrs["fortran"] = np.asfortranarray(np.arange(21, dtype='<f8').reshape(7, 3))
-arrs["zero_d"] = np.array(3.5)
-arrs["empty"] = np.zeros((0, 4), dtype='<f4')
-np.savez(out + "/stored.npz", **arrs)
-np.savez_compressed(out + "/deflated.npz", **arrs)
-np.save(out + "/plain.npy", arrs["a11"])
-np.save(out + "/big.npy", arrs["a15"])
+with np.load(sys.argv[1]) as z:
+    arrs = {k: z[k] for k in z.files}
+assert all(arrs["a%d" % i].dtype == np.dtype(d) for i, d in enumerate(dtypes)), "fixture dtypes differ from DTYPES"
 exp = {}
 for k, a in arrs.items():
     if a.ndim == 0 or (a.flags.f_contiguous and not a.flags.c_contiguous):
@@ -65,7 +47,7 @@ for k, a in arrs.items():
             le = np.ascontiguousarray(sl).astype(sl.dtype.newbyteorder('<'))
             e["%d:%d" % (s, t)] = {"b64": base64.b64encode(le.tobytes()).decode(), "shape": list(sl.shape)}
     exp[k] = e
-json.dump(exp, open(out + "/expected.json", "w"))
+print(json.dumps(exp))
 `;
 
 type Expected = Record<string, Record<string, { b64?: string; strings?: string[]; shape: number[] }>>;
@@ -75,8 +57,9 @@ let expected: Expected = {};
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-rows-"));
-  execFileSync("python3", ["-c", GEN, dir, JSON.stringify(DTYPES), JSON.stringify(RANGES)]);
-  expected = JSON.parse(readFileSync(path.join(dir, "expected.json"), "utf8")) as Expected;
+  expected = JSON.parse(
+    execFileSync("python3", ["-c", EXPECT, path.join(FX, "stored.npz"), JSON.stringify(DTYPES), JSON.stringify(RANGES)], { encoding: "utf8" }),
+  ) as Expected;
 });
 
 afterAll(() => {
@@ -90,7 +73,7 @@ function bytesOf(data: unknown): Buffer {
 
 describe.each(["stored", "deflated"])("row reads of %s members equal numpy's slices", (kind) => {
   it("every dtype, first/middle/last/all/empty ranges", () => {
-    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    using npz = openNpz(path.join(FX, `${kind}.npz`));
     let compared = 0;
     for (const [key, ranges] of Object.entries(expected)) {
       for (const [r, want] of Object.entries(ranges)) {
@@ -110,7 +93,7 @@ describe.each(["stored", "deflated"])("row reads of %s members equal numpy's sli
   });
 
   it("refuses out-of-range rows, a 0-d array and a zero-copy read of 2-d Fortran rows with coded errors", () => {
-    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    using npz = openNpz(path.join(FX, `${kind}.npz`));
     const code = (f: () => unknown) => {
       try {
         f();
@@ -136,8 +119,8 @@ describe.each(["stored", "deflated"])("row reads of %s members equal numpy's sli
 
 describe("row read copy rules", () => {
   it("STORED native-endian aligned rows are a zero-copy view; deflated and big-endian are copies", () => {
-    using s = openNpz(path.join(dir, "stored.npz"));
-    using d = openNpz(path.join(dir, "deflated.npz"));
+    using s = openNpz(path.join(FX, "stored.npz"));
+    using d = openNpz(path.join(FX, "deflated.npz"));
     // i1 data is always aligned; wider dtypes follow the whole-array rule (np.savez does not
     // align member data in the file), so a row read is a view exactly when array() is one.
     expect(s.array("a1", { rows: [2, 4] }).zeroCopy).toBe(true);
@@ -153,10 +136,10 @@ describe("row read copy rules", () => {
   });
 
   it("loadNpy reads rows of a .npy file (native and big-endian)", () => {
-    const a = loadNpy(path.join(dir, "plain.npy"), { rows: [3, 5] });
+    const a = loadNpy(path.join(FX, "plain.npy"), { rows: [3, 5] });
     expect(a.shape).toEqual([2, 3, 2]);
     expect(bytesOf(a.data).equals(Buffer.from(expected.a11!["3:5"]!.b64!, "base64"))).toBe(true);
-    const b = loadNpy(path.join(dir, "big.npy"), { rows: [6, 7] });
+    const b = loadNpy(path.join(FX, "big.npy"), { rows: [6, 7] });
     expect(bytesOf(b.data).equals(Buffer.from(expected.a15!["6:7"]!.b64!, "base64"))).toBe(true);
   });
 });
@@ -234,10 +217,10 @@ for k in ["a1", "a5", "a10", "a15", "one_d"]:
               "set": base64.b64encode(np.ascontiguousarray(z[k][[1, 4, 6]]).astype(z[k].dtype.newbyteorder('<')).tobytes()).decode()}
 print(json.dumps(out))
 `,
-        path.join(dir, `${kind}.npz`),
+        path.join(FX, `${kind}.npz`),
       ]).toString(),
     ) as Record<string, { sum: number[]; nonfinite: number[]; nonzero: number[]; negative: number[]; colSum: number[]; set: string }>;
-    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    using npz = openNpz(path.join(FX, `${kind}.npz`));
     for (const [k, w] of Object.entries(want)) {
       const p = npz.rowProfile(k);
       expect([...p.nonfinite], k).toEqual(w.nonfinite);
