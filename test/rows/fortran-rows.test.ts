@@ -4,9 +4,10 @@
 // 3-D and 4-D; plus the two STORED read paths (columns closer or farther apart than the 1 MiB
 // window) and bounded memory on a large deflated Fortran member.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNpy, openNpz } from "../../src/index.js";
 
@@ -25,43 +26,30 @@ const RANGES: [number, number][] = [
 ];
 const SETS = [[0], [1, 2, 3], [0, 2, 5], [4, 5]];
 
-const GEN = String.raw`
+// The inputs (test/fixtures/rows/fortran-rows/, written by numpy with test/fixtures/gen_inputs.py):
+// key a<i>_<j> is DTYPES[i] in SHAPES[j], Fortran order; f.npy = a13_1, fbe.npy = a14_2. numpy
+// loads them here and computes the expected slices and row sets.
+const FX = fileURLToPath(new URL("../fixtures/rows/fortran-rows/", import.meta.url));
+const EXPECT = String.raw`
 import numpy as np, json, sys, base64
-out, dtypes, shapes, ranges, sets = sys.argv[1], *map(json.loads, sys.argv[2:6])
-rng = np.random.default_rng(11)
-arrs = {}
-def make(d, shape):
-    if d.kind == 'U':
-        return np.array(["%d\u00e9" % i for i in range(int(np.prod(shape)))], dtype=d).reshape(shape)
-    if d.kind == 'S':
-        return np.array([b"%d" % i for i in range(int(np.prod(shape)))], dtype=d).reshape(shape)
-    if d.kind == 'b':
-        return rng.integers(0, 2, size=shape).astype(d)
-    if d.kind == 'c':
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(d)
-    if d.kind == 'f':
-        a = rng.standard_normal(shape).astype(d); a.reshape(-1)[3] = np.nan; return a
-    return rng.integers(np.iinfo(d).min, np.iinfo(d).max, size=shape, dtype=d.newbyteorder('='), endpoint=True).astype(d)
+src, dtypes, shapes, ranges, sets = sys.argv[1], *map(json.loads, sys.argv[2:6])
 def data(sl):
     if sl.dtype.kind in 'US':
         return {"strings": [x.decode('latin-1') if isinstance(x, bytes) else str(x) for x in np.ascontiguousarray(sl).reshape(-1).tolist()], "shape": list(sl.shape)}
     le = np.ascontiguousarray(sl).astype(sl.dtype.newbyteorder('<'))
     return {"b64": base64.b64encode(le.tobytes()).decode(), "shape": list(sl.shape)}
 exp = {}
-for i, dt in enumerate(dtypes):
-    for j, shape in enumerate(shapes):
-        a = np.asfortranarray(make(np.dtype(dt), tuple(shape)))
-        assert a.flags.f_contiguous and not a.flags.c_contiguous
-        k = "a%d_%d" % (i, j)
-        arrs[k] = a
-        e = {"%d:%d" % (s, t): data(a[s:t]) for s, t in ranges if t <= a.shape[0]}
-        e.update({"set:" + ",".join(map(str, r)): data(a[r]) for r in sets if max(r) < a.shape[0]})
-        exp[k] = e
-np.savez(out + "/stored.npz", **arrs)
-np.savez_compressed(out + "/deflated.npz", **arrs)
-np.save(out + "/f.npy", arrs["a13_1"])   # <f8 (7, 3, 4)
-np.save(out + "/fbe.npy", arrs["a14_2"])  # >f8 (6, 2, 3, 2)
-json.dump(exp, open(out + "/expected.json", "w"))
+with np.load(src) as z:
+    assert len(z.files) == len(dtypes) * len(shapes)
+    for i, dt in enumerate(dtypes):
+        for j, shape in enumerate(shapes):
+            k = "a%d_%d" % (i, j)
+            a = z[k]
+            assert a.dtype == np.dtype(dt) and list(a.shape) == shape and a.flags.f_contiguous and not a.flags.c_contiguous, k
+            e = {"%d:%d" % (s, t): data(a[s:t]) for s, t in ranges if t <= a.shape[0]}
+            e.update({"set:" + ",".join(map(str, r)): data(a[r]) for r in sets if max(r) < a.shape[0]})
+            exp[k] = e
+print(json.dumps(exp))
 `;
 
 type Want = { b64?: string; strings?: string[]; shape: number[] };
@@ -70,8 +58,12 @@ let expected: Record<string, Record<string, Want>> = {};
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-frows-"));
-  execFileSync("python3", ["-c", GEN, dir, ...[DTYPES, SHAPES, RANGES, SETS].map((x) => JSON.stringify(x))]);
-  expected = JSON.parse(readFileSync(path.join(dir, "expected.json"), "utf8")) as typeof expected;
+  expected = JSON.parse(
+    execFileSync("python3", ["-c", EXPECT, path.join(FX, "stored.npz"), ...[DTYPES, SHAPES, RANGES, SETS].map((x) => JSON.stringify(x))], {
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    }),
+  ) as typeof expected;
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -91,7 +83,7 @@ function expectEqual(got: { data: unknown; shape: number[]; fortranOrder: boolea
 
 describe.each(["stored", "deflated"])("Fortran-order row reads of %s members equal numpy", (kind) => {
   it("array(key, { rows }): every dtype, 2-D / 3-D / 4-D, first / middle / last / all / empty ranges", () => {
-    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    using npz = openNpz(path.join(FX, `${kind}.npz`));
     let compared = 0;
     for (const [key, cases] of Object.entries(expected)) {
       expect(npz.header(key).fortranOrder, key).toBe(true);
@@ -108,7 +100,7 @@ describe.each(["stored", "deflated"])("Fortran-order row reads of %s members equ
   });
 
   it("rowSet(key, rows): runs and gaps of rows, numeric dtypes", () => {
-    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    using npz = openNpz(path.join(FX, `${kind}.npz`));
     let compared = 0;
     for (const [key, cases] of Object.entries(expected)) {
       const kindOf = npz.header(key).kind;
@@ -127,7 +119,7 @@ describe.each(["stored", "deflated"])("Fortran-order row reads of %s members equ
   });
 
   it("copy: false refuses (a gather is always a copy); out-of-range rows are refused", () => {
-    using npz = openNpz(path.join(dir, `${kind}.npz`));
+    using npz = openNpz(path.join(FX, `${kind}.npz`));
     expect(() => npz.array("a13_1", { rows: [0, 2], copy: false })).toThrow(expect.objectContaining({ code: "ERR_NPY_FORTRAN_ORDER" }));
     expect(() => npz.array("a13_1", { rows: [0, 8] })).toThrow(expect.objectContaining({ code: "ERR_NPY_ROW_RANGE" }));
     expect(() => npz.rowSet("a13_1", [7])).toThrow(expect.objectContaining({ code: "ERR_NPY_ROW_RANGE" }));
@@ -136,9 +128,9 @@ describe.each(["stored", "deflated"])("Fortran-order row reads of %s members equ
 
 describe("loadNpy(path, { rows }) of Fortran-order .npy files", () => {
   it("native and big-endian", () => {
-    expectEqual(loadNpy(path.join(dir, "f.npy"), { rows: [2, 5] }), expected.a13_1!["2:5"]!, "f.npy[2:5]");
-    expectEqual(loadNpy(path.join(dir, "fbe.npy"), { rows: [0, 6] }), expected.a14_2!["0:6"]!, "fbe.npy[0:6]");
-    expectEqual(loadNpy(path.join(dir, "fbe.npy"), { rows: [5, 6] }), expected.a14_2!["5:6"]!, "fbe.npy[5:6]");
+    expectEqual(loadNpy(path.join(FX, "f.npy"), { rows: [2, 5] }), expected.a13_1!["2:5"]!, "f.npy[2:5]");
+    expectEqual(loadNpy(path.join(FX, "fbe.npy"), { rows: [0, 6] }), expected.a14_2!["0:6"]!, "fbe.npy[0:6]");
+    expectEqual(loadNpy(path.join(FX, "fbe.npy"), { rows: [5, 6] }), expected.a14_2!["5:6"]!, "fbe.npy[5:6]");
   });
 });
 
