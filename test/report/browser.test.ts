@@ -22,6 +22,9 @@ const d = HAVE ? describe : describe.skip; // outside CI only: no chromium on th
 
 const REPO = path.resolve(".");
 let dir = "";
+// A 24-frame stack with NaNs in frame 17 and an all-zero frame 5, written by numpy
+// (test/fixtures/report/broken.npz, test/fixtures/gen_inputs.py).
+const BROKEN = path.join(REPO, "test", "fixtures", "report", "broken.npz");
 let dist = "";
 let ctx: BrowserContext | null = null;
 
@@ -79,27 +82,6 @@ async function open(file: string): Promise<PageFacts> {
 beforeAll(async () => {
   if (!HAVE) return;
   dir = mkdtempSync(path.join(tmpdir(), "npzguard-report-"));
-  execFileSync("python3", [
-    "-c",
-    String.raw`
-import numpy as np, sys, json
-rng = np.random.default_rng(3)
-n = 24
-yy, xx = np.mgrid[-32:32, -32:32]
-base = 1000 * np.exp(-(xx**2 + yy**2) / 60.0)
-diff = rng.poisson(base, size=(n, 64, 64)).astype(np.float32)
-diff[17].reshape(-1)[:100] = np.nan
-diff[5] = 0
-t = np.linspace(0, 4 * np.pi, n)
-x = 60 + 20 * np.cos(t); y = 60 + 20 * np.sin(t)
-probe = (np.exp(-(xx**2 + yy**2) / 200.0) * np.exp(1j * xx / 10.0)).astype(np.complex64)
-obj = np.exp(1j * rng.uniform(-0.5, 0.5, size=(128, 128))).astype(np.complex64)
-np.savez_compressed(sys.argv[1], diffraction=diff, xcoords=x, ycoords=y, xcoords_start=x, ycoords_start=y,
-    probeGuess=probe, objectGuess=obj, scan_index=np.arange(n),
-    _metadata=np.array(json.dumps({"nphotons": 1e9, "source": {"kind": "test<script>"}}), dtype=object))
-`,
-    path.join(dir, "broken.npz"),
-  ]);
   dist = buildPrivateDist("report-");
   ctx = await chromium.launchPersistentContext(path.join(dir, "profile"), {
     executablePath: CHROMIUM,
@@ -148,7 +130,7 @@ d("npzguard report in headless chromium", () => {
 
   it("a broken file: NaNs in frame 17 and a zero frame 5 are shown beside those frames; exit 1", async () => {
     const out = path.join(dir, "broken.html");
-    const r = runReport([path.join(dir, "broken.npz"), "--out", out]);
+    const r = runReport([BROKEN, "--out", out]);
     expect(r.status, r.stderr).toBe(1);
     const html = readFileSync(out, "utf8");
     expect(html).not.toContain("test<script>"); // metadata text is escaped
