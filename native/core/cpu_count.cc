@@ -245,7 +245,9 @@ bool walk_quota(const std::string& root, const std::string& point, std::string d
     if (dir.size() <= mount.size()) break;
     const size_t slash = dir.rfind('/');
     if (slash == std::string::npos) break;
-    dir = slash == 0 ? std::string("/") : dir.substr(0, slash);
+    std::string up = slash == 0 ? std::string("/") : dir.substr(0, slash);
+    if (up == dir) break;  // "/" (an empty mount point) has no parent: no progress, stop
+    dir = std::move(up);
     if (dir.size() < mount.size()) break;
   }
   return found;
