@@ -114,6 +114,13 @@ uint32_t crc_table(uint32_t crc, const uint8_t* p, size_t n) { return ~table_raw
 #define NPZ_PCLMUL __attribute__((target("pclmul,sse4.1")))
 #define NPZ_VPCLMUL __attribute__((target("vpclmulqdq,pclmul,avx2,sse4.1")))
 
+// Software prefetch this far ahead of the fold loops (only inside the buffer). On a buffer
+// larger than the caches the folds outrun the hardware prefetcher: measured on the 2-core EPYC
+// VM (Zen 3), 256 MiB, best of 3, one core: 11.3-14.3 GB/s without, 14.5-16.1 GB/s with 2 KiB;
+// 512 B and 1 KiB gained less. A plain AVX2 load loop reads the same buffer at ~17 GB/s there.
+constexpr size_t kPrefetchAhead = 2048;
+inline void prefetch_line(const uint8_t* p) { __builtin_prefetch(p, 0, 3); }
+
 NPZ_PCLMUL inline __m128i fold128(__m128i x, __m128i k) {
   return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
 }
@@ -143,6 +150,7 @@ NPZ_PCLMUL uint32_t crc_pclmul(uint32_t crc, const uint8_t* p, size_t n) {
   p += 64;
   n -= 64;
   while (n >= 64) {
+    if (n >= kPrefetchAhead + 64) prefetch_line(p + kPrefetchAhead);
     x0 = _mm_xor_si128(fold128(x0, k512), ld128(p));
     x1 = _mm_xor_si128(fold128(x1, k512), ld128(p + 16));
     x2 = _mm_xor_si128(fold128(x2, k512), ld128(p + 32));
@@ -179,6 +187,10 @@ NPZ_VPCLMUL uint32_t crc_vpclmul_avx2(uint32_t crc, const uint8_t* p, size_t n) 
   p += 128;
   n -= 128;
   while (n >= 128) {
+    if (n >= kPrefetchAhead + 128) {
+      prefetch_line(p + kPrefetchAhead);
+      prefetch_line(p + kPrefetchAhead + 64);
+    }
     y0 = _mm256_xor_si256(fold256(y0, k1024), ld256(p));
     y1 = _mm256_xor_si256(fold256(y1, k1024), ld256(p + 32));
     y2 = _mm256_xor_si256(fold256(y2, k1024), ld256(p + 64));
