@@ -455,7 +455,7 @@ if (DO_A) {
   const oc = crc.find((x) => x.kind === "crc32" && x.selected);
   const zcc = crc.find((x) => x.kind === "crc32-cached" && x.impl.startsWith("zlib"));
   const occ = crc.find((x) => x.kind === "crc32-cached" && x.selected);
-  results.cases.A.kernels = { crc32: crc };  // includes the read-ceiling line
+  results.cases.A.kernels = { crc32: crc }; // includes the read-ceiling line
   rows.push({
     id: "K1-crc32",
     label: `K1 CRC-32 ${(oc.bytes / MB).toFixed(0)} MiB, one core: ${oc.impl} vs zlib ${zc.gbps.toFixed(2)} GB/s`,

@@ -2,8 +2,8 @@
 // Every other module uses the friendly wrappers in npz.ts / scan.ts, never these objects directly.
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { PACKAGE_ROOT } from "./package-root.js";
 
 export interface RawError {
   code: string;
@@ -164,7 +164,7 @@ export interface NativeAddon {
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
 }
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const root = PACKAGE_ROOT;
 const require = createRequire(import.meta.url);
 
 /** Where the loaded addon came from: NPZGUARD_ADDON, a build on this machine, or the package's prebuilt binary. */

@@ -1,5 +1,6 @@
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { PACKAGE_ROOT } from "./package-root.js";
 
-const require = createRequire(import.meta.url);
-/** Package version, read from package.json (one level above src/ and dist/). */
-export const VERSION: string = (require("../package.json") as { version: string }).version;
+/** Package version, read from the package's package.json. */
+export const VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;

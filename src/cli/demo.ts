@@ -9,7 +9,7 @@
 import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { EXIT, UsageError, errorLine, intOption, parseCommandArgs, printUsageError } from "./common.js";
 import { formatSynthTree } from "./synth.js";
 import { SYNTH_DEFAULT_POSITIONS, synthesizeStudy, type SynthResult } from "../synth/synth.js";
@@ -84,10 +84,9 @@ function shellQuote(s: string): string {
 
 /** The repository's fake study trainer (a Python package) if this install ships it. */
 function fakeTrainerDir(): string | undefined {
-  // src/cli/demo.ts and dist/cli/demo.js are both two levels below the package root.
-  const dir = fileURLToPath(new URL("../../test/helpers/fake-trainer/", import.meta.url));
+  const dir = join(PACKAGE_ROOT, "test", "helpers", "fake-trainer");
   try {
-    return statSync(dir).isDirectory() ? dir.replace(/\/$/, "") : undefined;
+    return statSync(dir).isDirectory() ? dir : undefined;
   } catch {
     return undefined;
   }

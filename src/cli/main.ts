@@ -91,6 +91,8 @@ async function version(argv: string[]): Promise<number> {
     ["crc32", info.crc32],
     ["inflate", info.inflate],
     ["threads", threadsLine(info.threads)],
+    // bin/npzguard runs the CommonJS bundle (scripts/bundle-cli.mjs) when it is there
+    ["cli", import.meta.url.endsWith(".cjs") ? "bundled (dist/cli-bundle)" : "ES modules (dist/cli)"],
   ];
   process.stdout.write(`npzguard ${info.version}\n` + rows.map(([k, v]) => `  ${k.padEnd(9)} ${v}`).join("\n") + "\n");
   return EXIT.OK;

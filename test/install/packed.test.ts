@@ -124,6 +124,7 @@ describe("npm pack", () => {
       "dist/index.js",
       "dist/index.d.ts",
       "dist/cli/main.js",
+      "dist/cli-bundle/main.cjs",
       "dist/build-info.js",
       "bin/npzguard",
       "scripts/install.mjs",
@@ -177,6 +178,7 @@ describe("install from the tarball with no build tools on PATH", () => {
     expect(r.stdout).toContain(`node      ${process.versions.node} (N-API ${process.versions.napi}; the addon needs 8)`);
     expect(r.stdout).toContain(join(pkg, "prebuilds", "linux-x64", "npzguard.napi.glibc.node"));
     expect(r.stdout).toContain("prebuilt binary shipped in the package");
+    expect(r.stdout).toContain("cli       bundled (dist/cli-bundle)"); // the installed bin runs the CJS bundle
     expect(r.stdout).toMatch(/crc32 +\S/);
     expect(r.stdout).toMatch(/inflate +\S/);
   });
