@@ -13,6 +13,9 @@ constexpr unsigned kLitBits = 11;  // primary literal/length table index bits
 constexpr unsigned kDistBits = 8;  // primary distance table index bits
 constexpr unsigned kPreBits = 7;   // code-length code: at most 7 bits, one level
 constexpr size_t kLitTable = (1u << kLitBits) + 288 * (1u << (15 - kLitBits));
+// The serial decoder's literal/length table: 12 index bits, so that more literal pairs fit.
+constexpr unsigned kSerialLitBits = 12;
+constexpr size_t kSerialLitTable = (1u << kSerialLitBits) + 288 * (1u << (15 - kSerialLitBits));
 constexpr size_t kDistTable = (1u << kDistBits) + 32 * (1u << (15 - kDistBits));
 constexpr size_t kWindow = 32768;
 constexpr size_t kNewData = 256u << 10;
@@ -23,6 +26,11 @@ constexpr size_t kMaxHeaderBytes = 600;  // > 3 + 14 + 19*3 + 316*14 bits
 // masking on x86-64, where shifts take their count mod 64), bits 6-10 extra bits (or subtable
 // index bits), flags below, bits 16-31 the value (literal, length/distance base, subtable offset).
 constexpr uint32_t kLit = 1u << 11, kSub = 1u << 12, kEob = 1u << 13, kBad = 1u << 14;
+// A pair entry (built by build_table with pairs = true, for the serial decoder only): kLit | kPair, two
+// literals in bits 16-23 and 24-31, bits 0-4 the length of both codes, bits 6-10 the length of
+// the first.
+constexpr unsigned kPairShift = 15;
+constexpr uint32_t kPair = 1u << kPairShift;
 
 constexpr uint16_t kLenBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
                                    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
@@ -38,7 +46,7 @@ constexpr uint8_t kPreOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
 
 enum class Kind { LitLen, Dist, Pre };
 
-inline uint32_t symbol_entry(Kind k, unsigned sym) {
+constexpr uint32_t symbol_entry(Kind k, unsigned sym) {
   switch (k) {
     case Kind::LitLen:
       if (sym < 256) return kLit | (sym << 16);
@@ -53,6 +61,17 @@ inline uint32_t symbol_entry(Kind k, unsigned sym) {
   return kBad;
 }
 
+// symbol_entry for every literal/length (288) and distance (32) symbol, at compile time.
+struct SymbolEntries {
+  uint32_t litlen[288];
+  uint32_t dist[32];
+  constexpr SymbolEntries() : litlen(), dist() {
+    for (unsigned i = 0; i < 288; ++i) litlen[i] = symbol_entry(Kind::LitLen, i);
+    for (unsigned i = 0; i < 32; ++i) dist[i] = symbol_entry(Kind::Dist, i);
+  }
+};
+inline constexpr SymbolEntries kSymbolEntries{};
+
 inline uint64_t load64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
@@ -63,13 +82,23 @@ inline uint64_t load64(const uint8_t* p) {
 }
 inline uint64_t mask(unsigned n) { return (uint64_t{1} << n) - 1; }
 
-// The low len bits of code (len <= 15) in reverse order.
+// Byte bit-reversal table, built at compile time.
+struct Rev8 {
+  uint8_t v[256];
+  constexpr Rev8() : v() {
+    for (unsigned i = 0; i < 256; ++i) {
+      unsigned r = 0;
+      for (unsigned b = 0; b < 8; ++b)
+        if ((i >> b) & 1) r |= 0x80u >> b;
+      v[i] = static_cast<uint8_t>(r);
+    }
+  }
+};
+inline constexpr Rev8 kRev8{};
+
+// The low len bits of code (1 <= len <= 15) in reverse order.
 inline unsigned reverse_bits(unsigned code, unsigned len) {
-  unsigned v = code & 0xFFFFu;
-  v = ((v >> 1) & 0x5555u) | ((v & 0x5555u) << 1);
-  v = ((v >> 2) & 0x3333u) | ((v & 0x3333u) << 2);
-  v = ((v >> 4) & 0x0F0Fu) | ((v & 0x0F0Fu) << 4);
-  v = ((v >> 8) & 0x00FFu) | ((v & 0x00FFu) << 8);
+  const unsigned v = (unsigned{kRev8.v[code & 0xFFu]} << 8) | kRev8.v[(code >> 8) & 0xFFu];
   return v >> (16 - len);
 }
 
@@ -77,10 +106,24 @@ inline unsigned reverse_bits(unsigned code, unsigned len) {
 // inflate_table refuses: over-subscribed, or incomplete unless it is a single one-bit code of a
 // literal/length or distance alphabet (a code-length code must be complete). An empty code
 // gives a table of invalid entries (decoding from it is an error).
+//
+// With pairs (literal/length codes, complete codes only), primary literal entries become pair
+// entries where the code after the literal is another literal and both fit in the pbits index
+// bits: one lookup then yields two literals. A literal with an l1-bit code (reversed: r1) owns
+// slots r1 + (q << l1); where the low bits of q are another literal's code of l2 <= pbits - l1
+// bits, the slot holds both.
 inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n,
-                        Kind kind) {
-  unsigned count[16] = {0};
-  for (unsigned i = 0; i < n; ++i) ++count[lens[i]];
+                        Kind kind, bool pairs = false) {
+  // Counted in two halves, so that the increments form two independent chains; the halves
+  // also let the counting sort below run two chains.
+  unsigned count_a[16] = {0}, count_b[16] = {0}, count[16];
+  const unsigned half = n / 2;
+  for (unsigned i = 0; i < half; ++i) {
+    ++count_a[lens[i]];
+    ++count_b[lens[half + i]];
+  }
+  if (n & 1) ++count_b[lens[n - 1]];
+  for (unsigned l = 0; l < 16; ++l) count[l] = count_a[l] + count_b[l];
   count[0] = 0;
   unsigned maxlen = 0;
   for (unsigned l = 15; l >= 1; --l)
@@ -103,9 +146,6 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
   // A complete code writes every entry of the primary table and of each subtable; only an
   // incomplete one (a single one-bit code) leaves entries that must read as invalid.
   const bool complete = left == 0;
-  if (!complete)
-    for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
-  uint64_t roots[(1u << 11) / 64] = {0};  // primary entries that head a subtable (pbits <= 11)
   unsigned next[16];
   unsigned code = 0;
   next[0] = 0;
@@ -113,17 +153,59 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     code = (code + count[l - 1]) << 1;
     next[l] = code;
   }
+  const unsigned short_max = maxlen < pbits ? maxlen : pbits;
+  uint16_t sorted[288];
+  if (complete) {
+    // Codes of up to pbits bits, shortest first, with the table grown by doubling: after the
+    // codes of length l, entries [0, 2^l) are final for every slot whose code is <= l bits, and
+    // copying them up gives the table for l + 1 bits. Each short code is written once (libdeflate
+    // builds its tables the same way); the other slots are written at their own length or get a
+    // subtable below. Slots 0 and 1 start invalid so that only defined values are copied.
+    // Counting sort by length (symbols ascending within a length), unused symbols last
+    // (n <= 288); the first half's symbols of a length go before the second half's.
+    unsigned pos_a[16], pos_b[16];
+    pos_a[1] = 0;
+    for (unsigned l = 1; l < 15; ++l) pos_a[l + 1] = pos_a[l] + count[l];
+    pos_a[0] = pos_a[15] + count[15];
+    for (unsigned l = 0; l < 16; ++l) pos_b[l] = pos_a[l] + count_a[l];
+    for (unsigned i = 0; i < half; ++i) {
+      sorted[pos_a[lens[i]]++] = static_cast<uint16_t>(i);
+      sorted[pos_b[lens[half + i]]++] = static_cast<uint16_t>(half + i);
+    }
+    if (n & 1) sorted[pos_b[lens[n - 1]]] = static_cast<uint16_t>(n - 1);
+    const uint32_t* const entries = kind == Kind::LitLen ? kSymbolEntries.litlen
+                                    : kind == Kind::Dist ? kSymbolEntries.dist
+                                                         : nullptr;
+    table[0] = table[1] = invalid;
+    unsigned size = 2, k = 0;
+    for (unsigned l = 1; l <= pbits; ++l) {
+      if (l > 1) {
+        std::memcpy(table + size, table, size * sizeof(uint32_t));
+        size <<= 1;
+      }
+      if (l > short_max) continue;
+      unsigned c = next[l];
+      for (unsigned j = 0; j < count[l]; ++j, ++c)
+        table[reverse_bits(c, l)] =
+            (entries ? entries[sorted[k++]] : uint32_t{sorted[k++]} << 16) | l;
+    }
+  } else {
+    for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
+  }
+  uint64_t roots[(1u << 12) / 64] = {0};  // primary entries that head a subtable (pbits <= 12)
   const unsigned sbits = maxlen > pbits ? maxlen - pbits : 0;
   unsigned next_sub = psize;
-  for (unsigned sym = 0; sym < n; ++sym) {
+  for (unsigned sym = 0; sym < n && (sbits || !complete); ++sym) {
     const unsigned len = lens[sym];
     if (!len) continue;
-    const unsigned r = reverse_bits(next[len]++, len);
-    const uint32_t e = symbol_entry(kind, sym);
     if (len <= pbits) {
-      for (unsigned i = r; i < psize; i += 1u << len) table[i] = e | len;
+      if (complete) continue;  // written above
+      const unsigned r = reverse_bits(next[len]++, len);
+      for (unsigned i = r; i < psize; i += 1u << len) table[i] = symbol_entry(kind, sym) | len;
       continue;
     }
+    const unsigned r = reverse_bits(next[len]++, len);
+    const uint32_t e = symbol_entry(kind, sym);
     const unsigned p = r & (psize - 1);
     if (!((roots[p >> 6] >> (p & 63)) & 1)) {
       roots[p >> 6] |= uint64_t{1} << (p & 63);
@@ -134,6 +216,35 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     }
     const unsigned off = table[p] >> 16, sublen = len - pbits;
     for (unsigned i = r >> pbits; i < (1u << sbits); i += 1u << sublen) table[off + i] = e | sublen;
+  }
+  if (!pairs || !complete || kind != Kind::LitLen) return true;
+  // Literals with codes of up to pbits - 1 bits, shortest first: symbol, length, reversed code.
+  uint16_t lsym[256], lrev[256];
+  uint8_t llen[256];
+  unsigned upto[16] = {0};  // upto[l]: how many of them have codes of <= l bits
+  unsigned nl = 0, k = 0;
+  for (unsigned l = 1; l <= short_max; ++l) {
+    unsigned c = next[l];
+    for (unsigned j = 0; j < count[l]; ++j, ++c) {
+      const unsigned sym = sorted[k++];
+      if (sym >= 256 || l >= pbits) continue;
+      lsym[nl] = static_cast<uint16_t>(sym);
+      llen[nl] = static_cast<uint8_t>(l);
+      lrev[nl++] = static_cast<uint16_t>(reverse_bits(c, l));
+    }
+    upto[l] = nl;
+  }
+  for (unsigned l = short_max + 1; l < 16; ++l) upto[l] = nl;
+  // Only the pair slots are written: first literal a at r1 + (q << l1), for each q whose low l2
+  // bits are the reversed code of a second literal b with l2 <= pbits - l1.
+  for (unsigned a = 0; a < nl; ++a) {
+    const unsigned l1 = llen[a], m = pbits - l1, r1 = lrev[a];
+    const uint32_t base = kLit | kPair | (l1 << 6) | l1 | (uint32_t{lsym[a]} << 16);
+    for (unsigned b = 0; b < upto[m]; ++b) {
+      const unsigned l2 = llen[b];
+      const uint32_t e = base + l2 + (uint32_t{lsym[b]} << 24);
+      for (unsigned q = lrev[b]; q < (1u << m); q += 1u << l2) table[r1 | (q << l1)] = e;
+    }
   }
   return true;
 }
