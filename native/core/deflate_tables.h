@@ -26,8 +26,8 @@ constexpr size_t kMaxHeaderBytes = 600;  // > 3 + 14 + 19*3 + 316*14 bits
 // masking on x86-64, where shifts take their count mod 64), bits 6-10 extra bits (or subtable
 // index bits), flags below, bits 16-31 the value (literal, length/distance base, subtable offset).
 constexpr uint32_t kLit = 1u << 11, kSub = 1u << 12, kEob = 1u << 13, kBad = 1u << 14;
-// A pair entry (built by build_table with pairs = true, for the serial decoder only): kLit | kPair, two
-// literals in bits 16-23 and 24-31, bits 0-4 the length of both codes, bits 6-10 the length of
+// A pair entry (built by build_table with pairs = true, for the serial decoder only): kLit | kPair,
+// two literals in bits 16-23 and 24-31, bits 0-4 the length of both codes, bits 6-10 the length of
 // the first.
 constexpr unsigned kPairShift = 15;
 constexpr uint32_t kPair = 1u << kPairShift;
@@ -112,8 +112,8 @@ inline unsigned reverse_bits(unsigned code, unsigned len) {
 // bits: one lookup then yields two literals. A literal with an l1-bit code (reversed: r1) owns
 // slots r1 + (q << l1); where the low bits of q are another literal's code of l2 <= pbits - l1
 // bits, the slot holds both.
-inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n,
-                        Kind kind, bool pairs = false) {
+inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n, Kind kind,
+                        bool pairs = false) {
   // Counted in two halves, so that the increments form two independent chains; the halves
   // also let the counting sort below run two chains.
   unsigned count_a[16] = {0}, count_b[16] = {0}, count[16];

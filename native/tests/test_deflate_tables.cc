@@ -21,8 +21,7 @@ using Bytes = std::vector<uint8_t>;
 
 // The straightforward builder: every symbol's entry replicated across the primary table, and
 // subtables for longer codes (the builder before the doubling one; same refusals as zlib).
-bool reference_build(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n,
-                     Kind kind) {
+bool reference_build(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n, Kind kind) {
   unsigned count[16] = {0};
   for (unsigned i = 0; i < n; ++i) ++count[lens[i]];
   count[0] = 0;
@@ -146,9 +145,7 @@ NPZ_TEST(deflate_tables_match_reference_builder) {
       case 2:  // empty
         std::memset(lens, 0, a.n);
         break;
-      default:
-        random_complete(rng, lens, a.n, 2 + rng() % (a.n - 1), a.maxlen);
-        break;
+      default: random_complete(rng, lens, a.n, 2 + rng() % (a.n - 1), a.maxlen); break;
     }
     std::vector<uint32_t> want(a.size, 0xDEADBEEFu), got(a.size, 0xDEADBEEFu);
     const bool rw = reference_build(want.data(), a.pbits, lens, a.n, a.kind);
