@@ -494,7 +494,8 @@ export class NpzFile implements Disposable {
 
   /**
    * Streams the member once on the libuv pool: CRC-32 (crc, default true) and value statistics
-   * (stats, default true; null for non-numeric members). signal aborts -> ERR_NPZ_ABORTED.
+   * (stats, default true; null for non-numeric members). signal aborts -> ERR_NPZ_ABORTED,
+   * whenever the abort comes before the returned promise settles.
    */
   async scan(key: string, options?: ScanOptions): Promise<ScanResult> {
     const o = checkOptionsObject(options, "options", SCAN_OPTION_KEYS);
@@ -516,6 +517,9 @@ export class NpzFile implements Disposable {
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const r = await this.#raw.scan(index, { crc, stats, id });
+      // An abort that came before this promise settled wins, even when the native scan had
+      // already finished (as with fetch): the caller asked to stop, so no result is delivered.
+      if (signal?.aborted) throw abortError(this.path, k);
       return { key: k, crcChecked: r.crcChecked, crcOk: r.crcOk, bytesRead: r.bytesRead, stats: r.stats as ArrayStats | null };
     } catch (err) {
       throw fromNative(err, this.path, k);

@@ -250,6 +250,20 @@ describe("NpzFile#scan()", () => {
     expect(r.crcOk).toBe(true);
   });
 
+  it("rejects with ERR_NPZ_ABORTED when the abort comes after the native scan finished but before the promise settled", async () => {
+    using npz = openNpz(f("one.npy"));
+    const ac = new AbortController();
+    const p = npz.scan("one", { signal: ac.signal });
+    // Block this thread long enough for the pool thread to finish the tiny scan; its result can
+    // only be delivered once this synchronous code returns, after the abort.
+    const until = Date.now() + 300;
+    while (Date.now() < until) {
+      /* spin */
+    }
+    ac.abort();
+    await expectCodeAsync(p, "ERR_NPZ_ABORTED");
+  });
+
   it("finishes a running scan even when the archive is closed meanwhile", async () => {
     const npz = openNpz(f("big.npz"));
     const p = npz.scan("big");
