@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "inflate.h"
 #include "inflate_diff.h"
+#include "zip_builder.h"
 
 using namespace npz::deflate;
 
@@ -99,21 +100,6 @@ void random_complete(std::mt19937& rng, uint8_t* lens, unsigned n, unsigned m, u
     while (lens[s]);
     lens[s] = static_cast<uint8_t>(len);
   }
-}
-
-Bytes deflate_with(const Bytes& in, int level, int strategy) {
-  z_stream zs;
-  std::memset(&zs, 0, sizeof zs);
-  deflateInit2(&zs, level, Z_DEFLATED, -15, 8, strategy);
-  Bytes out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 }  // namespace
@@ -234,7 +220,7 @@ NPZ_TEST(inflate_literal_pair_streams_identical_to_zlib) {
   int cases = 0;
   for (const Bytes& data : inputs)
     for (int strat : {Z_HUFFMAN_ONLY, Z_DEFAULT_STRATEGY}) {
-      const Bytes z = deflate_with(data, 6, strat);
+      const Bytes z = ztest::deflate_raw(data, 6, strat);
       for (const auto& pc : pieces) {
         auto ours = npz::make_npz_inflater();
         auto zl = npz::make_zlib_inflater();

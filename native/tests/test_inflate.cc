@@ -24,21 +24,6 @@ using ztest::Bytes;
 
 namespace {
 
-Bytes deflate_with(const Bytes& in, int level, int strategy, int mem_level = 8) {
-  z_stream zs;
-  std::memset(&zs, 0, sizeof zs);
-  deflateInit2(&zs, level, Z_DEFLATED, -15, mem_level, strategy);
-  Bytes out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 // Float32 noise (literal-heavy, like diffraction data), text-like data (matches), runs.
 Bytes sample(int kind, size_t n, uint32_t seed) {
   Bytes b(n);
@@ -116,7 +101,7 @@ NPZ_TEST(inflate_synthetic_streams_identical_to_zlib) {
         for (int strat : strategies) {
           if (level == 0 && strat != Z_DEFAULT_STRATEGY) continue;
           const Bytes data = sample(kind, n, static_cast<uint32_t>(n + kind));
-          const Bytes z = deflate_with(data, level, strat);
+          const Bytes z = ztest::deflate_raw(data, level, strat);
           for (const auto& pc : pieces) {
             if (n >= (1u << 20) && pc[0] < 100)
               continue;  // byte-at-a-time on 1 MiB: slow, covered above
@@ -218,7 +203,7 @@ NPZ_TEST(inflate_corrupt_and_truncated_streams_refused_like_zlib) {
   for (int kind = 0; kind < 4; ++kind) {
     const Bytes data = sample(kind, 20000, static_cast<uint32_t>(kind));
     for (int strat : {Z_DEFAULT_STRATEGY, Z_FIXED}) {
-      const Bytes z = deflate_with(data, 6, strat);
+      const Bytes z = ztest::deflate_raw(data, 6, strat);
       // Every prefix (truncation) of the first 300 bytes and a sample of the rest.
       for (size_t cut = 0; cut < z.size(); cut += cut < 300 ? 1 : 97) {
         const Bytes t(z.begin(), z.begin() + static_cast<long>(cut));
@@ -258,7 +243,7 @@ NPZ_TEST(inflate_corrupt_and_truncated_streams_refused_like_zlib) {
 // Through MemberStream: the error code of a corrupt or truncated member is the one zlib gives.
 NPZ_TEST(inflate_member_stream_error_classes_match_zlib) {
   const Bytes data = sample(0, 100000, 3);
-  const Bytes z = deflate_with(data, 6, Z_DEFAULT_STRATEGY);
+  const Bytes z = ztest::deflate_raw(data, 6, Z_DEFAULT_STRATEGY);
   auto member_code = [&](const Bytes& body, bool use_zlib) {
     ztest::Member m{"a.npy", body, 77};  // stored as-is; method patched to 8 below
     m.cd_usize = data.size();

@@ -39,11 +39,13 @@ inline uint32_t crc(const Bytes& d) {
   return static_cast<uint32_t>(::crc32(0, d.data(), static_cast<uInt>(d.size())));
 }
 
-inline Bytes deflate_raw(const Bytes& in, int level = 6) {
+// Raw DEFLATE (no zlib header) by zlib itself: the reference encoder of the C++ tests.
+inline Bytes deflate_raw(const Bytes& in, int level = 6, int strategy = Z_DEFAULT_STRATEGY,
+                         int mem_level = 8) {
   z_stream zs;
   std::memset(&zs, 0, sizeof zs);
-  deflateInit2(&zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
-  Bytes out(deflateBound(&zs, static_cast<uLong>(in.size())) + 16);
+  deflateInit2(&zs, level, Z_DEFLATED, -15, mem_level, strategy);
+  Bytes out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64);
   zs.next_in = const_cast<Bytef*>(in.data());
   zs.avail_in = static_cast<uInt>(in.size());
   zs.next_out = out.data();
