@@ -21,7 +21,11 @@
 //    time (>= 56 bits after a refill): up to three literal entries (<= 12 bits each) per refill,
 //    and the entry after them is looked up before the refill, so the refill is not on the
 //    lookup -> shift -> lookup chain, which is what bounds the speed on literals (about 6 cycles
-//    per lookup here).
+//    per lookup here). Tried and dropped (2026-12-06): loading the next entry speculatively at
+//    the likeliest code lengths (8 and 9 bits: 69% of entries; or 8, 9, 11, 12: 91%) beside the
+//    current one and selecting with conditional moves. It was slower in every variant (0.73-1.18x
+//    zlib against 1.50-1.57x): the fallback branch for other lengths mispredicts, and the extra
+//    loads, shifts and selects cost more than the load latency they hide.
 //  - Output goes to an internal buffer holding the 32 KiB window followed by up to 256 KiB of new
 //    data; matches copy 8 bytes at a time (the buffer has slack for the overrun, and for the
 //    second byte a single-literal entry stores), then the caller gets a memcpy. The buffer
