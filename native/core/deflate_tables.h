@@ -13,7 +13,8 @@ constexpr unsigned kLitBits = 11;  // primary literal/length table index bits
 constexpr unsigned kDistBits = 8;  // primary distance table index bits
 constexpr unsigned kPreBits = 7;   // code-length code: at most 7 bits, one level
 constexpr size_t kLitTable = (1u << kLitBits) + 288 * (1u << (15 - kLitBits));
-// The serial decoder's literal/length table: 12 index bits, so that more literal pairs fit.
+// The decoders' literal/length table (serial and parallel): 12 index bits, so that more literal
+// pairs fit. (kLitBits: the 11-bit layout, kept for the table-builder tests.)
 constexpr unsigned kSerialLitBits = 12;
 constexpr size_t kSerialLitTable = (1u << kSerialLitBits) + 288 * (1u << (15 - kSerialLitBits));
 constexpr size_t kDistTable = (1u << kDistBits) + 32 * (1u << (15 - kDistBits));
@@ -26,7 +27,7 @@ constexpr size_t kMaxHeaderBytes = 600;  // > 3 + 14 + 19*3 + 316*14 bits
 // masking on x86-64, where shifts take their count mod 64), bits 6-10 extra bits (or subtable
 // index bits), flags below, bits 16-31 the value (literal, length/distance base, subtable offset).
 constexpr uint32_t kLit = 1u << 11, kSub = 1u << 12, kEob = 1u << 13, kBad = 1u << 14;
-// A pair entry (built by build_table with pairs = true, for the serial decoder only): kLit | kPair,
+// A pair entry (built by build_table with pairs = true, for the decoders' tables): kLit | kPair,
 // two literals in bits 16-23 and 24-31, bits 0-4 the length of both codes, bits 6-10 the length of
 // the first.
 constexpr unsigned kPairShift = 15;

@@ -191,6 +191,57 @@ NPZ_TEST(parallel_inflate_long_matches_across_chunks) {
   NPZ_EXPECT(st.markers > 100000);
 }
 
+// Streams where most literal/length lookups return a two-literal entry (deflate_tables.h, kPair):
+// skewed bytes (codes of 1 to 15 bits, so every split of the 12 index bits occurs) and float32
+// noise (8-9 bit mantissa bytes next to 2-4 bit exponent bytes). Small chunks and a small
+// overhang make each chunk's input run out often, so the careful loop decodes pairs too, among
+// them pairs whose second code lies beyond the input given so far (it must take the first
+// literal alone and continue after more input arrives). Fixed blocks (Z_FIXED) have pairs as well.
+NPZ_TEST(parallel_inflate_literal_pair_streams_equal_zlib) {
+  std::mt19937 rng(57);
+  std::vector<Bytes> inputs;
+  for (double p : {0.5, 0.3, 0.15}) {
+    Bytes b(90000);
+    std::geometric_distribution<int> g(p);
+    for (auto& x : b) x = static_cast<uint8_t>(std::min(g(rng), 255) * 37 + 11);
+    inputs.push_back(b);
+  }
+  inputs.push_back(sample(0, 160000, 58));
+  int cases = 0;
+  npz::ParallelInflateResult st;
+  for (const Bytes& data : inputs)
+    for (int strat : {Z_HUFFMAN_ONLY, Z_DEFAULT_STRATEGY, Z_FIXED})
+      for (int mem : {1, 8}) {
+        const Bytes z = deflate_mixed(data, {{6, strat}}, false, mem);
+        Bytes ref;
+        NPZ_EXPECT(npzfuzz::zlib_raw(z.data(), z.size(), size_t{1} << 28, &ref) && ref == data);
+        for (unsigned threads : {1u, 2u, 3u, 4u})
+          for (size_t chunk : {size_t{333}, size_t{4000}})
+            for (size_t overhang : {size_t{24}, size_t{0}}) {
+              const Run run = par(z, data.size(), threads, chunk, 0, overhang);
+              ++cases;
+              const bool good = run.r.ok && run.out == data &&
+                                run.r.crc == npz::crc32_update(0, data.data(), data.size());
+              NPZ_EXPECT(good);
+              if (!good) {
+                size_t k = 0;
+                while (k < run.out.size() && k < data.size() && run.out[k] == data[k]) ++k;
+                std::fprintf(stderr,
+                             "  input %zu strategy %d mem %d threads %u chunk %zu overhang %zu: "
+                             "ok=%d (%s), first difference at %zu of %zu/%zu\n",
+                             static_cast<size_t>(&data - inputs.data()), strat, mem, threads, chunk,
+                             overhang, run.r.ok, run.r.reason.c_str(), k, run.out.size(),
+                             data.size());
+                return;
+              }
+              st.confirmed += run.r.confirmed;
+            }
+      }
+  NPZ_EXPECT(st.confirmed > 100);  // speculative chunks decoded pairs, not only the consumer
+  std::printf("     %d literal-pair streams identical to zlib (%llu chunks confirmed)\n", cases,
+              static_cast<unsigned long long>(st.confirmed));
+}
+
 // A level-0 stream whose payload holds deflate streams: the block finder meets dynamic and
 // stored headers inside stored blocks that validate and even decode (false positives). The
 // result is still exact (the false starts are never confirmed).
