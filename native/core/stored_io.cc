@@ -108,19 +108,6 @@ class ScanWindow {
 };
 
 constexpr size_t kScanWindow = 8u << 20;
-
-// CRC-32 of a mapped range in 16 KiB steps, asking for the next step's cache lines before each
-// one: the CRC kernel outruns the hardware prefetcher when two threads stream from memory
-// (measured ~12% faster on two threads here). Prefetches never fault, and stay inside [p, p+n).
-uint32_t crc32_prefetched(uint32_t crc, const uint8_t* p, size_t n) {
-  constexpr size_t kStep = 16u << 10;
-  for (size_t off = 0; off < n; off += kStep) {
-    const size_t next_end = std::min(n, off + 2 * kStep);
-    for (size_t q = off + kStep; q < next_end; q += 64) __builtin_prefetch(p + q, 0, 3);
-    crc = crc32_update(crc, p + off, std::min(kStep, n - off));
-  }
-  return crc;
-}
 constexpr size_t kScanSlice = 256u << 10;
 
 }  // namespace
@@ -161,7 +148,7 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
       const size_t slice = sc ? kScanSlice : k;
       for (size_t off = 0; off < k; off += slice) {
         const size_t len = std::min(slice, k - off);
-        if (crc) r.crc = crc32_prefetched(r.crc, p + off, len);
+        if (crc) r.crc = crc32_update(r.crc, p + off, len);
         const uint64_t a = std::max(pos + off, arr_begin), b = std::min(pos + off + len, arr_end);
         if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
       }
