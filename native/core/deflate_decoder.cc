@@ -339,7 +339,12 @@ class NpzInflater final : public Inflater {
           more = false;
           break;
         }
-        if (!parse_header(refill_slow, take, getbits, bb, bits)) break;  // truncated
+        // The rest of the header certainly in the input (no final padding, and more bytes left
+        // than the largest header plus an 8-byte load): parse_header reads the code lengths
+        // with branch-free 8-byte refills and no truncation checks.
+        const bool whole = pad == 0 && static_cast<size_t>(iend - ip) >= kMaxHeaderBytes + 8;
+        if (!parse_header(refill_slow, take, getbits, bb, bits, whole ? &ip : nullptr))
+          break;  // truncated
         continue;
       }
       if (state_ == State::Stored) {
@@ -445,8 +450,13 @@ class NpzInflater final : public Inflater {
 
   // Parses a block header (and a dynamic block's code tables). Returns false if truncated.
   template <class Refill, class Take, class Get>
-  bool parse_header(Refill& refill_slow, Take& take, Get& getbits, const uint64_t& bb,
-                    const unsigned& bits) {
+  //
+  // With `whole` (a pointer to the input position), all of the header is known to be in the input
+  // after it: the code lengths are then read with 8-byte refills straight from the input, without
+  // truncation checks. The bits past `bits` that a refill loads are the next input bytes', so a
+  // later byte-wise refill ORs in the same values.
+  bool parse_header(Refill& refill_slow, Take& take, Get& getbits, uint64_t& bb, unsigned& bits,
+                    const uint8_t** whole) {
     unsigned v;
     if (!getbits(3, &v)) return false;
     last_ = v & 1;
@@ -491,6 +501,39 @@ class NpzInflater final : public Inflater {
     if (!build_table(pt, kPreBits, pre, 19, Kind::Pre)) corrupt("invalid code lengths set");
     const unsigned total = nlit + ndist;
     unsigned have = 0;
+    if (whole) {
+      const uint8_t* ip = *whole;
+      while (have < total) {
+        // >= 56 bits after the refill: a code (<= 7 bits) and its repeat count (<= 7 bits).
+        bb |= load64(ip) << bits;
+        ip += (63 - bits) >> 3;
+        bits |= 56;
+        const uint32_t e = pt[bb & mask(kPreBits)];
+        if (e & kBad) corrupt("invalid code lengths set");  // only from an empty code-length code
+        bb >>= e & 63;
+        bits -= e & 63;
+        const unsigned sym = e >> 16;
+        if (sym < 16) {
+          lens[have++] = static_cast<uint8_t>(sym);
+          continue;
+        }
+        // 16: 2 bits, repeat the previous length 3..6 times; 17: 3 bits, 3..10 zeros;
+        // 18: 7 bits, 11..138 zeros.
+        const unsigned nb = sym == 16 ? 2 : sym == 17 ? 3 : 7;
+        const unsigned rep = static_cast<unsigned>(bb & mask(nb)) + (sym == 18 ? 11 : 3);
+        bb >>= nb;
+        bits -= nb;
+        unsigned val = 0;
+        if (sym == 16) {
+          if (have == 0) corrupt("invalid bit length repeat");
+          val = lens[have - 1];
+        }
+        if (have + rep > total) corrupt("invalid bit length repeat");
+        std::memset(lens + have, static_cast<int>(val), rep);
+        have += rep;
+      }
+      *whole = ip;
+    }
     while (have < total) {
       refill_slow();
       const uint32_t e = pt[bb & mask(kPreBits)];

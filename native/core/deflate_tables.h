@@ -219,9 +219,8 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     for (unsigned i = r >> pbits; i < (1u << sbits); i += 1u << sublen) table[off + i] = e | sublen;
   }
   if (!pairs || !complete || kind != Kind::LitLen) return true;
-  // Literals with codes of up to pbits - 1 bits, shortest first: symbol, length, reversed code.
+  // Literals with codes of up to pbits - 1 bits, shortest first: symbol and reversed code.
   uint16_t lsym[256], lrev[256];
-  uint8_t llen[256];
   unsigned upto[16] = {0};  // upto[l]: how many of them have codes of <= l bits
   unsigned nl = 0, k = 0;
   for (unsigned l = 1; l <= short_max; ++l) {
@@ -230,21 +229,38 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
       const unsigned sym = sorted[k++];
       if (sym >= 256 || l >= pbits) continue;
       lsym[nl] = static_cast<uint16_t>(sym);
-      llen[nl] = static_cast<uint8_t>(l);
       lrev[nl++] = static_cast<uint16_t>(reverse_bits(c, l));
     }
     upto[l] = nl;
   }
   for (unsigned l = short_max + 1; l < 16; ++l) upto[l] = nl;
   // Only the pair slots are written: first literal a at r1 + (q << l1), for each q whose low l2
-  // bits are the reversed code of a second literal b with l2 <= pbits - l1.
-  for (unsigned a = 0; a < nl; ++a) {
-    const unsigned l1 = llen[a], m = pbits - l1, r1 = lrev[a];
-    const uint32_t base = kLit | kPair | (l1 << 6) | l1 | (uint32_t{lsym[a]} << 16);
-    for (unsigned b = 0; b < upto[m]; ++b) {
-      const unsigned l2 = llen[b];
-      const uint32_t e = base + l2 + (uint32_t{lsym[b]} << 24);
-      for (unsigned q = lrev[b]; q < (1u << m); q += 1u << l2) table[r1 | (q << l1)] = e;
+  // bits are the reversed code of a second literal b with l2 <= pbits - l1. The loops go by
+  // (l1, l2): within one pair of lengths every (a, b) writes the same number of slots at the same
+  // stride, so the loop counts repeat and the branches predict (iterating b per a with varying
+  // counts cost 2.5 us a block on the 16 KiB blocks of float data).
+  for (unsigned l1 = 1; l1 < pbits; ++l1) {
+    const unsigned a0 = upto[l1 - 1], a1 = upto[l1];
+    if (a0 == a1) continue;
+    const unsigned m = pbits - l1;
+    for (unsigned l2 = 1; l2 <= m; ++l2) {
+      const unsigned b0 = upto[l2 - 1], b1 = upto[l2];
+      if (b0 == b1) continue;
+      const unsigned reps = 1u << (m - l2), step = 1u << (l1 + l2);
+      for (unsigned a = a0; a < a1; ++a) {
+        const uint32_t base = kLit | kPair | (l1 << 6) | (l1 + l2) | (uint32_t{lsym[a]} << 16);
+        const unsigned r1 = lrev[a];
+        if (reps == 1) {
+          for (unsigned b = b0; b < b1; ++b)
+            table[r1 | (unsigned{lrev[b]} << l1)] = base | (uint32_t{lsym[b]} << 24);
+          continue;
+        }
+        for (unsigned b = b0; b < b1; ++b) {
+          const uint32_t e = base | (uint32_t{lsym[b]} << 24);
+          uint32_t* t = table + (r1 | (unsigned{lrev[b]} << l1));
+          for (unsigned j = 0; j < reps; ++j) t[j * step] = e;
+        }
+      }
     }
   }
   return true;
