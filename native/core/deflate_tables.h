@@ -115,16 +115,20 @@ inline unsigned reverse_bits(unsigned code, unsigned len) {
 // bits, the slot holds both.
 inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, unsigned n, Kind kind,
                         bool pairs = false) {
-  // Counted in two halves, so that the increments form two independent chains; the halves
-  // also let the counting sort below run two chains.
-  unsigned count_a[16] = {0}, count_b[16] = {0}, count[16];
-  const unsigned half = n / 2;
-  for (unsigned i = 0; i < half; ++i) {
-    ++count_a[lens[i]];
-    ++count_b[lens[half + i]];
+  // Counted in four quarters, so that the increments form four independent chains (most
+  // literal/length codes share one or two lengths, and an increment waits on the previous one of
+  // the same counter); the quarters also let the counting sort below run four chains. The last
+  // n % 4 symbols count with the fourth quarter.
+  unsigned cq[4][16] = {}, count[16];
+  const unsigned q = n / 4;
+  for (unsigned i = 0; i < q; ++i) {
+    ++cq[0][lens[i]];
+    ++cq[1][lens[q + i]];
+    ++cq[2][lens[2 * q + i]];
+    ++cq[3][lens[3 * q + i]];
   }
-  if (n & 1) ++count_b[lens[n - 1]];
-  for (unsigned l = 0; l < 16; ++l) count[l] = count_a[l] + count_b[l];
+  for (unsigned i = 4 * q; i < n; ++i) ++cq[3][lens[i]];
+  for (unsigned l = 0; l < 16; ++l) count[l] = cq[0][l] + cq[1][l] + cq[2][l] + cq[3][l];
   count[0] = 0;
   unsigned maxlen = 0;
   for (unsigned l = 15; l >= 1; --l)
@@ -155,7 +159,7 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     next[l] = code;
   }
   const unsigned short_max = maxlen < pbits ? maxlen : pbits;
-  uint16_t sorted[288];
+  uint16_t sorted[288], rev[288];  // symbols by code length; their reversed codes (complete codes)
   if (complete) {
     // Codes of up to pbits bits, shortest first, with the table grown by doubling: after the
     // codes of length l, entries [0, 2^l) are final for every slot whose code is <= l bits, and
@@ -163,17 +167,23 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     // builds its tables the same way); the other slots are written at their own length or get a
     // subtable below. Slots 0 and 1 start invalid so that only defined values are copied.
     // Counting sort by length (symbols ascending within a length), unused symbols last
-    // (n <= 288); the first half's symbols of a length go before the second half's.
-    unsigned pos_a[16], pos_b[16];
-    pos_a[1] = 0;
-    for (unsigned l = 1; l < 15; ++l) pos_a[l + 1] = pos_a[l] + count[l];
-    pos_a[0] = pos_a[15] + count[15];
-    for (unsigned l = 0; l < 16; ++l) pos_b[l] = pos_a[l] + count_a[l];
-    for (unsigned i = 0; i < half; ++i) {
-      sorted[pos_a[lens[i]]++] = static_cast<uint16_t>(i);
-      sorted[pos_b[lens[half + i]]++] = static_cast<uint16_t>(half + i);
+    // (n <= 288); within a length, each quarter's symbols go after the previous quarter's.
+    unsigned pos[4][16];
+    pos[0][1] = 0;
+    for (unsigned l = 1; l < 15; ++l) pos[0][l + 1] = pos[0][l] + count[l];
+    pos[0][0] = pos[0][15] + count[15];
+    for (unsigned l = 0; l < 16; ++l) {
+      pos[1][l] = pos[0][l] + cq[0][l];
+      pos[2][l] = pos[1][l] + cq[1][l];
+      pos[3][l] = pos[2][l] + cq[2][l];
     }
-    if (n & 1) sorted[pos_b[lens[n - 1]]] = static_cast<uint16_t>(n - 1);
+    for (unsigned i = 0; i < q; ++i) {
+      sorted[pos[0][lens[i]]++] = static_cast<uint16_t>(i);
+      sorted[pos[1][lens[q + i]]++] = static_cast<uint16_t>(q + i);
+      sorted[pos[2][lens[2 * q + i]]++] = static_cast<uint16_t>(2 * q + i);
+      sorted[pos[3][lens[3 * q + i]]++] = static_cast<uint16_t>(3 * q + i);
+    }
+    for (unsigned i = 4 * q; i < n; ++i) sorted[pos[3][lens[i]]++] = static_cast<uint16_t>(i);
     const uint32_t* const entries = kind == Kind::LitLen ? kSymbolEntries.litlen
                                     : kind == Kind::Dist ? kSymbolEntries.dist
                                                          : nullptr;
@@ -186,9 +196,11 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
       }
       if (l > short_max) continue;
       unsigned c = next[l];
-      for (unsigned j = 0; j < count[l]; ++j, ++c)
-        table[reverse_bits(c, l)] =
-            (entries ? entries[sorted[k++]] : uint32_t{sorted[k++]} << 16) | l;
+      for (unsigned j = 0; j < count[l]; ++j, ++c, ++k) {
+        const unsigned r = reverse_bits(c, l);
+        rev[k] = static_cast<uint16_t>(r);  // kept for the pair entries
+        table[r] = (entries ? entries[sorted[k]] : uint32_t{sorted[k]} << 16) | l;
+      }
     }
   } else {
     for (unsigned i = 0; i < psize; ++i) table[i] = invalid;
@@ -224,21 +236,21 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
   unsigned upto[16] = {0};  // upto[l]: how many of them have codes of <= l bits
   unsigned nl = 0, k = 0;
   for (unsigned l = 1; l <= short_max; ++l) {
-    unsigned c = next[l];
-    for (unsigned j = 0; j < count[l]; ++j, ++c) {
-      const unsigned sym = sorted[k++];
+    for (unsigned j = 0; j < count[l]; ++j, ++k) {
+      const unsigned sym = sorted[k];
       if (sym >= 256 || l >= pbits) continue;
       lsym[nl] = static_cast<uint16_t>(sym);
-      lrev[nl++] = static_cast<uint16_t>(reverse_bits(c, l));
+      lrev[nl++] = rev[k];
     }
     upto[l] = nl;
   }
   for (unsigned l = short_max + 1; l < 16; ++l) upto[l] = nl;
   // Only the pair slots are written: first literal a at r1 + (q << l1), for each q whose low l2
   // bits are the reversed code of a second literal b with l2 <= pbits - l1. The loops go by
-  // (l1, l2): within one pair of lengths every (a, b) writes the same number of slots at the same
-  // stride, so the loop counts repeat and the branches predict (iterating b per a with varying
-  // counts cost 2.5 us a block on the 16 KiB blocks of float data).
+  // (l1, l2): within one pair of lengths every (a, b) writes 2^(pbits - l1 - l2) slots at the same
+  // stride, and the innermost loop runs over the larger of the two groups, so that it is long and
+  // its branch predicts (float data: ~130 literals of 8 bits, one of 3; a loop per (a, b) with one
+  // or two stores cost twice as much).
   for (unsigned l1 = 1; l1 < pbits; ++l1) {
     const unsigned a0 = upto[l1 - 1], a1 = upto[l1];
     if (a0 == a1) continue;
@@ -247,19 +259,22 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
       const unsigned b0 = upto[l2 - 1], b1 = upto[l2];
       if (b0 == b1) continue;
       const unsigned reps = 1u << (m - l2), step = 1u << (l1 + l2);
-      for (unsigned a = a0; a < a1; ++a) {
-        const uint32_t base = kLit | kPair | (l1 << 6) | (l1 + l2) | (uint32_t{lsym[a]} << 16);
-        const unsigned r1 = lrev[a];
-        if (reps == 1) {
-          for (unsigned b = b0; b < b1; ++b)
-            table[r1 | (unsigned{lrev[b]} << l1)] = base | (uint32_t{lsym[b]} << 24);
-          continue;
-        }
-        for (unsigned b = b0; b < b1; ++b) {
-          const uint32_t e = base | (uint32_t{lsym[b]} << 24);
-          uint32_t* t = table + (r1 | (unsigned{lrev[b]} << l1));
-          for (unsigned j = 0; j < reps; ++j) t[j * step] = e;
-        }
+      const uint32_t head = kLit | kPair | (l1 << 6) | (l1 + l2);
+      if (a1 - a0 >= b1 - b0) {
+        for (unsigned b = b0; b < b1; ++b)
+          for (unsigned j = 0; j < reps; ++j) {
+            const unsigned off = (unsigned{lrev[b]} << l1) + j * step;
+            const uint32_t e = head | (uint32_t{lsym[b]} << 24);
+            for (unsigned a = a0; a < a1; ++a) table[lrev[a] + off] = e | (uint32_t{lsym[a]} << 16);
+          }
+      } else {
+        for (unsigned a = a0; a < a1; ++a)
+          for (unsigned j = 0; j < reps; ++j) {
+            const unsigned off = lrev[a] + j * step;
+            const uint32_t e = head | (uint32_t{lsym[a]} << 16);
+            for (unsigned b = b0; b < b1; ++b)
+              table[off + (unsigned{lrev[b]} << l1)] = e | (uint32_t{lsym[b]} << 24);
+          }
       }
     }
   }
