@@ -467,6 +467,46 @@ class Decoder {
     if (!build_table(pt, kPreBits, pre, 19, Kind::Pre)) return failb("invalid code lengths set");
     const unsigned total = nlit + ndist;
     unsigned have = 0;
+    // All of the header certainly in the input (no padding yet, more bytes left than the largest
+    // header plus an 8-byte load): the code lengths are read with branch-free 8-byte refills and
+    // no truncation checks (as in deflate_decoder.cc). The look-ahead bits such a refill leaves
+    // above bits_ are the next input bytes' own, then dropped.
+    if (pad_ == 0 && static_cast<size_t>(iend_ - ip_) >= kMaxHeaderBytes + 8) {
+      uint64_t bb = bb_;
+      unsigned bits = bits_;
+      const uint8_t* ip = ip_;
+      while (have < total) {
+        bb |= load64(ip) << bits;  // >= 56 bits: a code (<= 7 bits) and its repeat count (<= 7)
+        ip += (63 - bits) >> 3;
+        bits |= 56;
+        const uint32_t e = pt[bb & mask(kPreBits)];
+        if (e & kBad) return failb("invalid code lengths set");
+        bb >>= e & 63;
+        bits -= e & 63;
+        const unsigned sym = e >> 16;
+        if (sym < 16) {
+          lens[have++] = static_cast<uint8_t>(sym);
+          continue;
+        }
+        // 16: 2 bits, the previous length 3..6 times; 17: 3 bits, 3..10 zeros; 18: 7 bits,
+        // 11..138 zeros.
+        const unsigned nb = sym == 16 ? 2 : sym == 17 ? 3 : 7;
+        const unsigned rep = static_cast<unsigned>(bb & mask(nb)) + (sym == 18 ? 11 : 3);
+        bb >>= nb;
+        bits -= nb;
+        unsigned val = 0;
+        if (sym == 16) {
+          if (have == 0) return failb("invalid bit length repeat");
+          val = lens[have - 1];
+        }
+        if (have + rep > total) return failb("invalid bit length repeat");
+        std::memset(lens + have, static_cast<int>(val), rep);
+        have += rep;
+      }
+      bb_ = bb & mask(bits);
+      bits_ = bits;
+      ip_ = ip;
+    }
     while (have < total) {
       refill();
       const uint32_t e = pt[bb_ & mask(kPreBits)];
