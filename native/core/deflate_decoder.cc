@@ -5,11 +5,15 @@
 //    codes and an 8-bit one for distances, with second-level tables for longer codes. An entry
 //    carries the code length, the kind (literal, literal pair, length/distance base, end of
 //    block, subtable, invalid) and the extra-bit count, so a symbol costs a lookup and a shift.
+//    A literal entry's low 16 bits are also the BEXTR control word that extracts the next
+//    index (deflate_tables.h), so on the chain of dependent lookups a literal costs a load and
+//    one instruction, not a load, a shift and a mask: ~5% on the float members (2026-12-06).
 //  - Literal pairs: where a literal's code and the next literal's code fit in the 12 index bits
 //    together, the primary entry holds both (deflate_tables.h, build_table with pairs), so one
-//    lookup emits two bytes. On float32 noise (np.savez_compressed ground truth: 97% literals,
-//    codes of 8-9 bits for mantissa bytes and 2-5 bits for exponent bytes) this cuts lookups from
-//    0.98 to about 0.80 per output byte. Only the pair slots are written when a table is built,
+//    lookup emits two bytes (literal 255 is never second: bits 24-31 = 255 mark a single). On
+//    float32 noise (np.savez_compressed ground truth: 97% literals, codes of 8-9 bits for
+//    mantissa bytes and 2-5 bits for exponent bytes) this cuts lookups from 0.98 to about 0.80
+//    per output byte. Only the pair slots are written when a table is built,
 //    so a block of ~16 KiB pays for them several times over.
 //  - Tables are built shortest code first, doubling the filled part of the primary table as the
 //    length grows (each short code written once, libdeflate's method). zlib's deflate starts a
@@ -90,7 +94,7 @@ struct FastIo {
 inline unsigned put_literals(uint8_t* w, uint32_t e) {
   w[0] = static_cast<uint8_t>(e >> 16);
   w[1] = static_cast<uint8_t>(e >> 24);
-  return 1 + ((e >> kPairShift) & 1);
+  return lit_count(e);
 }
 
 // The fast loop of a Huffman block, in its own function so that the bit buffer, the pointers and
@@ -113,6 +117,7 @@ inline unsigned put_literals(uint8_t* w, uint32_t e) {
 constexpr bool kFourPerRefill = 5 * kSerialLitBits <= 56;
 static_assert(4 * kSerialLitBits <= 56, "three literal entries and a lookup per refill");
 
+template <bool kBextr>
 NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt, FastIo& io,
                                          const uint8_t* in_end, uint8_t* stop,
                                          const uint8_t* base) {
@@ -126,26 +131,30 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
   n |= 56;
   uint32_t e = lt[b & mask(kSerialLitBits)];
   for (;;) {
-    if (e & kLit) {
+    if (is_lit(e)) {
+      const uint64_t i6 = next_index<kBextr>(b, e);
       b >>= e & 63;
       n -= e & 63;
       w += put_literals(w, e);
-      e = lt[b & mask(kSerialLitBits)];
-      if (e & kLit) {
+      e = lt[i6];
+      if (is_lit(e)) {
+        const uint64_t i8 = next_index<kBextr>(b, e);
         b >>= e & 63;
         n -= e & 63;
         w += put_literals(w, e);
-        e = lt[b & mask(kSerialLitBits)];
-        if (e & kLit) {
+        e = lt[i8];
+        if (is_lit(e)) {
+          const uint64_t i10 = next_index<kBextr>(b, e);
           b >>= e & 63;
           n -= e & 63;
           w += put_literals(w, e);
-          e = lt[b & mask(kSerialLitBits)];
-          if (kFourPerRefill && (e & kLit)) {
+          e = lt[i10];
+          if (kFourPerRefill && is_lit(e)) {
+            const uint64_t i12 = next_index<kBextr>(b, e);
             b >>= e & 63;
             n -= e & 63;
             w += put_literals(w, e);
-            e = lt[b & mask(kSerialLitBits)];
+            e = lt[i12];
           }
         }
       }
@@ -158,8 +167,8 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
     if (e & kSub) {
       b >>= kSerialLitBits;
       n -= kSerialLitBits;
-      e = lt[(e >> 16) + (b & mask((e >> 6) & 31))];
-      if (e & kLit) {
+      e = lt[(e >> 16) + (b & mask(extra_of(e)))];
+      if (is_lit(e)) {
         b >>= e & 63;
         n -= e & 63;
         *w++ = static_cast<uint8_t>(e >> 16);
@@ -181,7 +190,7 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
     // Length: code and extra bits go in one shift; the extra value comes from the saved buffer,
     // off the path the distance lookup waits on.
     uint64_t saved = b;
-    unsigned extra = (e >> 6) & 31;
+    unsigned extra = extra_of(e);
     unsigned total = (e & 63) + extra;
     b >>= total;
     n -= total;
@@ -190,11 +199,11 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
     if (d & kSub) {
       b >>= kDistBits;
       n -= kDistBits;
-      d = dt[(d >> 16) + (b & mask((d >> 6) & 31))];
+      d = dt[(d >> 16) + (b & mask(extra_of(d)))];
     }
     if (d & kBad) corrupt("invalid distance code");
     saved = b;
-    extra = (d >> 6) & 31;
+    extra = extra_of(d);
     total = (d & 63) + extra;
     b >>= total;
     n -= total;
@@ -219,7 +228,8 @@ using FastFn = bool (*)(const uint32_t*, const uint32_t*, FastIo&, const uint8_t
                         const uint8_t*);
 
 // One out-of-line copy per instruction set: the loop's code lengths are shift counts, and BMI2's
-// SHRX shifts by a register without the move to CL (libdeflate dispatches the same way). The
+// SHRX shifts by a register without the move to CL (libdeflate dispatches the same way); BMI1's
+// BEXTR gives the next index after a literal in one instruction (next_index). The
 // copies start on a 64-byte boundary: the loop's speed depends on where it falls relative to the
 // instruction fetch windows (measured here: up to 10% between two links of the same code).
 #if defined(__GNUC__)
@@ -229,22 +239,20 @@ using FastFn = bool (*)(const uint32_t*, const uint32_t*, FastIo&, const uint8_t
 #endif
 NPZ_HOT_ALIGN bool fast_huffman_generic(const uint32_t* lt, const uint32_t* dt, FastIo& io,
                                         const uint8_t* in_end, uint8_t* stop, const uint8_t* base) {
-  return fast_huffman_body(lt, dt, io, in_end, stop, base);
+  return fast_huffman_body<false>(lt, dt, io, in_end, stop, base);
 }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__BMI2__)
 #define NPZ_FAST_BMI2 1
-__attribute__((target("bmi2"))) NPZ_HOT_ALIGN bool fast_huffman_bmi2(const uint32_t* lt,
-                                                                     const uint32_t* dt, FastIo& io,
-                                                                     const uint8_t* in_end,
-                                                                     uint8_t* stop,
-                                                                     const uint8_t* base) {
-  return fast_huffman_body(lt, dt, io, in_end, stop, base);
+__attribute__((target("bmi,bmi2"))) NPZ_HOT_ALIGN bool fast_huffman_bmi2(
+    const uint32_t* lt, const uint32_t* dt, FastIo& io, const uint8_t* in_end, uint8_t* stop,
+    const uint8_t* base) {
+  return fast_huffman_body<true>(lt, dt, io, in_end, stop, base);
 }
 #endif
 
 FastFn pick_fast_huffman() {
 #ifdef NPZ_FAST_BMI2
-  if (__builtin_cpu_supports("bmi2")) return fast_huffman_bmi2;
+  if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")) return fast_huffman_bmi2;
 #endif
   return fast_huffman_generic;
 }
@@ -406,12 +414,12 @@ class NpzInflater final : public Inflater {
         uint32_t e = lt[bb & mask(kSerialLitBits)];
         if (e & kSub) {
           if (!take(kSerialLitBits)) break;
-          e = lt[(e >> 16) + (bb & mask((e >> 6) & 31))];
+          e = lt[(e >> 16) + (bb & mask(extra_of(e)))];
         }
-        if (e & kLit) {
-          // A pair entry's first literal alone (its length is in the extra-bits field): the
-          // second code may not have arrived yet.
-          if (!take(e & kPair ? (e >> 6) & 31 : e & 63)) break;
+        if (is_lit(e)) {
+          // A pair entry's first literal alone (its code length from litlen_): the second code
+          // may not have arrived yet.
+          if (!take(is_pair(e) ? litlen_[(e >> 16) & 0xFF] : e & 63)) break;
           *w++ = static_cast<uint8_t>(e >> 16);
           continue;
         }
@@ -421,17 +429,17 @@ class NpzInflater final : public Inflater {
           state_ = State::Header;
           break;
         }
-        unsigned extra = (e >> 6) & 31;
+        unsigned extra = extra_of(e);
         const unsigned mlen = (e >> 16) + static_cast<unsigned>(bb & mask(extra));
         if (!take(extra)) break;
         uint32_t d = dt[bb & mask(kDistBits)];
         if (d & kSub) {
           if (!take(kDistBits)) break;
-          d = dt[(d >> 16) + (bb & mask((d >> 6) & 31))];
+          d = dt[(d >> 16) + (bb & mask(extra_of(d)))];
         }
         if (!take(d & 63)) break;
         if (d & kBad) corrupt("invalid distance code");
-        extra = (d >> 6) & 31;
+        extra = extra_of(d);
         const size_t dist = (d >> 16) + static_cast<size_t>(bb & mask(extra));
         if (!take(extra)) break;
         if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
@@ -482,6 +490,7 @@ class NpzInflater final : public Inflater {
       for (unsigned i = 280; i < 288; ++i) lens[i] = 8;
       for (unsigned i = 0; i < 32; ++i) lens[288 + i] = 5;
       build_table(lit_.data(), kSerialLitBits, lens, 288, Kind::LitLen, true);
+      std::memcpy(litlen_, lens, 256);
       build_table(dist_.data(), kDistBits, lens + 288, 32, Kind::Dist);
       state_ = State::Huffman;
       return true;
@@ -564,6 +573,7 @@ class NpzInflater final : public Inflater {
     if (lens[256] == 0) corrupt("invalid code -- missing end-of-block");
     if (!build_table(lit_.data(), kSerialLitBits, lens, nlit, Kind::LitLen, true))
       corrupt("invalid literal/lengths set");
+    std::memcpy(litlen_, lens, 256);
     if (!build_table(dist_.data(), kDistBits, lens + nlit, ndist, Kind::Dist))
       corrupt("invalid distances set");
     state_ = State::Huffman;
@@ -572,6 +582,7 @@ class NpzInflater final : public Inflater {
 
   std::vector<uint8_t> out_;  // [0, w_): window + decoded; [r_, w_) not yet delivered
   std::vector<uint32_t> lit_, dist_;
+  uint8_t litlen_[256] = {0};  // the literals' code lengths (a pair entry's first code length)
   size_t w_ = 0, r_ = 0;
   uint64_t bb_ = 0;
   unsigned bits_ = 0, pad_ = 0;

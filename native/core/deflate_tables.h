@@ -23,15 +23,30 @@ constexpr size_t kNewData = 256u << 10;
 constexpr size_t kMargin = 258 + 32;     // a whole match plus the 8-byte copy overrun
 constexpr size_t kMaxHeaderBytes = 600;  // > 3 + 14 + 19*3 + 316*14 bits
 
-// Table entry: bits 0-4 code length at this level (bit 5 always 0, so `x >> (e & 63)` needs no
-// masking on x86-64, where shifts take their count mod 64), bits 6-10 extra bits (or subtable
-// index bits), flags below, bits 16-31 the value (literal, length/distance base, subtable offset).
-constexpr uint32_t kLit = 1u << 11, kSub = 1u << 12, kEob = 1u << 13, kBad = 1u << 14;
-// A pair entry (built by build_table with pairs = true, for the decoders' tables): kLit | kPair,
-// two literals in bits 16-23 and 24-31, bits 0-4 the length of both codes, bits 6-10 the length of
-// the first.
-constexpr unsigned kPairShift = 15;
-constexpr uint32_t kPair = 1u << kPairShift;
+// Table entry: bits 0-7 the code length at this level (<= 15: bits 4-7 clear, so `x >> (e & 63)`
+// needs no masking on x86-64, where shifts take their count mod 64), bits 8-11 extra bits (or a
+// subtable's index bits), bits 12-15 flags, bits 16-31 the value (literal, length/distance base,
+// subtable offset).
+//
+// A literal entry has no flag and 12 in bits 8-11 (kLitWidth), so that its low 16 bits are a BMI1
+// BEXTR control word: start = the code length, width = the primary table's index bits. One BEXTR
+// then gives the next lookup's index, a cycle shorter than a shift and a mask on the chain of
+// dependent lookups that bounds the decoder (a symbol costs a load and a BEXTR). Bits 16-23 hold
+// the literal and bits 24-31 a second one (a pair entry, built by build_table with pairs = true,
+// for the decoders' tables: bits 0-7 then hold the length of both codes) or kNoSecond.
+constexpr uint32_t kLen = 1u << 12, kSub = 1u << 13, kEob = 1u << 14, kBad = 1u << 15;
+constexpr uint32_t kFlags = 0xF000u;
+constexpr unsigned kLitWidth = 12;
+static_assert(kLitWidth == kSerialLitBits,
+              "a literal entry is the BEXTR control of the next lookup");
+// Bits 24-31 of a single-literal entry. A pair never has literal 255 second (that pair is left a
+// single entry), so entries below kNoSecond << 24 with no flag are pairs.
+constexpr uint32_t kNoSecond = 0xFF;
+inline bool is_lit(uint32_t e) { return (e & kFlags) == 0; }
+inline bool is_pair(uint32_t e) { return is_lit(e) && e < (kNoSecond << 24); }  // two literals
+inline unsigned extra_of(uint32_t e) { return (e >> 8) & 15; }
+// Bytes a literal entry emits (1 or 2).
+inline unsigned lit_count(uint32_t e) { return 1 + (e < (kNoSecond << 24)); }
 
 constexpr uint16_t kLenBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
                                    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
@@ -50,12 +65,13 @@ enum class Kind { LitLen, Dist, Pre };
 constexpr uint32_t symbol_entry(Kind k, unsigned sym) {
   switch (k) {
     case Kind::LitLen:
-      if (sym < 256) return kLit | (sym << 16);
+      if (sym < 256) return (kNoSecond << 24) | (sym << 16) | (kLitWidth << 8);
       if (sym == 256) return kEob;
-      if (sym <= 285) return (uint32_t{kLenBase[sym - 257]} << 16) | (kLenExtra[sym - 257] << 6);
+      if (sym <= 285)
+        return kLen | (uint32_t{kLenBase[sym - 257]} << 16) | (kLenExtra[sym - 257] << 8);
       return kBad;  // 286, 287: only reachable in fixed blocks
     case Kind::Dist:
-      if (sym < 30) return (uint32_t{kDistBase[sym]} << 16) | (kDistExtra[sym] << 6);
+      if (sym < 30) return kLen | (uint32_t{kDistBase[sym]} << 16) | (kDistExtra[sym] << 8);
       return kBad;  // 30, 31: only reachable in fixed blocks
     case Kind::Pre: return sym << 16;
   }
@@ -82,6 +98,23 @@ inline uint64_t load64(const uint8_t* p) {
   return v;
 }
 inline uint64_t mask(unsigned n) { return (uint64_t{1} << n) - 1; }
+
+// The primary-table index after a literal entry e: the kSerialLitBits bits past its code. With
+// BEXTR the entry is the control word (deflate_tables.h: start = code length, width = 12), one
+// instruction on the lookup chain instead of a shift and a mask. Inline assembly: the
+// decoders' fast loops are compiled twice from one body, for BMI1+BMI2 and generic (kBextr
+// false: a shift and a mask).
+template <bool kBextr>
+inline uint64_t next_index(uint64_t b, uint32_t e) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if constexpr (kBextr) {
+    uint64_t idx;
+    __asm__("bextr %2, %1, %0" : "=r"(idx) : "r"(b), "r"(uint64_t{e}) : "cc");
+    return idx;
+  }
+#endif
+  return (b >> (e & 63)) & mask(kSerialLitBits);
+}
 
 // Byte bit-reversal table, built at compile time.
 struct Rev8 {
@@ -222,7 +255,7 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     const unsigned p = r & (psize - 1);
     if (!((roots[p >> 6] >> (p & 63)) & 1)) {
       roots[p >> 6] |= uint64_t{1} << (p & 63);
-      table[p] = kSub | pbits | (sbits << 6) | (next_sub << 16);
+      table[p] = kSub | pbits | (sbits << 8) | (next_sub << 16);
       if (!complete)
         for (unsigned i = 0; i < (1u << sbits); ++i) table[next_sub + i] = invalid;
       next_sub += 1u << sbits;
@@ -231,20 +264,28 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     for (unsigned i = r >> pbits; i < (1u << sbits); i += 1u << sublen) table[off + i] = e | sublen;
   }
   if (!pairs || !complete || kind != Kind::LitLen) return true;
-  // Literals with codes of up to pbits - 1 bits, shortest first: symbol and reversed code.
-  uint16_t lsym[256], lrev[256];
-  unsigned upto[16] = {0};  // upto[l]: how many of them have codes of <= l bits
-  unsigned nl = 0, k = 0;
+  // Literals with codes of up to pbits - 1 bits, shortest first: symbol and reversed code; as
+  // second literals the same without literal kNoSecond (its pairs stay single entries).
+  uint16_t lsym[256], lrev[256], ssym[256], srev[256];
+  unsigned upto[16] = {0}, supto[16] = {0};  // how many of them have codes of <= l bits
+  unsigned nl = 0, ns = 0, k = 0;
   for (unsigned l = 1; l <= short_max; ++l) {
     for (unsigned j = 0; j < count[l]; ++j, ++k) {
       const unsigned sym = sorted[k];
       if (sym >= 256 || l >= pbits) continue;
       lsym[nl] = static_cast<uint16_t>(sym);
       lrev[nl++] = rev[k];
+      if (sym == kNoSecond) continue;
+      ssym[ns] = static_cast<uint16_t>(sym);
+      srev[ns++] = rev[k];
     }
     upto[l] = nl;
+    supto[l] = ns;
   }
-  for (unsigned l = short_max + 1; l < 16; ++l) upto[l] = nl;
+  for (unsigned l = short_max + 1; l < 16; ++l) {
+    upto[l] = nl;
+    supto[l] = ns;
+  }
   // Only the pair slots are written: first literal a at r1 + (q << l1), for each q whose low l2
   // bits are the reversed code of a second literal b with l2 <= pbits - l1. The loops go by
   // (l1, l2): within one pair of lengths every (a, b) writes 2^(pbits - l1 - l2) slots at the same
@@ -256,15 +297,15 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
     if (a0 == a1) continue;
     const unsigned m = pbits - l1;
     for (unsigned l2 = 1; l2 <= m; ++l2) {
-      const unsigned b0 = upto[l2 - 1], b1 = upto[l2];
+      const unsigned b0 = supto[l2 - 1], b1 = supto[l2];
       if (b0 == b1) continue;
       const unsigned reps = 1u << (m - l2), step = 1u << (l1 + l2);
-      const uint32_t head = kLit | kPair | (l1 << 6) | (l1 + l2);
+      const uint32_t head = (kLitWidth << 8) | (l1 + l2);
       if (a1 - a0 >= b1 - b0) {
         for (unsigned b = b0; b < b1; ++b)
           for (unsigned j = 0; j < reps; ++j) {
-            const unsigned off = (unsigned{lrev[b]} << l1) + j * step;
-            const uint32_t e = head | (uint32_t{lsym[b]} << 24);
+            const unsigned off = (unsigned{srev[b]} << l1) + j * step;
+            const uint32_t e = head | (uint32_t{ssym[b]} << 24);
             for (unsigned a = a0; a < a1; ++a) table[lrev[a] + off] = e | (uint32_t{lsym[a]} << 16);
           }
       } else {
@@ -273,7 +314,7 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
             const unsigned off = lrev[a] + j * step;
             const uint32_t e = head | (uint32_t{lsym[a]} << 16);
             for (unsigned b = b0; b < b1; ++b)
-              table[off + (unsigned{lrev[b]} << l1)] = e | (uint32_t{lsym[b]} << 24);
+              table[off + (unsigned{srev[b]} << l1)] = e | (uint32_t{ssym[b]} << 24);
           }
       }
     }

@@ -85,7 +85,7 @@ template <class T>
 inline unsigned put_literals(T* w, uint32_t e) {
   w[0] = static_cast<T>((e >> 16) & 0xFFu);
   w[1] = static_cast<T>(e >> 24);
-  return 1 + ((e >> kPairShift) & 1);
+  return lit_count(e);
 }
 
 template <class T>
@@ -113,7 +113,7 @@ enum class FastEnd { Limit, Eob, BadLit, BadDist, Far };
 // or a pair) is at most kSerialLitBits = 12 bits, so three of them and the lookup of the entry
 // after them fit in one refill, and that entry's low bits survive the refill (it only adds bits
 // above). A match needs at most 12 + 3 + 5 + 15 + 13 = 48 bits.
-template <class T>
+template <class T, bool kBextr>
 NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, FastIo<T>& io,
                                        const uint8_t* in_end, T* stop, T* base) {
   static_assert(4 * kSerialLitBits <= 56, "three literal entries and a lookup per refill");
@@ -128,21 +128,24 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
   bits |= 56;
   uint32_t e = lt[bb & mask(kSerialLitBits)];
   for (;;) {
-    if (e & kLit) {
+    if (is_lit(e)) {
+      const uint64_t i6 = next_index<kBextr>(bb, e);
       bb >>= e & 63;
       bits -= e & 63;
       w += put_literals<T>(w, e);
-      e = lt[bb & mask(kSerialLitBits)];
-      if (e & kLit) {
+      e = lt[i6];
+      if (is_lit(e)) {
+        const uint64_t i8 = next_index<kBextr>(bb, e);
         bb >>= e & 63;
         bits -= e & 63;
         w += put_literals<T>(w, e);
-        e = lt[bb & mask(kSerialLitBits)];
-        if (e & kLit) {
+        e = lt[i8];
+        if (is_lit(e)) {
+          const uint64_t i10 = next_index<kBextr>(bb, e);
           bb >>= e & 63;
           bits -= e & 63;
           w += put_literals<T>(w, e);
-          e = lt[bb & mask(kSerialLitBits)];
+          e = lt[i10];
         }
       }
       if (ip > in_end || w >= stop) break;
@@ -154,11 +157,11 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
     if (e & kSub) {
       bb >>= kSerialLitBits;
       bits -= kSerialLitBits;
-      e = lt[(e >> 16) + (bb & mask((e >> 6) & 31))];
-      if (e & kLit) {  // subtable entries are never pairs
+      e = lt[(e >> 16) + (bb & mask(extra_of(e)))];
+      if (is_lit(e)) {  // subtable entries are never pairs
         bb >>= e & 63;
         bits -= e & 63;
-        *w++ = static_cast<T>(e >> 16);
+        *w++ = static_cast<T>((e >> 16) & 0xFFu);  // bits 24-31 hold kNoSecond
         if (ip > in_end || w >= stop) break;
         bb |= load64(ip) << bits;
         ip += (63 - bits) >> 3;
@@ -178,7 +181,7 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
       break;
     }
     uint64_t saved = bb;
-    unsigned extra = (e >> 6) & 31;
+    unsigned extra = extra_of(e);
     unsigned tot = (e & 63) + extra;
     bb >>= tot;
     bits -= tot;
@@ -187,14 +190,14 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
     if (d & kSub) {
       bb >>= kDistBits;
       bits -= kDistBits;
-      d = dt[(d >> 16) + (bb & mask((d >> 6) & 31))];
+      d = dt[(d >> 16) + (bb & mask(extra_of(d)))];
     }
     if (d & kBad) {
       end = FastEnd::BadDist;
       break;
     }
     saved = bb;
-    extra = (d >> 6) & 31;
+    extra = extra_of(d);
     tot = (d & 63) + extra;
     bb >>= tot;
     bits -= tot;
@@ -227,24 +230,26 @@ using FastFn = FastEnd (*)(const uint32_t*, const uint32_t*, FastIo<T>&, const u
 template <class T>
 NPZ_PI_HOT_ALIGN FastEnd fast_generic(const uint32_t* lt, const uint32_t* dt, FastIo<T>& io,
                                       const uint8_t* in_end, T* stop, T* base) {
-  return fast_body<T>(lt, dt, io, in_end, stop, base);
+  return fast_body<T, false>(lt, dt, io, in_end, stop, base);
 }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__BMI2__)
 #define NPZ_PI_BMI2 1
 template <class T>
-__attribute__((target("bmi2"))) NPZ_PI_HOT_ALIGN FastEnd fast_bmi2(const uint32_t* lt,
-                                                                   const uint32_t* dt,
-                                                                   FastIo<T>& io,
-                                                                   const uint8_t* in_end, T* stop,
-                                                                   T* base) {
-  return fast_body<T>(lt, dt, io, in_end, stop, base);
+__attribute__((target("bmi,bmi2"))) NPZ_PI_HOT_ALIGN FastEnd fast_bmi2(const uint32_t* lt,
+                                                                       const uint32_t* dt,
+                                                                       FastIo<T>& io,
+                                                                       const uint8_t* in_end,
+                                                                       T* stop, T* base) {
+  return fast_body<T, true>(lt, dt, io, in_end, stop, base);
 }
 #endif
 
 template <class T>
 FastFn<T> fast_huffman() {
 #ifdef NPZ_PI_BMI2
-  static const FastFn<T> f = __builtin_cpu_supports("bmi2") ? fast_bmi2<T> : fast_generic<T>;
+  static const FastFn<T> f = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")
+                                 ? fast_bmi2<T>
+                                 : fast_generic<T>;
   return f;
 #else
   return fast_generic<T>;
@@ -450,6 +455,7 @@ class Decoder {
       for (unsigned i = 280; i < 288; ++i) lens[i] = 8;
       for (unsigned i = 0; i < 32; ++i) lens[288 + i] = 5;
       build_table(lit_.data(), kSerialLitBits, lens, 288, Kind::LitLen, true);
+      std::memcpy(litlen_, lens, 256);
       build_table(dist_.data(), kDistBits, lens + 288, 32, Kind::Dist);
       state_ = State::Huffman;
       return true;
@@ -535,6 +541,7 @@ class Decoder {
       have += rep;
     }
     if (lens[256] == 0) return failb("missing end-of-block code");
+    std::memcpy(litlen_, lens, 256);
     if (!build_table(lit_.data(), kSerialLitBits, lens, nlit, Kind::LitLen, true))
       return failb("invalid literal/lengths set");
     if (!build_table(dist_.data(), kDistBits, lens + nlit, ndist, Kind::Dist))
@@ -634,11 +641,11 @@ class Decoder {
       if (e & kSub) {
         used += kSerialLitBits;
         x >>= kSerialLitBits;
-        e = lt[(e >> 16) + (x & mask((e >> 6) & 31))];
+        e = lt[(e >> 16) + (x & mask(extra_of(e)))];
       }
-      // A pair entry counts as its first literal alone (its code length is in the extra-bits
-      // field): the second code's bits may not exist.
-      const unsigned clen = e & kPair ? (e >> 6) & 31 : e & 63;
+      // A pair entry counts as its first literal alone (its code length from litlen_): the
+      // second code's bits may not exist.
+      const unsigned clen = is_pair(e) ? litlen_[(e >> 16) & 0xFF] : e & 63;
       used += clen;
       x >>= clen;
       if (used > real) {
@@ -646,7 +653,7 @@ class Decoder {
         starved_ = true;
         break;
       }
-      if (e & kLit) {
+      if (is_lit(e)) {
         *w++ = static_cast<T>((e >> 16) & 0xFFu);
       } else if (e & kBad) {
         err = "invalid literal/length code";
@@ -654,7 +661,7 @@ class Decoder {
       } else if (e & kEob) {
         eob = true;
       } else {
-        unsigned extra = (e >> 6) & 31;
+        unsigned extra = extra_of(e);
         const unsigned mlen = (e >> 16) + static_cast<unsigned>(x & mask(extra));
         used += extra;
         x >>= extra;
@@ -662,11 +669,11 @@ class Decoder {
         if (d & kSub) {
           used += kDistBits;
           x >>= kDistBits;
-          d = dt[(d >> 16) + (x & mask((d >> 6) & 31))];
+          d = dt[(d >> 16) + (x & mask(extra_of(d)))];
         }
         used += d & 63;
         x >>= d & 63;
-        extra = (d >> 6) & 31;
+        extra = extra_of(d);
         const size_t dist = (d >> 16) + static_cast<size_t>(x & mask(extra));
         used += extra;
         if (used > real) {
@@ -719,6 +726,7 @@ class Decoder {
   std::vector<uint16_t> b16_;
   size_t w_ = 0, r_ = 0, lm_ = 0;
   std::vector<uint32_t> lit_, dist_;
+  uint8_t litlen_[256] = {0};  // the literals' code lengths (a pair entry's first code length)
 };
 
 // ---- block-start candidates ----

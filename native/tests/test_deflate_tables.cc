@@ -67,7 +67,7 @@ bool reference_build(uint32_t* table, unsigned pbits, const uint8_t* lens, unsig
     const unsigned p = r & (psize - 1);
     if (!root[p]) {
       root[p] = true;
-      table[p] = kSub | pbits | (sbits << 6) | (next_sub << 16);
+      table[p] = kSub | pbits | (sbits << 8) | (next_sub << 16);
       if (!complete)
         for (unsigned i = 0; i < (1u << sbits); ++i) table[next_sub + i] = invalid;
       next_sub += 1u << sbits;
@@ -152,8 +152,9 @@ NPZ_TEST(deflate_tables_match_reference_builder) {
 NPZ_TEST(deflate_literal_pairs_follow_their_definition) {
   // Every primary slot of a pair table: where the slot's first code is a literal of l1 bits and
   // the code in the next bits is a literal of l2 <= pbits - l1 bits (its entry in the single
-  // table at index i >> l1 is then exact), the slot holds both literals and l1 + l2; elsewhere
-  // it holds the single entry. Subtables are untouched.
+  // table at index i >> l1 is then exact) and is not literal 255, the slot holds both literals
+  // and l1 + l2; elsewhere it holds the single entry. Every literal entry carries the BEXTR
+  // width (12) in bits 8-11. Subtables are untouched.
   std::mt19937 rng(34);
   long pairs = 0, singles = 0;
   for (int it = 0; it < 3000; ++it) {
@@ -171,14 +172,16 @@ NPZ_TEST(deflate_literal_pairs_follow_their_definition) {
     for (unsigned i = 0; i < (1u << kSerialLitBits); ++i) {
       const uint32_t e = single[i];
       uint32_t want = e;
-      if (e & kLit) {
-        const unsigned l1 = e & 31;
+      if ((e & kFlags) == 0) {  // a literal
+        NPZ_EXPECT((e >> 24) == kNoSecond && ((e >> 8) & 0xFF) == kSerialLitBits);
+        const unsigned l1 = e & 0xFF;
         const uint32_t f = single[i >> l1];
-        const unsigned l2 = f & 31;
-        if ((f & kLit) && l1 + l2 <= kSerialLitBits)
-          want = kLit | kPair | (l1 + l2) | (l1 << 6) | (e & 0xFF0000u) | ((f & 0xFF0000u) << 8);
+        const unsigned l2 = f & 0xFF;
+        // Literal 255 is never a second literal (bits 24-31 = 255 mean "no second literal").
+        if ((f & kFlags) == 0 && l1 + l2 <= kSerialLitBits && ((f >> 16) & 0xFF) != kNoSecond)
+          want = (kSerialLitBits << 8) | (l1 + l2) | (e & 0xFF0000u) | ((f & 0xFF0000u) << 8);
       }
-      (want & kPair) ? ++pairs : ++singles;
+      ((want & kFlags) == 0 && (want >> 24) != kNoSecond) ? ++pairs : ++singles;
       NPZ_EXPECT(pair[i] == want);
       if (pair[i] != want) {
         std::fprintf(stderr, "  case %d slot %u: %08x, want %08x\n", it, i, pair[i], want);
