@@ -92,8 +92,11 @@ struct FastIo {
 // Writes a literal entry's one or two bytes (two are always stored: the buffer has slack) and
 // returns how many count.
 inline unsigned put_literals(uint8_t* w, uint32_t e) {
-  w[0] = static_cast<uint8_t>(e >> 16);
-  w[1] = static_cast<uint8_t>(e >> 24);
+  uint16_t v = static_cast<uint16_t>(e >> 16);  // first literal in the low byte: one 2-byte store
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = static_cast<uint16_t>((v >> 8) | (v << 8));
+#endif
+  std::memcpy(w, &v, 2);
   return lit_count(e);
 }
 
@@ -122,45 +125,48 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
                                          const uint8_t* in_end, uint8_t* stop,
                                          const uint8_t* base) {
   uint64_t b = io.bb;
-  unsigned n = io.bits;
+  // Bits in the buffer: only n's low 6 bits count. A literal entry is subtracted whole (its low
+  // 6 bits are the code length; the bits above only disturb n's bits 6 and up), which saves
+  // masking the length out for every literal (libdeflate keeps its count the same way).
+  uint64_t n = io.bits;
   const uint8_t* in = io.in;
   uint8_t* w = io.w;
   bool eob = false;
-  b |= load64(in) << n;
-  in += (63 - n) >> 3;
+  b |= load64(in) << (n & 63);
+  in += 7 - ((n >> 3) & 7);
   n |= 56;
   uint32_t e = lt[b & mask(kSerialLitBits)];
   for (;;) {
     if (is_lit(e)) {
       const uint64_t i6 = next_index<kBextr>(b, e);
       b >>= e & 63;
-      n -= e & 63;
+      n -= e;
       w += put_literals(w, e);
       e = lt[i6];
       if (is_lit(e)) {
         const uint64_t i8 = next_index<kBextr>(b, e);
         b >>= e & 63;
-        n -= e & 63;
+        n -= e;
         w += put_literals(w, e);
         e = lt[i8];
         if (is_lit(e)) {
           const uint64_t i10 = next_index<kBextr>(b, e);
           b >>= e & 63;
-          n -= e & 63;
+          n -= e;
           w += put_literals(w, e);
           e = lt[i10];
           if (kFourPerRefill && is_lit(e)) {
             const uint64_t i12 = next_index<kBextr>(b, e);
             b >>= e & 63;
-            n -= e & 63;
+            n -= e;
             w += put_literals(w, e);
             e = lt[i12];
           }
         }
       }
       if (in >= in_end || w >= stop) break;
-      b |= load64(in) << n;  // leaves the low bits, and so e, unchanged
-      in += (63 - n) >> 3;
+      b |= load64(in) << (n & 63);  // leaves the low bits, and so e, unchanged
+      in += 7 - ((n >> 3) & 7);
       n |= 56;
       continue;
     }
@@ -173,8 +179,8 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
         n -= e & 63;
         *w++ = static_cast<uint8_t>(e >> 16);
         if (in >= in_end || w >= stop) break;
-        b |= load64(in) << n;
-        in += (63 - n) >> 3;
+        b |= load64(in) << (n & 63);
+        in += 7 - ((n >> 3) & 7);
         n |= 56;
         e = lt[b & mask(kSerialLitBits)];
         continue;
@@ -212,13 +218,13 @@ NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt,
     copy_match(w, dist, mlen);
     w += mlen;
     if (in >= in_end || w >= stop) break;
-    b |= load64(in) << n;
-    in += (63 - n) >> 3;
+    b |= load64(in) << (n & 63);
+    in += 7 - ((n >> 3) & 7);
     n |= 56;
     e = lt[b & mask(kSerialLitBits)];
   }
   io.bb = b;
-  io.bits = n;
+  io.bits = static_cast<unsigned>(n & 63);
   io.in = in;
   io.w = w;
   return eob;
