@@ -83,8 +83,16 @@ inline void copy_match(T* base, T* w, size_t dist, unsigned len, size_t* lm) {
 // past the output limit) and returns how many count.
 template <class T>
 inline unsigned put_literals(T* w, uint32_t e) {
-  w[0] = static_cast<T>((e >> 16) & 0xFFu);
-  w[1] = static_cast<T>(e >> 24);
+  if constexpr (sizeof(T) == 1) {  // bytes: one 2-byte store, the first literal in the low byte
+    uint16_t v = static_cast<uint16_t>(e >> 16);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = static_cast<uint16_t>((v >> 8) | (v << 8));
+#endif
+    std::memcpy(w, &v, 2);
+  } else {
+    w[0] = static_cast<T>((e >> 16) & 0xFFu);
+    w[1] = static_cast<T>(e >> 24);
+  }
   return lit_count(e);
 }
 
@@ -118,39 +126,41 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
                                        const uint8_t* in_end, T* stop, T* base) {
   static_assert(4 * kSerialLitBits <= 56, "three literal entries and a lookup per refill");
   uint64_t bb = io.bb;
-  unsigned bits = io.bits;
+  // Only the low 6 bits of bits count: a literal entry is subtracted whole (its low 6 bits are
+  // the code length, the bits above only disturb bits 6 and up), as in deflate_decoder.cc.
+  uint64_t bits = io.bits;
   const uint8_t* ip = io.in;
   T* w = io.w;
   size_t lm = io.lm;
   FastEnd end = FastEnd::Limit;
-  bb |= load64(ip) << bits;
-  ip += (63 - bits) >> 3;
+  bb |= load64(ip) << (bits & 63);
+  ip += 7 - ((bits >> 3) & 7);
   bits |= 56;
   uint32_t e = lt[bb & mask(kSerialLitBits)];
   for (;;) {
     if (is_lit(e)) {
       const uint64_t i6 = next_index<kBextr>(bb, e);
       bb >>= e & 63;
-      bits -= e & 63;
+      bits -= e;
       w += put_literals<T>(w, e);
       e = lt[i6];
       if (is_lit(e)) {
         const uint64_t i8 = next_index<kBextr>(bb, e);
         bb >>= e & 63;
-        bits -= e & 63;
+        bits -= e;
         w += put_literals<T>(w, e);
         e = lt[i8];
         if (is_lit(e)) {
           const uint64_t i10 = next_index<kBextr>(bb, e);
           bb >>= e & 63;
-          bits -= e & 63;
+          bits -= e;
           w += put_literals<T>(w, e);
           e = lt[i10];
         }
       }
       if (ip > in_end || w >= stop) break;
-      bb |= load64(ip) << bits;
-      ip += (63 - bits) >> 3;
+      bb |= load64(ip) << (bits & 63);
+      ip += 7 - ((bits >> 3) & 7);
       bits |= 56;
       continue;
     }
@@ -163,8 +173,8 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
         bits -= e & 63;
         *w++ = static_cast<T>((e >> 16) & 0xFFu);  // bits 24-31 hold kNoSecond
         if (ip > in_end || w >= stop) break;
-        bb |= load64(ip) << bits;
-        ip += (63 - bits) >> 3;
+        bb |= load64(ip) << (bits & 63);
+        ip += 7 - ((bits >> 3) & 7);
         bits |= 56;
         e = lt[bb & mask(kSerialLitBits)];
         continue;
@@ -209,13 +219,13 @@ NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, F
     copy_match<T>(base, w, dist, mlen, &lm);
     w += mlen;
     if (ip > in_end || w >= stop) break;
-    bb |= load64(ip) << bits;
-    ip += (63 - bits) >> 3;
+    bb |= load64(ip) << (bits & 63);
+    ip += 7 - ((bits >> 3) & 7);
     bits |= 56;
     e = lt[bb & mask(kSerialLitBits)];
   }
   io.bb = bb;
-  io.bits = bits;
+  io.bits = static_cast<unsigned>(bits & 63);
   io.in = ip;
   io.w = w;
   io.lm = lm;
