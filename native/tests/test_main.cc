@@ -1,6 +1,8 @@
 // Runs every NPZ_TEST registered by the test_*.cc files. argv[1]: the test/fixtures directory.
 // NPZ_TEST_FILTER=prefix1,prefix2 runs only the tests whose names start with one of them (the
-// arm64 run under qemu uses it to keep to the kernels that differ by architecture).
+// arm64 run under qemu uses it to keep to the kernels that differ by architecture). Each line
+// says the test's wall time, so a slow test (under qemu-user especially) is visible in the log.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,19 +39,24 @@ int main(int argc, char** argv) {
   for (auto& c : npztest::registry()) {
     if (!selected(c.name)) continue;
     int before = npztest::failures;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       c.fn();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "  FAIL %s: unexpected exception: %s\n", c.name, e.what());
       ++npztest::failures;
     }
+    const long long ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     if (npztest::failures == before) {
       ++passed;
-      std::printf("ok   %s\n", c.name);
+      std::printf("ok   %s (%lld ms)\n", c.name, ms);
     } else {
       ++failed;
-      std::printf("FAIL %s\n", c.name);
+      std::printf("FAIL %s (%lld ms)\n", c.name, ms);
     }
+    std::fflush(stdout);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
