@@ -25,7 +25,7 @@ file build-arm64/npz_core_tests 2>/dev/null | grep -q aarch64 || {
 # kernel runs in the same pass (crc32_kernels_agree_with_zlib checks every supported kernel).
 #
 # Every test runs, the parallel DEFLATE engine's included: on arm64 its decode loop is the generic
-# one (the BMI2 copy is x86-64 only), the scanner's loops are the scalar ones (no SSE2), and
+# one (the BMI1/BMI2 copy is x86-64 only), the scanner's loops are the scalar ones (no SSE2), and
 # unaligned loads, byte order and threads are exercised as on a real arm64 machine. The run
 # takes about 3.5 minutes under qemu on 2 cores; NPZ_TEST_FILTER=prefix1,prefix2 runs fewer.
 #
