@@ -191,7 +191,7 @@ NPZ_TEST(parallel_inflate_long_matches_across_chunks) {
   NPZ_EXPECT(st.markers > 100000);
 }
 
-// Streams where most literal/length lookups return a two-literal entry (deflate_tables.h, kPair):
+// Streams where most literal/length lookups return a two-literal entry (deflate_tables.h, pairs):
 // skewed bytes (codes of 1 to 15 bits, so every split of the 12 index bits occurs) and float32
 // noise (8-9 bit mantissa bytes next to 2-4 bit exponent bytes). Small chunks and a small
 // overhang make each chunk's input run out often, so the careful loop decodes pairs too, among
