@@ -263,6 +263,10 @@ FastFn pick_fast_huffman() {
   return fast_huffman_generic;
 }
 
+// Code-length symbols (RFC 1951 3.2.7): extra bits and the count they add to, per symbol 0..18.
+constexpr uint8_t kRepBits[19] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7};
+constexpr uint8_t kRepBase[19] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 11};
+
 class NpzInflater final : public Inflater {
  public:
   NpzInflater()
@@ -485,7 +489,8 @@ class NpzInflater final : public Inflater {
       return true;
     }
     if (type == 3) corrupt("invalid block type");
-    uint8_t lens[288 + 32];
+    uint8_t lens[288 + 32 + 16];  // + 16: the fast reader's 16-byte stores past the last length
+    lens[0] = 0;
     unsigned nlit, ndist;
     if (type == 1) {
       nlit = 288;
@@ -527,24 +532,23 @@ class NpzInflater final : public Inflater {
         if (e & kBad) corrupt("invalid code lengths set");  // only from an empty code-length code
         bb >>= e & 63;
         bits -= e & 63;
+        // Without branches on the symbol (lengths and repeats alternate unpredictably): a length
+        // 0..15 is itself once; 16 repeats the previous length 3..6 times (2 bits), 17 writes
+        // 3..10 zeros (3 bits), 18 11..138 zeros (7 bits). 16 bytes of the value are stored at
+        // once (lens has room past total); only longer runs of zeros take the memset.
         const unsigned sym = e >> 16;
-        if (sym < 16) {
-          lens[have++] = static_cast<uint8_t>(sym);
-          continue;
-        }
-        // 16: 2 bits, repeat the previous length 3..6 times; 17: 3 bits, 3..10 zeros;
-        // 18: 7 bits, 11..138 zeros.
-        const unsigned nb = sym == 16 ? 2 : sym == 17 ? 3 : 7;
-        const unsigned rep = static_cast<unsigned>(bb & mask(nb)) + (sym == 18 ? 11 : 3);
+        const unsigned nb = kRepBits[sym];
+        const unsigned rep = kRepBase[sym] + static_cast<unsigned>(bb & mask(nb));
         bb >>= nb;
         bits -= nb;
-        unsigned val = 0;
-        if (sym == 16) {
-          if (have == 0) corrupt("invalid bit length repeat");
-          val = lens[have - 1];
-        }
+        const unsigned prev = lens[have ? have - 1 : 0];
+        const unsigned val = sym < 16 ? sym : sym == 16 ? prev : 0;
+        if (sym == 16 && have == 0) corrupt("invalid bit length repeat");
         if (have + rep > total) corrupt("invalid bit length repeat");
-        std::memset(lens + have, static_cast<int>(val), rep);
+        const uint64_t v8 = uint64_t{val} * 0x0101010101010101u;
+        std::memcpy(lens + have, &v8, 8);
+        std::memcpy(lens + have + 8, &v8, 8);
+        if (rep > 16) std::memset(lens + have + 16, static_cast<int>(val), rep - 16);
         have += rep;
       }
       *whole = ip;
