@@ -263,10 +263,6 @@ FastFn pick_fast_huffman() {
   return fast_huffman_generic;
 }
 
-// Code-length symbols (RFC 1951 3.2.7): extra bits and the count they add to, per symbol 0..18.
-constexpr uint8_t kRepBits[19] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7};
-constexpr uint8_t kRepBase[19] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 11};
-
 class NpzInflater final : public Inflater {
  public:
   NpzInflater()

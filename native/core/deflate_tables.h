@@ -60,6 +60,11 @@ constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5, 
 constexpr uint8_t kPreOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
                                    11, 4,  12, 3, 13, 2, 14, 1, 15};
 
+// Code-length code symbols (RFC 1951 3.2.7): extra bits and the count they add to, per symbol
+// 0..18.
+constexpr uint8_t kRepBits[19] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7};
+constexpr uint8_t kRepBase[19] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 11};
+
 enum class Kind { LitLen, Dist, Pre };
 
 constexpr uint32_t symbol_entry(Kind k, unsigned sym) {

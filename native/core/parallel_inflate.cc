@@ -457,7 +457,8 @@ class Decoder {
       return true;
     }
     if (type == 3) return failb("invalid block type");
-    uint8_t lens[288 + 32];
+    uint8_t lens[288 + 32 + 16];  // + 16: the fast reader's 16-byte stores past the end
+    lens[0] = 0;
     if (type == 1) {
       for (unsigned i = 0; i < 144; ++i) lens[i] = 8;
       for (unsigned i = 144; i < 256; ++i) lens[i] = 9;
@@ -499,24 +500,22 @@ class Decoder {
         if (e & kBad) return failb("invalid code lengths set");
         bb >>= e & 63;
         bits -= e & 63;
+        // No branch on the symbol, as in deflate_decoder.cc: 0..15 is a length, once; 16 the
+        // previous length 3..6 times (2 bits); 17 3..10 zeros (3 bits); 18 11..138 zeros (7
+        // bits). 16 bytes of the value at once (lens has room past total).
         const unsigned sym = e >> 16;
-        if (sym < 16) {
-          lens[have++] = static_cast<uint8_t>(sym);
-          continue;
-        }
-        // 16: 2 bits, the previous length 3..6 times; 17: 3 bits, 3..10 zeros; 18: 7 bits,
-        // 11..138 zeros.
-        const unsigned nb = sym == 16 ? 2 : sym == 17 ? 3 : 7;
-        const unsigned rep = static_cast<unsigned>(bb & mask(nb)) + (sym == 18 ? 11 : 3);
+        const unsigned nb = kRepBits[sym];
+        const unsigned rep = kRepBase[sym] + static_cast<unsigned>(bb & mask(nb));
         bb >>= nb;
         bits -= nb;
-        unsigned val = 0;
-        if (sym == 16) {
-          if (have == 0) return failb("invalid bit length repeat");
-          val = lens[have - 1];
-        }
+        const unsigned prev = lens[have ? have - 1 : 0];
+        const unsigned val = sym < 16 ? sym : sym == 16 ? prev : 0;
+        if (sym == 16 && have == 0) return failb("invalid bit length repeat");
         if (have + rep > total) return failb("invalid bit length repeat");
-        std::memset(lens + have, static_cast<int>(val), rep);
+        const uint64_t v8 = uint64_t{val} * 0x0101010101010101u;
+        std::memcpy(lens + have, &v8, 8);
+        std::memcpy(lens + have + 8, &v8, 8);
+        if (rep > 16) std::memset(lens + have + 16, static_cast<int>(val), rep - 16);
         have += rep;
       }
       bb_ = bb & mask(bits);
