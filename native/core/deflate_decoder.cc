@@ -518,36 +518,8 @@ class NpzInflater final : public Inflater {
     const unsigned total = nlit + ndist;
     unsigned have = 0;
     if (whole) {
-      const uint8_t* ip = *whole;
-      while (have < total) {
-        // >= 56 bits after the refill: a code (<= 7 bits) and its repeat count (<= 7 bits).
-        bb |= load64(ip) << bits;
-        ip += (63 - bits) >> 3;
-        bits |= 56;
-        const uint32_t e = pt[bb & mask(kPreBits)];
-        if (e & kBad) corrupt("invalid code lengths set");  // only from an empty code-length code
-        bb >>= e & 63;
-        bits -= e & 63;
-        // Without branches on the symbol (lengths and repeats alternate unpredictably): a length
-        // 0..15 is itself once; 16 repeats the previous length 3..6 times (2 bits), 17 writes
-        // 3..10 zeros (3 bits), 18 11..138 zeros (7 bits). 16 bytes of the value are stored at
-        // once (lens has room past total); only longer runs of zeros take the memset.
-        const unsigned sym = e >> 16;
-        const unsigned nb = kRepBits[sym];
-        const unsigned rep = kRepBase[sym] + static_cast<unsigned>(bb & mask(nb));
-        bb >>= nb;
-        bits -= nb;
-        const unsigned prev = lens[have ? have - 1 : 0];
-        const unsigned val = sym < 16 ? sym : sym == 16 ? prev : 0;
-        if (sym == 16 && have == 0) corrupt("invalid bit length repeat");
-        if (have + rep > total) corrupt("invalid bit length repeat");
-        const uint64_t v8 = uint64_t{val} * 0x0101010101010101u;
-        std::memcpy(lens + have, &v8, 8);
-        std::memcpy(lens + have + 8, &v8, 8);
-        if (rep > 16) std::memset(lens + have + 16, static_cast<int>(val), rep - 16);
-        have += rep;
-      }
-      *whole = ip;
+      if (const char* why = read_code_lengths_fast(pt, bb, bits, *whole, lens, total)) corrupt(why);
+      have = total;
     }
     while (have < total) {
       refill_slow();

@@ -327,5 +327,43 @@ inline bool build_table(uint32_t* table, unsigned pbits, const uint8_t* lens, un
   return true;
 }
 
+// A dynamic block's code lengths, read when the whole header is known to be in the input (the
+// caller checked that >= kMaxHeaderBytes + 8 bytes follow `in`): 8-byte refills (>= 56 bits
+// after each: a code of <= 7 bits and its repeat count of <= 7), no truncation checks, and no
+// branch on the symbol, as lengths and repeat codes alternate unpredictably: 0..15 is a length,
+// once; 16 repeats the previous length 3..6 times (2 bits); 17 writes 3..10 zeros (3 bits), 18
+// 11..138 zeros (7 bits). 16 bytes of the value are stored at once, so lens needs 16 bytes of
+// room past total; only longer runs of zeros take the memset. Bits a refill loads past `bits`
+// are the next input bytes' own (a later byte-wise refill ORs in the same values). Returns
+// nullptr, or zlib's reason for refusing the header.
+inline const char* read_code_lengths_fast(const uint32_t* pt, uint64_t& bb, unsigned& bits,
+                                          const uint8_t*& in, uint8_t* lens, unsigned total) {
+  unsigned have = 0;
+  while (have < total) {
+    bb |= load64(in) << bits;
+    in += (63 - bits) >> 3;
+    bits |= 56;
+    const uint32_t e = pt[bb & mask(kPreBits)];
+    if (e & kBad) return "invalid code lengths set";  // only from an empty code-length code
+    bb >>= e & 63;
+    bits -= e & 63;
+    const unsigned sym = e >> 16;
+    const unsigned nb = kRepBits[sym];
+    const unsigned rep = kRepBase[sym] + static_cast<unsigned>(bb & mask(nb));
+    bb >>= nb;
+    bits -= nb;
+    const unsigned prev = lens[have ? have - 1 : 0];
+    const unsigned val = sym < 16 ? sym : sym == 16 ? prev : 0;
+    if (sym == 16 && have == 0) return "invalid bit length repeat";
+    if (have + rep > total) return "invalid bit length repeat";
+    const uint64_t v8 = uint64_t{val} * 0x0101010101010101u;
+    std::memcpy(lens + have, &v8, 8);
+    std::memcpy(lens + have + 8, &v8, 8);
+    if (rep > 16) std::memset(lens + have + 16, static_cast<int>(val), rep - 16);
+    have += rep;
+  }
+  return nullptr;
+}
+
 }  // namespace deflate
 }  // namespace npz

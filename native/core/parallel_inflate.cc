@@ -485,39 +485,16 @@ class Decoder {
     const unsigned total = nlit + ndist;
     unsigned have = 0;
     // All of the header certainly in the input (no padding yet, more bytes left than the largest
-    // header plus an 8-byte load): the code lengths are read with branch-free 8-byte refills and
-    // no truncation checks (as in deflate_decoder.cc). The look-ahead bits such a refill leaves
-    // above bits_ are the next input bytes' own, then dropped.
+    // header plus an 8-byte load): the code lengths are read with 8-byte refills and no
+    // truncation checks (deflate_tables.h, read_code_lengths_fast). The look-ahead bits a refill
+    // leaves above bits_ are the next input bytes' own, then dropped.
     if (pad_ == 0 && static_cast<size_t>(iend_ - ip_) >= kMaxHeaderBytes + 8) {
       uint64_t bb = bb_;
       unsigned bits = bits_;
       const uint8_t* ip = ip_;
-      while (have < total) {
-        bb |= load64(ip) << bits;  // >= 56 bits: a code (<= 7 bits) and its repeat count (<= 7)
-        ip += (63 - bits) >> 3;
-        bits |= 56;
-        const uint32_t e = pt[bb & mask(kPreBits)];
-        if (e & kBad) return failb("invalid code lengths set");
-        bb >>= e & 63;
-        bits -= e & 63;
-        // No branch on the symbol, as in deflate_decoder.cc: 0..15 is a length, once; 16 the
-        // previous length 3..6 times (2 bits); 17 3..10 zeros (3 bits); 18 11..138 zeros (7
-        // bits). 16 bytes of the value at once (lens has room past total).
-        const unsigned sym = e >> 16;
-        const unsigned nb = kRepBits[sym];
-        const unsigned rep = kRepBase[sym] + static_cast<unsigned>(bb & mask(nb));
-        bb >>= nb;
-        bits -= nb;
-        const unsigned prev = lens[have ? have - 1 : 0];
-        const unsigned val = sym < 16 ? sym : sym == 16 ? prev : 0;
-        if (sym == 16 && have == 0) return failb("invalid bit length repeat");
-        if (have + rep > total) return failb("invalid bit length repeat");
-        const uint64_t v8 = uint64_t{val} * 0x0101010101010101u;
-        std::memcpy(lens + have, &v8, 8);
-        std::memcpy(lens + have + 8, &v8, 8);
-        if (rep > 16) std::memset(lens + have + 16, static_cast<int>(val), rep - 16);
-        have += rep;
-      }
+      if (const char* why = read_code_lengths_fast(pt, bb, bits, ip, lens, total))
+        return failb(why);
+      have = total;
       bb_ = bb & mask(bits);
       bits_ = bits;
       ip_ = ip;

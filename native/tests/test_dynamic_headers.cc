@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bit_writer.h"
 #include "deflate_tables.h"
 #include "fuzz_bodies_parallel.h"
 #include "harness.h"
@@ -22,25 +23,7 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-struct Bits {  // LSB-first bit writer
-  Bytes b;
-  unsigned acc = 0, n = 0;
-  void put(unsigned v, unsigned k) {
-    for (unsigned i = 0; i < k; ++i) {
-      acc |= ((v >> i) & 1u) << n;
-      if (++n == 8) {
-        b.push_back(static_cast<uint8_t>(acc));
-        acc = n = 0;
-      }
-    }
-  }
-  void put_rev(unsigned code, unsigned len) {  // Huffman codes go MSB first
-    for (unsigned i = len; i-- > 0;) put((code >> i) & 1u, 1);
-  }
-  void align() {
-    if (n) put(0, 8 - n);
-  }
-};
+using ztest::Bits;
 
 enum class Case { Valid, RepeatFirst, RepeatPastEnd };
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bit_writer.h"
 #include "fuzz_bodies_inflate.h"
 #include "harness.h"
 #include "inflate.h"
@@ -60,26 +61,7 @@ bool same(const npztest::InflateOutcome& a, const npztest::InflateOutcome& b) {
   return !a.ended || a.out == b.out;
 }
 
-// Raw bit writer for hand-made streams.
-struct Bits {
-  Bytes b;
-  unsigned acc = 0, n = 0;
-  void put(unsigned v, unsigned k) {
-    for (unsigned i = 0; i < k; ++i) {
-      acc |= ((v >> i) & 1u) << n;
-      if (++n == 8) {
-        b.push_back(static_cast<uint8_t>(acc));
-        acc = n = 0;
-      }
-    }
-  }
-  void put_rev(unsigned code, unsigned len) {  // Huffman codes go MSB first
-    for (unsigned i = len; i-- > 0;) put((code >> i) & 1u, 1);
-  }
-  void align() {
-    if (n) put(0, 8 - n);
-  }
-};
+using ztest::Bits;
 // Fixed-code literal/length symbol.
 void fixed_sym(Bits& w, unsigned sym) {
   if (sym < 144) w.put_rev(0x30 + sym, 8);
