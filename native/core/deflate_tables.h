@@ -105,10 +105,10 @@ inline uint64_t load64(const uint8_t* p) {
 inline uint64_t mask(unsigned n) { return (uint64_t{1} << n) - 1; }
 
 // The primary-table index after a literal entry e: the kSerialLitBits bits past its code. With
-// BEXTR the entry is the control word (deflate_tables.h: start = code length, width = 12), one
-// instruction on the lookup chain instead of a shift and a mask. Inline assembly: the
-// decoders' fast loops are compiled twice from one body, for BMI1+BMI2 and generic (kBextr
-// false: a shift and a mask).
+// BEXTR the entry is the control word (see the entry layout above: start = code length, width =
+// 12), one instruction on the lookup chain instead of a shift and a mask. Inline assembly, as
+// the decoders' fast loops are compiled twice from one body: for BMI1+BMI2 (kBextr, chosen at run
+// time) and generic (a shift and a mask).
 template <bool kBextr>
 inline uint64_t next_index(uint64_t b, uint32_t e) {
 #if defined(__x86_64__) && defined(__GNUC__)
