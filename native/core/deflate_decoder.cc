@@ -19,9 +19,10 @@
 //    length grows (each short code written once, libdeflate's method). zlib's deflate starts a
 //    new dynamic block every ~16K symbols, so the build cost counts: on literal-heavy data it
 //    was 17% of the time with per-symbol replication.
-//  - The fast loop (fast_huffman) is its own function so that the 64-bit bit buffer, the
-//    pointers and the next entry stay in registers; it is compiled twice (BMI2 and generic, the
-//    BMI2 copy picked at run time) and starts 64-byte aligned. Refilled branch-free 8 bytes at a
+//  - The fast loop (fast_huffman, deflate_fast.h: one definition shared with the parallel engine)
+//    is its own function so that the 64-bit bit buffer, the pointers and the next entry stay in
+//    registers; it is compiled twice (BMI2 and generic, the BMI2 copy picked at run time) and
+//    starts 64-byte aligned. Refilled branch-free 8 bytes at a
 //    time (>= 56 bits after a refill): up to three literal entries (<= 12 bits each) per refill,
 //    and the entry after them is looked up before the refill, so the refill is not on the
 //    lookup -> shift -> lookup chain, which is what bounds the speed on literals (about 6 cycles
@@ -51,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "deflate_fast.h"
 #include "deflate_tables.h"
 #include "errors.h"
 #include "inflate.h"
@@ -63,204 +65,6 @@ using namespace deflate;
 
 [[noreturn]] void corrupt(const char* what) {
   throw Error(Code::NpzCorrupt, std::string("invalid DEFLATE data (") + what + ")");
-}
-
-// Copies a match of len bytes from dist back; may write up to 8 bytes past w + len.
-void copy_match(uint8_t* w, size_t dist, unsigned len) {
-  const uint8_t* src = w - dist;
-  uint8_t* const end = w + len;
-  if (dist >= 8) {
-    do {
-      std::memcpy(w, src, 8);
-      w += 8;
-      src += 8;
-    } while (w < end);
-  } else if (dist == 1) {
-    std::memset(w, *src, len);
-  } else {
-    while (w < end) *w++ = *src++;
-  }
-}
-
-struct FastIo {
-  uint64_t bb;
-  unsigned bits;
-  const uint8_t* in;
-  uint8_t* w;
-};
-
-// Writes a literal entry's one or two bytes (two are always stored: the buffer has slack) and
-// returns how many count.
-inline unsigned put_literals(uint8_t* w, uint32_t e) {
-  uint16_t v = static_cast<uint16_t>(e >> 16);  // first literal in the low byte: one 2-byte store
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = static_cast<uint16_t>((v >> 8) | (v << 8));
-#endif
-  std::memcpy(w, &v, 2);
-  return lit_count(e);
-}
-
-// The fast loop of a Huffman block, in its own function so that the bit buffer, the pointers and
-// the next table entry stay in registers. Runs while in < in_end (16 bytes before the end of the
-// input) and w < stop; returns true at the end-of-block code, false when a limit was reached
-// (io then holds a state between two symbols). Throws on invalid codes and distances.
-//
-// Invariant at the top of the loop: the buffer was just refilled (>= 56 bits) and e is the
-// primary-table entry for its low bits. A primary literal entry (one literal or a pair) is at
-// most kSerialLitBits = 12 bits, so three of them use at most 36 bits and the entry after them
-// can be looked up before the refill, from the >= 20 bits left: the refill is off the lookup
-// chain. A length/distance pair needs at most 12 + 3 + 5 + 15 + 13 = 48 bits.
-#if defined(__GNUC__)
-#define NPZ_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define NPZ_ALWAYS_INLINE inline
-#endif
-// Literal entries per refill: after one (>= 56 bits), k entries of <= kSerialLitBits bits must
-// leave kSerialLitBits for the next lookup.
-constexpr bool kFourPerRefill = 5 * kSerialLitBits <= 56;
-static_assert(4 * kSerialLitBits <= 56, "three literal entries and a lookup per refill");
-
-template <bool kBextr>
-NPZ_ALWAYS_INLINE bool fast_huffman_body(const uint32_t* lt, const uint32_t* dt, FastIo& io,
-                                         const uint8_t* in_end, uint8_t* stop,
-                                         const uint8_t* base) {
-  uint64_t b = io.bb;
-  // Bits in the buffer: only n's low 6 bits count. A literal entry is subtracted whole (its low
-  // 6 bits are the code length; the bits above only disturb n's bits 6 and up), which saves
-  // masking the length out for every literal (libdeflate keeps its count the same way).
-  uint64_t n = io.bits;
-  const uint8_t* in = io.in;
-  uint8_t* w = io.w;
-  bool eob = false;
-  b |= load64(in) << (n & 63);
-  in += 7 - ((n >> 3) & 7);
-  n |= 56;
-  uint32_t e = lt[b & mask(kSerialLitBits)];
-  for (;;) {
-    if (is_lit(e)) {
-      const uint64_t i6 = next_index<kBextr>(b, e);
-      b >>= e & 63;
-      n -= e;
-      w += put_literals(w, e);
-      e = lt[i6];
-      if (is_lit(e)) {
-        const uint64_t i8 = next_index<kBextr>(b, e);
-        b >>= e & 63;
-        n -= e;
-        w += put_literals(w, e);
-        e = lt[i8];
-        if (is_lit(e)) {
-          const uint64_t i10 = next_index<kBextr>(b, e);
-          b >>= e & 63;
-          n -= e;
-          w += put_literals(w, e);
-          e = lt[i10];
-          if (kFourPerRefill && is_lit(e)) {
-            const uint64_t i12 = next_index<kBextr>(b, e);
-            b >>= e & 63;
-            n -= e;
-            w += put_literals(w, e);
-            e = lt[i12];
-          }
-        }
-      }
-      if (in >= in_end || w >= stop) break;
-      b |= load64(in) << (n & 63);  // leaves the low bits, and so e, unchanged
-      in += 7 - ((n >> 3) & 7);
-      n |= 56;
-      continue;
-    }
-    if (e & kSub) {
-      b >>= kSerialLitBits;
-      n -= kSerialLitBits;
-      e = lt[(e >> 16) + (b & mask(extra_of(e)))];
-      if (is_lit(e)) {
-        b >>= e & 63;
-        n -= e & 63;
-        *w++ = static_cast<uint8_t>(e >> 16);
-        if (in >= in_end || w >= stop) break;
-        b |= load64(in) << (n & 63);
-        in += 7 - ((n >> 3) & 7);
-        n |= 56;
-        e = lt[b & mask(kSerialLitBits)];
-        continue;
-      }
-    }
-    if (e & (kEob | kBad)) {
-      if (e & kBad) corrupt("invalid literal/length code");
-      b >>= e & 63;
-      n -= e & 63;
-      eob = true;
-      break;
-    }
-    // Length: code and extra bits go in one shift; the extra value comes from the saved buffer,
-    // off the path the distance lookup waits on.
-    uint64_t saved = b;
-    unsigned extra = extra_of(e);
-    unsigned total = (e & 63) + extra;
-    b >>= total;
-    n -= total;
-    const unsigned mlen = (e >> 16) + static_cast<unsigned>((saved >> (e & 63)) & mask(extra));
-    uint32_t d = dt[b & mask(kDistBits)];
-    if (d & kSub) {
-      b >>= kDistBits;
-      n -= kDistBits;
-      d = dt[(d >> 16) + (b & mask(extra_of(d)))];
-    }
-    if (d & kBad) corrupt("invalid distance code");
-    saved = b;
-    extra = extra_of(d);
-    total = (d & 63) + extra;
-    b >>= total;
-    n -= total;
-    const size_t dist = (d >> 16) + static_cast<size_t>((saved >> (d & 63)) & mask(extra));
-    if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
-    copy_match(w, dist, mlen);
-    w += mlen;
-    if (in >= in_end || w >= stop) break;
-    b |= load64(in) << (n & 63);
-    in += 7 - ((n >> 3) & 7);
-    n |= 56;
-    e = lt[b & mask(kSerialLitBits)];
-  }
-  io.bb = b;
-  io.bits = static_cast<unsigned>(n & 63);
-  io.in = in;
-  io.w = w;
-  return eob;
-}
-
-using FastFn = bool (*)(const uint32_t*, const uint32_t*, FastIo&, const uint8_t*, uint8_t*,
-                        const uint8_t*);
-
-// One out-of-line copy per instruction set: the loop's code lengths are shift counts, and BMI2's
-// SHRX shifts by a register without the move to CL (libdeflate dispatches the same way); BMI1's
-// BEXTR gives the next index after a literal in one instruction (next_index). The
-// copies start on a 64-byte boundary: the loop's speed depends on where it falls relative to the
-// instruction fetch windows (measured here: up to 10% between two links of the same code).
-#if defined(__GNUC__)
-#define NPZ_HOT_ALIGN __attribute__((aligned(64)))
-#else
-#define NPZ_HOT_ALIGN
-#endif
-NPZ_HOT_ALIGN bool fast_huffman_generic(const uint32_t* lt, const uint32_t* dt, FastIo& io,
-                                        const uint8_t* in_end, uint8_t* stop, const uint8_t* base) {
-  return fast_huffman_body<false>(lt, dt, io, in_end, stop, base);
-}
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__BMI2__)
-#define NPZ_FAST_BMI2 1
-__attribute__((target("bmi,bmi2"))) NPZ_HOT_ALIGN bool fast_huffman_bmi2(
-    const uint32_t* lt, const uint32_t* dt, FastIo& io, const uint8_t* in_end, uint8_t* stop,
-    const uint8_t* base) {
-  return fast_huffman_body<true>(lt, dt, io, in_end, stop, base);
-}
-#endif
-
-FastFn pick_fast_huffman() {
-#ifdef NPZ_FAST_BMI2
-  if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")) return fast_huffman_bmi2;
-#endif
-  return fast_huffman_generic;
 }
 
 class NpzInflater final : public Inflater {
@@ -398,14 +202,14 @@ class NpzInflater final : public Inflater {
       if (pad == 0 && iend - ip >= 16 && w < stop) {
         // Register copies: the careful reader's lambdas hold references to bb/bits, and ip is a
         // reference that stores through w could alias.
-        FastIo io{bb, bits, ip, w};
-        static const FastFn fast_huffman = pick_fast_huffman();
-        const bool eob = fast_huffman(lt, dt, io, iend - 16, stop, base);
+        FastIo<uint8_t> io{bb, bits, ip, w, 0};
+        const FastEnd end = fast_huffman<uint8_t>()(lt, dt, io, iend - 16, stop, base);
+        if (const char* why = fast_error(end)) corrupt(why);
         ip = io.in;
         bb = io.bb & mask(io.bits);  // drop look-ahead bits (the careful reader ORs bytes in)
         bits = io.bits;
         w = io.w;
-        if (eob) {
+        if (end == FastEnd::Eob) {
           state_ = State::Header;
           continue;
         }
@@ -449,7 +253,7 @@ class NpzInflater final : public Inflater {
         const size_t dist = (d >> 16) + static_cast<size_t>(bb & mask(extra));
         if (!take(extra)) break;
         if (dist > static_cast<size_t>(w - base)) corrupt("invalid distance too far back");
-        copy_match(w, dist, mlen);
+        copy_match<uint8_t>(base, w, dist, mlen, nullptr);
         w += mlen;
       }
       if (truncated_ || !more || w >= stop) break;

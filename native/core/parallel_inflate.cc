@@ -7,8 +7,8 @@
 // restate the others' invariants.
 //
 // Huffman decoding as in deflate_decoder.cc: a 12-bit literal/length table whose primary entries
-// may hold two literals (deflate_tables.h, build_table with pairs), and a fast loop (fast_body)
-// in its own function, compiled with and without BMI2 (picked at run time), for both output
+// may hold two literals (deflate_tables.h, build_table with pairs), and the same fast loop
+// (deflate_fast.h), compiled with and without BMI2 (picked at run time), for both output
 // types (bytes, and 16-bit symbols with markers). A pair's literals are always < 256, so they
 // never look like markers. The careful loop (near the end of the input given so far) takes a
 // pair entry as its first literal alone, because the second code's bits may not have arrived.
@@ -32,6 +32,7 @@
 
 #include "byte_buffer.h"
 #include "crc32.h"
+#include "deflate_fast.h"
 #include "deflate_tables.h"
 #include "errors.h"
 
@@ -47,224 +48,6 @@ constexpr uint64_t kNoTarget = ~uint64_t{0};
 constexpr size_t kBudget = 128u << 20;  // default memory budget of the chunks in flight
 constexpr size_t kDecoderBytes =
     (kWindow + kPiece8) + 2 * (kWindow + kPiece16) + 4 * (kSerialLitTable + kDistTable) + 4096;
-
-// Copies a match; bytes may overrun by up to 8 (the buffers have slack). In marker mode,
-// records where the last marker landed.
-template <class T>
-inline void copy_match(T* base, T* w, size_t dist, unsigned len, size_t* lm) {
-  const T* src = w - dist;
-  if constexpr (sizeof(T) == 1) {
-    (void)base;
-    (void)lm;
-    uint8_t* const end = w + len;
-    if (dist >= 8) {
-      do {
-        std::memcpy(w, src, 8);
-        w += 8;
-        src += 8;
-      } while (w < end);
-    } else if (dist == 1) {
-      std::memset(w, *src, len);
-    } else {
-      while (w < end) *w++ = *src++;
-    }
-  } else {
-    unsigned last = 0;
-    for (unsigned k = 0; k < len; ++k) {
-      const uint16_t v = src[k];
-      w[k] = v;
-      if (v > 255) last = k + 1;
-    }
-    if (last) *lm = static_cast<size_t>(w - base) + last;
-  }
-}
-
-// Writes a literal entry's one or two literals (two are always stored: the buffers have slack
-// past the output limit) and returns how many count.
-template <class T>
-inline unsigned put_literals(T* w, uint32_t e) {
-  if constexpr (sizeof(T) == 1) {  // bytes: one 2-byte store, the first literal in the low byte
-    uint16_t v = static_cast<uint16_t>(e >> 16);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = static_cast<uint16_t>((v >> 8) | (v << 8));
-#endif
-    std::memcpy(w, &v, 2);
-  } else {
-    w[0] = static_cast<T>((e >> 16) & 0xFFu);
-    w[1] = static_cast<T>(e >> 24);
-  }
-  return lit_count(e);
-}
-
-template <class T>
-struct FastIo {
-  uint64_t bb;
-  unsigned bits;
-  const uint8_t* in;
-  T* w;
-  size_t lm;  // marker mode: output index just past the last marker
-};
-enum class FastEnd { Limit, Eob, BadLit, BadDist, Far };
-
-#if defined(__GNUC__)
-#define NPZ_PI_ALWAYS_INLINE inline __attribute__((always_inline))
-#define NPZ_PI_HOT_ALIGN __attribute__((aligned(64)))
-#else
-#define NPZ_PI_ALWAYS_INLINE inline
-#define NPZ_PI_HOT_ALIGN
-#endif
-
-// The fast loop of a Huffman block, as deflate_decoder.cc's fast_huffman, in its own function so
-// that the bit buffer, the pointers and the next entry stay in registers. Runs while
-// in <= in_end (16 bytes before the end of the input) and w < stop; io then holds a state
-// between two symbols. >= 56 bits after each 8-byte refill. A primary literal entry (one literal
-// or a pair) is at most kSerialLitBits = 12 bits, so three of them and the lookup of the entry
-// after them fit in one refill, and that entry's low bits survive the refill (it only adds bits
-// above). A match needs at most 12 + 3 + 5 + 15 + 13 = 48 bits.
-template <class T, bool kBextr>
-NPZ_PI_ALWAYS_INLINE FastEnd fast_body(const uint32_t* lt, const uint32_t* dt, FastIo<T>& io,
-                                       const uint8_t* in_end, T* stop, T* base) {
-  static_assert(4 * kSerialLitBits <= 56, "three literal entries and a lookup per refill");
-  uint64_t bb = io.bb;
-  // Only the low 6 bits of bits count: a literal entry is subtracted whole (its low 6 bits are
-  // the code length, the bits above only disturb bits 6 and up), as in deflate_decoder.cc.
-  uint64_t bits = io.bits;
-  const uint8_t* ip = io.in;
-  T* w = io.w;
-  size_t lm = io.lm;
-  FastEnd end = FastEnd::Limit;
-  bb |= load64(ip) << (bits & 63);
-  ip += 7 - ((bits >> 3) & 7);
-  bits |= 56;
-  uint32_t e = lt[bb & mask(kSerialLitBits)];
-  for (;;) {
-    if (is_lit(e)) {
-      const uint64_t i6 = next_index<kBextr>(bb, e);
-      bb >>= e & 63;
-      bits -= e;
-      w += put_literals<T>(w, e);
-      e = lt[i6];
-      if (is_lit(e)) {
-        const uint64_t i8 = next_index<kBextr>(bb, e);
-        bb >>= e & 63;
-        bits -= e;
-        w += put_literals<T>(w, e);
-        e = lt[i8];
-        if (is_lit(e)) {
-          const uint64_t i10 = next_index<kBextr>(bb, e);
-          bb >>= e & 63;
-          bits -= e;
-          w += put_literals<T>(w, e);
-          e = lt[i10];
-        }
-      }
-      if (ip > in_end || w >= stop) break;
-      bb |= load64(ip) << (bits & 63);
-      ip += 7 - ((bits >> 3) & 7);
-      bits |= 56;
-      continue;
-    }
-    if (e & kSub) {
-      bb >>= kSerialLitBits;
-      bits -= kSerialLitBits;
-      e = lt[(e >> 16) + (bb & mask(extra_of(e)))];
-      if (is_lit(e)) {  // subtable entries are never pairs
-        bb >>= e & 63;
-        bits -= e & 63;
-        *w++ = static_cast<T>((e >> 16) & 0xFFu);  // bits 24-31 hold kNoSecond
-        if (ip > in_end || w >= stop) break;
-        bb |= load64(ip) << (bits & 63);
-        ip += 7 - ((bits >> 3) & 7);
-        bits |= 56;
-        e = lt[bb & mask(kSerialLitBits)];
-        continue;
-      }
-    }
-    if (e & (kEob | kBad)) {
-      if (e & kBad) {
-        end = FastEnd::BadLit;
-        break;
-      }
-      bb >>= e & 63;
-      bits -= e & 63;
-      end = FastEnd::Eob;
-      break;
-    }
-    uint64_t saved = bb;
-    unsigned extra = extra_of(e);
-    unsigned tot = (e & 63) + extra;
-    bb >>= tot;
-    bits -= tot;
-    const unsigned mlen = (e >> 16) + static_cast<unsigned>((saved >> (e & 63)) & mask(extra));
-    uint32_t d = dt[bb & mask(kDistBits)];
-    if (d & kSub) {
-      bb >>= kDistBits;
-      bits -= kDistBits;
-      d = dt[(d >> 16) + (bb & mask(extra_of(d)))];
-    }
-    if (d & kBad) {
-      end = FastEnd::BadDist;
-      break;
-    }
-    saved = bb;
-    extra = extra_of(d);
-    tot = (d & 63) + extra;
-    bb >>= tot;
-    bits -= tot;
-    const size_t dist = (d >> 16) + static_cast<size_t>((saved >> (d & 63)) & mask(extra));
-    if (dist > static_cast<size_t>(w - base)) {
-      end = FastEnd::Far;
-      break;
-    }
-    copy_match<T>(base, w, dist, mlen, &lm);
-    w += mlen;
-    if (ip > in_end || w >= stop) break;
-    bb |= load64(ip) << (bits & 63);
-    ip += 7 - ((bits >> 3) & 7);
-    bits |= 56;
-    e = lt[bb & mask(kSerialLitBits)];
-  }
-  io.bb = bb;
-  io.bits = static_cast<unsigned>(bits & 63);
-  io.in = ip;
-  io.w = w;
-  io.lm = lm;
-  return end;
-}
-
-template <class T>
-using FastFn = FastEnd (*)(const uint32_t*, const uint32_t*, FastIo<T>&, const uint8_t*, T*, T*);
-
-// One out-of-line copy per instruction set (BMI2's SHRX takes its count from any register), each
-// starting on a 64-byte boundary, as in deflate_decoder.cc.
-template <class T>
-NPZ_PI_HOT_ALIGN FastEnd fast_generic(const uint32_t* lt, const uint32_t* dt, FastIo<T>& io,
-                                      const uint8_t* in_end, T* stop, T* base) {
-  return fast_body<T, false>(lt, dt, io, in_end, stop, base);
-}
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__BMI2__)
-#define NPZ_PI_BMI2 1
-template <class T>
-__attribute__((target("bmi,bmi2"))) NPZ_PI_HOT_ALIGN FastEnd fast_bmi2(const uint32_t* lt,
-                                                                       const uint32_t* dt,
-                                                                       FastIo<T>& io,
-                                                                       const uint8_t* in_end,
-                                                                       T* stop, T* base) {
-  return fast_body<T, true>(lt, dt, io, in_end, stop, base);
-}
-#endif
-
-template <class T>
-FastFn<T> fast_huffman() {
-#ifdef NPZ_PI_BMI2
-  static const FastFn<T> f = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")
-                                 ? fast_bmi2<T>
-                                 : fast_generic<T>;
-  return f;
-#else
-  return fast_generic<T>;
-#endif
-}
 
 // One DEFLATE decoder over an in-memory input buffer, starting at any bit, with output either
 // as bytes (window known: given at start) or as 16-bit symbols (window unknown: markers).
@@ -606,9 +389,7 @@ class Decoder {
         w = io.w;
         lm = io.lm;
         if (end == FastEnd::Eob) eob = true;
-        if (end == FastEnd::BadLit) err = "invalid literal/length code";
-        if (end == FastEnd::BadDist) err = "invalid distance code";
-        if (end == FastEnd::Far) err = "invalid distance too far back";
+        err = fast_error(end);
         continue;
       }
       // Careful loop: one symbol, only with bits that exist.

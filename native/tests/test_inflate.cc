@@ -179,6 +179,42 @@ NPZ_TEST(inflate_hand_made_blocks) {
   NPZ_EXPECT(ours(badlen, 10, 10).threw && zlibs(badlen, 10, 10).threw);
 }
 
+// A match one byte further back than the output so far, in the middle of a long block: there
+// the fast loop (deflate_fast.h) decodes it, not the careful loop near the end of the input that
+// the short stream above reaches. Distance = output so far is accepted and equal to zlib's.
+NPZ_TEST(inflate_distance_past_output_refused_in_fast_loop) {
+  for (const unsigned before : {100u, 1000u}) {
+    for (const unsigned extra : {0u, 1u}) {
+      Bits w;
+      w.put(1, 1);
+      w.put(1, 2);
+      for (unsigned i = 0; i < before; ++i) fixed_sym(w, 'a' + i % 26);
+      fixed_sym(w, 264);  // length 10
+      const unsigned dist = before + extra;
+      if (before == 100) {
+        w.put_rev(13, 5);  // distances 97-128
+        w.put(dist - 97, 5);
+      } else {
+        w.put_rev(19, 5);  // distances 769-1024
+        w.put(dist - 769, 8);
+      }
+      for (unsigned i = 0; i < 200; ++i) fixed_sym(w, 'A' + i % 26);
+      fixed_sym(w, 256);
+      w.align();
+      for (const size_t ip : {size_t{64}, size_t{100000}}) {
+        const auto a = ours(w.b, ip, 1u << 16), z = zlibs(w.b, ip, 1u << 16);
+        if (extra == 0) {
+          NPZ_EXPECT(z.ended && !z.threw && z.out.size() == before + 10 + 200);
+          NPZ_EXPECT(a.ended && !a.threw && a.out == z.out);
+        } else {
+          NPZ_EXPECT(z.threw);
+          NPZ_EXPECT(a.threw);
+        }
+      }
+    }
+  }
+}
+
 NPZ_TEST(inflate_corrupt_and_truncated_streams_refused_like_zlib) {
   std::mt19937 rng(5);
   int refused = 0, total = 0;

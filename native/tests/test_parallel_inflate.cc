@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "archive.h"
+#include "bit_writer.h"
 #include "crc32.h"
 #include "fuzz_bodies_parallel.h"
 #include "harness.h"
@@ -338,6 +339,43 @@ NPZ_TEST(parallel_inflate_declared_size_and_corruption) {
   }
   std::printf("     %d of 60 corrupted streams refused by zlib and by the engine\n", refused);
   NPZ_EXPECT(refused > 3);
+}
+
+// A fixed block: `before` literals, a match of 10 at distance before + extra, 4000 literals and the
+// end of block. In the middle of the block the fast loop (deflate_fast.h) decodes the match.
+Bytes far_stream(unsigned before, unsigned extra) {
+  ztest::Bits w;
+  w.put(1, 1);
+  w.put(1, 2);
+  auto lit = [&](unsigned c) { c < 144 ? w.put_rev(0x30 + c, 8) : w.put_rev(0x190 + c - 144, 9); };
+  for (unsigned i = 0; i < before; ++i) lit('a' + i % 26);
+  w.put_rev(264 - 256, 7);  // length 10
+  w.put_rev(19, 5);         // distances 769-1024
+  w.put(before + extra - 769, 8);
+  for (unsigned i = 0; i < 4000; ++i) lit('A' + i % 26);
+  w.put_rev(0, 7);  // end of block
+  w.align();
+  return w.b;
+}
+
+// A distance one byte past the output so far is refused (not ok) at every thread count and
+// chunk size; the same stream with the distance in range decodes like zlib.
+NPZ_TEST(parallel_inflate_refuses_distance_past_output) {
+  for (const unsigned extra : {0u, 1u}) {
+    const Bytes z = far_stream(1000, extra);
+    Bytes ref;
+    const bool zok = npzfuzz::zlib_raw(z.data(), z.size(), size_t{1} << 20, &ref);
+    NPZ_EXPECT(zok == (extra == 0));
+    for (const unsigned threads : {1u, 2u, 3u})
+      for (const size_t chunk : {size_t{64}, size_t{600}, z.size()}) {
+        const Run run = par(z, 1000 + 10 + 4000, threads, chunk);
+        if (extra == 0) {
+          NPZ_EXPECT(run.r.ok && run.out == ref);
+        } else {
+          NPZ_EXPECT(!run.r.ok);
+        }
+      }
+  }
 }
 
 NPZ_TEST(parallel_inflate_cancellation) {
