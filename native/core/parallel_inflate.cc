@@ -45,7 +45,10 @@ using namespace deflate;
 constexpr size_t kPiece8 = 1u << 20;    // byte-mode output between deliveries
 constexpr size_t kPiece16 = 64u << 10;  // marker-mode symbols between narrowing checks
 constexpr uint64_t kNoTarget = ~uint64_t{0};
-constexpr size_t kBudget = 128u << 20;  // default memory budget of the chunks in flight
+// Memory of the chunks in flight (inputs, outputs, decoders), shared by every call in the
+// process: see MemoryPool.
+constexpr size_t kPool = 96u << 20;
+constexpr size_t kCapFloor = 4u << 20;  // least output a chunk may hold before it pauses
 constexpr size_t kDecoderBytes =
     (kWindow + kPiece8) + 2 * (kWindow + kPiece16) + 4 * (kSerialLitTable + kDistTable) + 4096;
 
@@ -628,6 +631,48 @@ struct Plan {
   }
 };
 
+// The engine's memory, process-wide. A check scans several members at once (one engine each),
+// and a caller may ask for any thread count; so every call reserves what its plan may use before
+// it starts its threads and gives it back at the end, and a call that cannot get room for two
+// chunks in flight declines (ok = false: the caller decodes that member serially, in the fixed
+// buffers of a MemberStream). The engines of one process together then stay under kPool
+// whatever the thread count and however many members are decoded at once.
+class MemoryPool {
+ public:
+  // Reserves up to `want` bytes, at least `least`; returns the amount reserved (0: none).
+  size_t take(size_t least, size_t want) {
+    std::lock_guard<std::mutex> lk(mu_);
+    const size_t avail = kPool - used_;
+    if (avail < least) return 0;
+    const size_t got = std::min(want, avail);
+    used_ += got;
+    peak_ = std::max(peak_, used_);
+    return got;
+  }
+  void give(size_t n) {
+    std::lock_guard<std::mutex> lk(mu_);
+    used_ -= n;
+  }
+  size_t peak() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return peak_;
+  }
+
+ private:
+  std::mutex mu_;
+  size_t used_ = 0, peak_ = 0;
+};
+MemoryPool& memory_pool() {
+  static MemoryPool pool;
+  return pool;
+}
+struct Reservation {
+  size_t bytes = 0;
+  ~Reservation() {
+    if (bytes) memory_pool().give(bytes);
+  }
+};
+
 // Reused input/output buffers: no page faults or zero fill per chunk once warm. Holds at most
 // the buffers of the chunks in flight.
 class BufferPool {
@@ -886,7 +931,13 @@ ParallelInflateResult parallel_inflate(const Source& src, uint64_t offset, uint6
     res.reason = "empty member";
     return res;
   }
-  const unsigned threads = std::max(1u, opts.threads);
+  // Chunks are at least 256 KiB (and as much overhang), and each in flight holds a decoder, a
+  // piece and an output cap of at least kCapFloor: so the pool holds at most ~14 of them, and
+  // more threads than that would only wait (and cut the member into smaller chunks for nothing).
+  constexpr size_t kLeastPerChunk = 2 * (256u << 10) + kDecoderBytes + kPiece8 + kCapFloor;
+  constexpr unsigned kMaxThreads = static_cast<unsigned>(kPool / kLeastPerChunk) - 1;
+  static_assert(kMaxThreads >= 8, "the pool holds chunks for at least 8 threads");
+  const unsigned threads = std::clamp(opts.threads, 1u, kMaxThreads);
   Plan plan;
   plan.csize = csize;
   plan.chunk = opts.chunk_size ? opts.chunk_size
@@ -908,16 +959,27 @@ ParallelInflateResult parallel_inflate(const Source& src, uint64_t offset, uint6
       std::min(static_cast<double>(plan.cap), ratio * static_cast<double>(plan.chunk) * 1.1));
   plan.count = static_cast<size_t>((csize + plan.chunk - 1) / plan.chunk);
   size_t in_flight = opts.max_in_flight;
+  Reservation held;
   if (in_flight == 0) {
-    // As many chunks as the budget holds at their expected output (ratio declared), then the
-    // cap shrinks so that in_flight chunks at the cap still fit the budget.
-    const size_t fixed = plan.chunk + plan.overhang + kDecoderBytes;
-    in_flight = std::clamp<size_t>(kBudget / (fixed + plan.expect + kPiece8), 2, threads + 1);
+    // Memory: a chunk in flight holds its input, a decoder and its output (up to the cap, plus
+    // one piece). Reserved from the process-wide pool: room for one chunk per thread and one
+    // waiting, and at least half the pool so that the cap has headroom over the expected output
+    // (the ratio of one chunk can differ from the member's); at least two chunks, or decline.
+    const size_t fixed = plan.chunk + plan.overhang + kDecoderBytes + kPiece8;
+    const size_t per = fixed + std::max(plan.expect, opts.max_chunk_output ? plan.cap : kCapFloor);
+    const size_t want = std::min(kPool, std::max(kPool / 2, per * (size_t{threads} + 1)));
+    held.bytes = memory_pool().take(2 * per, want);
+    if (held.bytes == 0) {
+      res.reason = "the parallel decoder's memory is in use by other members' decodes";
+      return res;
+    }
+    in_flight = std::clamp<size_t>(held.bytes / per, 2, size_t{threads} + 1);
+    // The cap grows into what was reserved: in_flight chunks at the cap still fit.
     if (!opts.max_chunk_output) {
-      const size_t per = kBudget / in_flight;
-      plan.cap = std::max<size_t>(per > fixed ? per - fixed : 0, 4u << 20);
+      plan.cap = std::max(held.bytes / in_flight - fixed, kCapFloor);
       plan.expect = std::min(plan.expect, plan.cap);
     }
+    res.reserved = held.bytes;
   }
   res.chunks = plan.count;
 
@@ -970,7 +1032,11 @@ ParallelInflateResult parallel_inflate(const Source& src, uint64_t offset, uint6
       for (auto& t : pool) t.join();
     }
   } joiner{workers, mu, cv, abort};
-  const unsigned nworkers = static_cast<unsigned>(std::min<size_t>(threads, plan.count));
+  // More workers than chunks in flight would only wait (and each holds a decoder).
+  const unsigned nworkers =
+      static_cast<unsigned>(std::min<size_t>({threads, plan.count, in_flight}));
+  res.workers = nworkers;
+  res.in_flight = in_flight;
   for (unsigned t = 0; t < nworkers; ++t) workers.emplace_back(worker);
 
   Consumer out(sink, usize, opts.cancel);
@@ -1068,5 +1134,8 @@ ParallelInflateResult parallel_inflate(const Source& src, uint64_t offset, uint6
   res.total = out.total();
   return res;
 }
+
+size_t parallel_inflate_memory_pool() { return kPool; }
+size_t parallel_inflate_memory_peak() { return memory_pool().peak(); }
 
 }  // namespace npz

@@ -22,7 +22,11 @@
 //
 // Memory: at most `max_in_flight` chunks exist at once (input + output, output capped at
 // `max_chunk_output` bytes: a chunk that would produce more pauses and is finished by the
-// consumer, streaming); the defaults keep the engine under ~128 MiB whatever the thread count.
+// consumer, streaming), and no more decoding threads than that run. With the default
+// (max_in_flight = 0) the chunks' memory is reserved from one pool that all calls in the process
+// share (parallel_inflate_memory_pool(), 96 MiB): the engines of a process stay under it
+// whatever the thread count and however many members are decoded at once, and a call that finds
+// too little of it free returns ok = false at once (decode that member serially).
 // Thread-safety: one call uses its own threads and buffers; `src.read` must be thread-safe.
 // Errors: throws ERR_NPZ_ABORTED when `cancel` is set; every other problem is ok=false.
 #pragma once
@@ -62,6 +66,9 @@ struct ParallelInflateResult {
   uint64_t redecoded = 0;  // chunks re-decoded at a confirmed position by the consumer
   uint64_t markers = 0;    // marker symbols resolved
   uint64_t paused = 0;     // chunks that hit the output cap and were finished by the consumer
+  uint64_t workers = 0;    // decoding threads started
+  uint64_t in_flight = 0;  // chunks decoded or waiting at once, at most
+  uint64_t reserved = 0;   // bytes reserved from the process-wide pool (max_in_flight = 0)
 };
 
 // Decodes the raw-DEFLATE stream at src[offset, offset + csize) that must inflate to exactly
@@ -69,5 +76,10 @@ struct ParallelInflateResult {
 ParallelInflateResult parallel_inflate(const Source& src, uint64_t offset, uint64_t csize,
                                        uint64_t usize, InflateSink& sink,
                                        const ParallelInflateOptions& opts);
+
+// The process-wide pool of the calls with max_in_flight = 0, and the most of it reserved at once
+// so far (tests).
+size_t parallel_inflate_memory_pool();
+size_t parallel_inflate_memory_peak();
 
 }  // namespace npz

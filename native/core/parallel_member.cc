@@ -93,24 +93,6 @@ class CopySink final : public InflateSink {
 
 std::atomic<uint64_t> g_decoded{0};
 
-// One engine at a time per process: its memory budget (~128 MiB) is then the bound whatever the
-// thread count, even when several members are scanned concurrently (the others decode serially,
-// in the fixed buffers of a MemberStream, on the other threads).
-std::atomic<bool> g_engine_busy{false};
-class EngineSlot {
- public:
-  EngineSlot() : held_(!g_engine_busy.exchange(true, std::memory_order_acquire)) {}
-  ~EngineSlot() {
-    if (held_) g_engine_busy.store(false, std::memory_order_release);
-  }
-  EngineSlot(const EngineSlot&) = delete;
-  EngineSlot& operator=(const EngineSlot&) = delete;
-  bool held() const { return held_; }
-
- private:
-  bool held_;
-};
-
 }  // namespace
 
 uint64_t parallel_members_decoded() { return g_decoded.load(std::memory_order_relaxed); }
@@ -126,8 +108,6 @@ bool scan_deflated_parallel(const Source& src, const ZipEntry& z, unsigned threa
                             uint64_t row_len, uint64_t arr_begin, uint64_t arr_end, size_t piece,
                             const std::atomic<bool>* cancel, std::optional<ScanStats>* stats,
                             uint32_t* crc) {
-  EngineSlot slot;
-  if (!slot.held()) return false;
   std::optional<Scanner> sc;
   if (dt) sc.emplace(*dt, row_len);  // per-row tallies as the serial scan keeps them
   ScanSink sink(sc ? &*sc : nullptr, arr_begin, arr_end,
@@ -146,8 +126,6 @@ bool scan_deflated_parallel(const Source& src, const ZipEntry& z, unsigned threa
 
 bool copy_deflated_parallel(const Source& src, const ZipEntry& z, unsigned threads, uint64_t skip,
                             size_t n, ByteBuffer* out, uint32_t* crc) {
-  EngineSlot slot;
-  if (!slot.held()) return false;
   out->clear();
   out->reserve(n);
   CopySink sink(skip, n, out);
@@ -162,8 +140,6 @@ bool copy_deflated_parallel(const Source& src, const ZipEntry& z, unsigned threa
 
 bool decode_deflated_parallel(const Source& src, const ZipEntry& z, unsigned threads, uint64_t skip,
                               uint8_t* dst, size_t n, uint32_t* crc) {
-  EngineSlot slot;
-  if (!slot.held()) return false;
   RawSink sink(skip, n, dst);
   ParallelInflateOptions o;
   o.threads = threads;

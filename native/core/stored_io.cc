@@ -108,9 +108,15 @@ class ScanWindow {
 };
 
 constexpr size_t kScanWindow = 8u << 20;
+constexpr size_t kScanWindows = 16u << 20;  // all windows of one member's concurrent scans
 constexpr size_t kScanSlice = 256u << 10;
 
 }  // namespace
+
+size_t stored_scan_window(unsigned parts) {
+  const size_t w = kScanWindows / std::max(1u, parts);
+  return std::clamp<size_t>(w - w % (1u << 20), 1u << 20, kScanWindow);
+}
 
 // Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
 // lies inside [arr_begin, arr_end). File-backed sources are read through guarded mappings,
@@ -118,8 +124,10 @@ constexpr size_t kScanSlice = 256u << 10;
 RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
                               uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
                               const DType* dt, uint64_t row_len, bool crc,
-                              const std::atomic<bool>* cancel, const std::string& key) {
+                              const std::atomic<bool>* cancel, const std::string& key,
+                              unsigned parts) {
   RangeResult r;
+  const size_t window = stored_scan_window(parts);
   std::optional<Scanner> sc;
   const uint64_t first_row =
       (dt && row_len) ? (std::max(from, arr_begin) - arr_begin) / dt->itemsize / row_len : 0;
@@ -130,7 +138,7 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
   while (pos < to) {
     check_cancel(cancel, key);
     const size_t k =
-        static_cast<size_t>(std::min<uint64_t>(file ? kScanWindow : kStoredChunk, to - pos));
+        static_cast<size_t>(std::min<uint64_t>(file ? window : kStoredChunk, to - pos));
     std::optional<ScanWindow> win;
     const uint8_t* p = nullptr;
     if (file) {

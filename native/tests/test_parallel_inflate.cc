@@ -13,6 +13,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "archive.h"
@@ -376,6 +377,47 @@ NPZ_TEST(parallel_inflate_refuses_distance_past_output) {
         }
       }
   }
+}
+
+// The engine's memory: at any thread count no more decoding threads than chunks in flight and a
+// reservation within the process-wide pool; calls at once never reserve more than the pool
+// together, and a call that finds it taken declines at once (ok = false, nothing delivered: the
+// caller decodes serially) rather than using more. Every call that runs equals the data.
+NPZ_TEST(parallel_inflate_memory_pool_shared_by_concurrent_calls) {
+  const Bytes data = sample(0, 6000000, 21);
+  const Bytes z = deflate_one(data, 6);
+  const size_t pool = npz::parallel_inflate_memory_pool();
+  const Run one = par(z, data.size(), 1024, 0);
+  NPZ_EXPECT(one.r.ok && one.out == data);
+  NPZ_EXPECT(one.r.reserved > 0 && one.r.reserved <= pool);
+  NPZ_EXPECT(one.r.workers >= 2 && one.r.workers <= one.r.in_flight && one.r.in_flight < 1024);
+  std::printf(
+      "     1024 threads asked: %llu workers, %llu in flight, %llu MiB reserved of %zu MiB\n",
+      static_cast<unsigned long long>(one.r.workers),
+      static_cast<unsigned long long>(one.r.in_flight),
+      static_cast<unsigned long long>(one.r.reserved >> 20), pool >> 20);
+  std::vector<Run> runs(8);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < runs.size(); ++i)
+    callers.emplace_back([&, i] { runs[i] = par(z, data.size(), 64, 0); });
+  for (std::thread& t : callers) t.join();
+  int ran = 0, declined = 0;
+  for (const Run& r : runs) {
+    if (r.r.ok) {
+      ++ran;
+      NPZ_EXPECT(r.out == data);
+    } else {
+      ++declined;
+      NPZ_EXPECT(r.r.reason.find("memory") != std::string::npos);
+      NPZ_EXPECT(r.out.empty());
+    }
+  }
+  std::printf("     8 calls at 64 threads at once: %d ran, %d declined; peak %zu MiB reserved\n",
+              ran, declined, npz::parallel_inflate_memory_peak() >> 20);
+  NPZ_EXPECT(ran >= 1);
+  NPZ_EXPECT(npz::parallel_inflate_memory_peak() <= pool);
+  // Given back: a call after them all gets its reservation again.
+  NPZ_EXPECT(par(z, data.size(), 2, 0).r.ok);
 }
 
 NPZ_TEST(parallel_inflate_cancellation) {

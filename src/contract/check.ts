@@ -1,7 +1,8 @@
 // checkFile / checkPaths: open each file, gather facts (headers, member errors, one streaming
 // scan per member for CRC + stats, `_metadata` strings) and hand them to the engine. Scans of
-// all members of all files share one bound (`concurrency`, default `threads`, default the CPUs
-// this process may use: affinity mask and cgroup CPU quota, see native/core/cpu_count.h).
+// all members of all files share one bound (`concurrency`, default `threads` but at most
+// MAX_DEFAULT_CONCURRENCY; `threads` defaults to the CPUs this process may use: affinity mask and
+// cgroup CPU quota, see native/core/cpu_count.h).
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { defaultThreads } from "../build-info.js";
@@ -46,8 +47,17 @@ export class Limiter {
   }
 }
 
-function defaultConcurrency(options: CheckOptions): number {
-  return options.concurrency || options.threads || defaultThreads();
+/**
+ * Most members scanned at once by default. Each scan holds buffers or mapped windows of a few to
+ * 16 MiB (the parallel DEFLATE decoder's are a process-wide 96 MiB pool of their own), so this
+ * bound, not the thread count, keeps a check's peak RSS under 256 MB at any `threads`; a large
+ * member still uses all `threads`.
+ */
+export const MAX_DEFAULT_CONCURRENCY = 4;
+
+/** How many members a check scans at once (`concurrency`, else `threads` capped as above). */
+export function defaultConcurrency(options: CheckOptions): number {
+  return options.concurrency || Math.min(options.threads || defaultThreads(), MAX_DEFAULT_CONCURRENCY);
 }
 
 function validateOptions(options: CheckOptions): void {

@@ -20,7 +20,10 @@ export interface CheckOptions {
   mode?: ScanMode; // default "full"
   strict?: boolean;
   signal?: AbortSignal;
-  /** Max files/members scanned in parallel (default: `threads`). */
+  /**
+   * Max files/members scanned in parallel (default: `threads`, at most 4, which keeps a check's
+   * peak RSS under 256 MB; a larger value may use more memory).
+   */
   concurrency?: number;
   /**
    * CPU threads to use (an integer from 1 to 1024): the default of `concurrency`, and how many

@@ -77,15 +77,16 @@ export function checkOptionsFor(job: TrainingJob, opts: VerifyOptions): CheckOpt
   };
 }
 
-let lazyCheckFile: CheckFileFn | undefined;
+let lazyCheck: typeof import("../contract/check.js") | undefined;
 
-async function defaultCheckFile(): Promise<CheckFileFn> {
-  if (!lazyCheckFile) {
-    // Kept out of the static import graph: a warm (all cached) plan must not load the addon.
-    const mod = await import("../contract/check.js");
-    lazyCheckFile = mod.checkFile;
-  }
-  return lazyCheckFile;
+// The contract engine's checkFile, with one scan limiter shared by the files checked at once (as
+// checkPaths does), so that their scans together stay within one check's memory bound.
+async function defaultCheckFile(threads: number | undefined): Promise<CheckFileFn> {
+  // Kept out of the static import graph: a warm (all cached) plan must not load the addon.
+  lazyCheck ??= await import("../contract/check.js");
+  const mod = lazyCheck;
+  const limiter = new mod.Limiter(mod.defaultConcurrency(threads !== undefined ? { threads } : {}));
+  return (p, options) => mod.checkFile(p, { ...options, limiter });
 }
 
 function fileErrors(r: Report): Violation[] {
@@ -151,7 +152,7 @@ export async function verifyJobs(jobs: TrainingJob[], opts: VerifyOptions = {}, 
   }
 
   if (misses.length > 0) {
-    const check = opts.checkFile ?? (await defaultCheckFile());
+    const check = opts.checkFile ?? (await defaultCheckFile(opts.threads));
     await pool(misses, opts.concurrency ?? 4, async ({ unit, stamp }) => {
       opts.signal?.throwIfAborted();
       opts.onFile?.({ path: unit.path, cached: false, done: false });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFile, checkPaths } from "../../src/contract/check.js";
+import { checkFile, checkPaths, defaultConcurrency, MAX_DEFAULT_CONCURRENCY } from "../../src/contract/check.js";
 import { HINTS } from "../../src/contract/rules.js";
 import type { CheckOptions } from "../../src/contract/types.js";
 import { FIXTURES, find, fx, rules } from "./helpers.js";
@@ -299,6 +299,17 @@ describe("checkFile() _metadata", () => {
 describe("checkFile() cancellation", () => {
   it("rejects when the signal is already aborted", async () => {
     await expect(check("valid.npz", { signal: AbortSignal.abort() })).rejects.toThrow();
+  });
+});
+
+describe("members scanned at once", () => {
+  it("is threads, but at most 4 by default whatever threads (each scan holds memory); concurrency overrides", () => {
+    expect(MAX_DEFAULT_CONCURRENCY).toBe(4);
+    expect(defaultConcurrency({ threads: 1 })).toBe(1);
+    expect(defaultConcurrency({ threads: 2 })).toBe(2);
+    expect(defaultConcurrency({ threads: 1024 })).toBe(4);
+    expect(defaultConcurrency({ threads: 1024, concurrency: 16 })).toBe(16);
+    expect(defaultConcurrency({})).toBeLessThanOrEqual(4);
   });
 });
 
