@@ -5,7 +5,7 @@
 // getrusage(RUSAGE_CHILDREN).ru_maxrss is that process's peak RSS (what /usr/bin/time reports).
 // Before the engine's memory came from one process-wide pool with no more workers than chunks in
 // flight, --threads 1024 started a decoder per chunk and peaked at 396 MB on this file (1.3 GB on
-// the 600 MB study file); now 87 MB. The JSON report must also be the same at every count.
+// the 600 MB study file); now ~110 MB. The JSON report must also be the same at every count.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
