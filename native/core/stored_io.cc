@@ -111,12 +111,13 @@ constexpr size_t kScanWindow = 8u << 20;
 constexpr size_t kScanWindows = 16u << 20;  // all windows of one member's concurrent scans
 constexpr size_t kScanSlice = 256u << 10;
 
-}  // namespace
-
+// Mapping window of one of `parts` concurrent scans of a member (see scan_stored_range).
 size_t stored_scan_window(unsigned parts) {
   const size_t w = kScanWindows / std::max(1u, parts);
   return std::clamp<size_t>(w - w % (1u << 20), 1u << 20, kScanWindow);
 }
+
+}  // namespace
 
 // Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
 // lies inside [arr_begin, arr_end). File-backed sources are read through guarded mappings,

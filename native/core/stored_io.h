@@ -43,17 +43,14 @@ struct RangeResult {
 // pread. ERR_NPZ_CORRUPT if the file is truncated meanwhile, ERR_NPZ_ABORTED on cancel.
 // row_len > 0: the stats also tally rows of row_len elements (scan.h); a range inside the
 // array then starts at a row boundary.
-// `parts`: how many ranges of the member are scanned at once; each maps a window of
-// stored_scan_window(parts) bytes at a time.
+// `parts`: how many ranges of the member are scanned at once. Each maps a window of 8 MiB at a
+// time, smaller when many threads scan one member, so that their windows together stay within
+// 16 MiB (>= 1 MiB each; mapped pages count in the process's RSS).
 RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
                               uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
                               const DType* dt, uint64_t row_len, bool crc,
                               const std::atomic<bool>* cancel, const std::string& key,
                               unsigned parts = 1);
-// Mapping window of one of `parts` concurrent scans of a member: 8 MiB, smaller when many
-// threads scan one member, so that their windows together stay within 16 MiB (>= 1 MiB each;
-// mapped pages count in the process's RSS).
-size_t stored_scan_window(unsigned parts);
 
 // Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst in
 // `parts` pieces at once (run_parts), byte-swapping units of `swap` bytes when swap != 0, and

@@ -24,6 +24,13 @@ struct Bits {
   void align() {
     if (n) put(0, 8 - n);
   }
+  // A literal/length symbol in the fixed Huffman code (RFC 1951 3.2.6).
+  void fixed_sym(unsigned sym) {
+    if (sym < 144) put_rev(0x30 + sym, 8);
+    else if (sym < 256) put_rev(0x190 + sym - 144, 9);
+    else if (sym < 280) put_rev(sym - 256, 7);
+    else put_rev(0xC0 + sym - 280, 8);
+  }
 };
 
 }  // namespace ztest

@@ -62,13 +62,7 @@ bool same(const npztest::InflateOutcome& a, const npztest::InflateOutcome& b) {
 }
 
 using ztest::Bits;
-// Fixed-code literal/length symbol.
-void fixed_sym(Bits& w, unsigned sym) {
-  if (sym < 144) w.put_rev(0x30 + sym, 8);
-  else if (sym < 256) w.put_rev(0x190 + sym - 144, 9);
-  else if (sym < 280) w.put_rev(sym - 256, 7);
-  else w.put_rev(0xC0 + sym - 280, 8);
-}
+void fixed_sym(Bits& w, unsigned sym) { w.fixed_sym(sym); }
 
 }  // namespace
 

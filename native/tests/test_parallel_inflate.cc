@@ -348,13 +348,12 @@ Bytes far_stream(unsigned before, unsigned extra) {
   ztest::Bits w;
   w.put(1, 1);
   w.put(1, 2);
-  auto lit = [&](unsigned c) { c < 144 ? w.put_rev(0x30 + c, 8) : w.put_rev(0x190 + c - 144, 9); };
-  for (unsigned i = 0; i < before; ++i) lit('a' + i % 26);
-  w.put_rev(264 - 256, 7);  // length 10
-  w.put_rev(19, 5);         // distances 769-1024
+  for (unsigned i = 0; i < before; ++i) w.fixed_sym('a' + i % 26);
+  w.fixed_sym(264);  // length 10
+  w.put_rev(19, 5);  // distances 769-1024
   w.put(before + extra - 769, 8);
-  for (unsigned i = 0; i < 4000; ++i) lit('A' + i % 26);
-  w.put_rev(0, 7);  // end of block
+  for (unsigned i = 0; i < 4000; ++i) w.fixed_sym('A' + i % 26);
+  w.fixed_sym(256);
   w.align();
   return w.b;
 }
