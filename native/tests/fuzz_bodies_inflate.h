@@ -17,7 +17,11 @@ template <class Check>
 void inflate_diff(const uint8_t* data, size_t size, Check&& check) {
   if (size < 2) return;
   const size_t in_piece = 1 + (data[0] & 0x3F) * (data[0] & 0x40 ? 97 : 1);
-  const size_t out_piece = 1 + static_cast<size_t>(data[1]) * 131;
+  // 1..33406 bytes, or (second byte 0xF0..0xFF) 4..512 KiB: pieces of 48 KiB and more let the
+  // decoder write straight into the caller's buffer once it holds a window (deflate_decoder.cc,
+  // "Direct output").
+  const size_t out_piece = data[1] < 0xF0 ? 1 + static_cast<size_t>(data[1]) * 131
+                                          : size_t{4096} << ((data[1] - 0xF0) & 7);
   data += 2;
   size -= 2;
   constexpr size_t kMaxOut = size_t{1} << 26;

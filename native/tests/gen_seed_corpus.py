@@ -231,6 +231,12 @@ def inflate_seeds():
                 c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, strat)
                 z = c.compress(raw) + c.flush()
                 write(target, f"{name}_{sname}_l{level}", bytes([0x07, 0x03]) + z)
+    # Outputs of 64 KiB per step over 200 KiB of float noise and text: the decoder then writes
+    # straight into the step's buffer once it holds a window ("Direct output").
+    big = rng.standard_normal(25600).astype(np.float32).tobytes() + data["text"] * 10
+    for level in (1, 6):
+        c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY)
+        write(target, f"direct_l{level}", bytes([0x4A, 0xF4]) + c.compress(big) + c.flush())
 
 
 def parallel_seeds():

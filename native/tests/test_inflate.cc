@@ -96,6 +96,54 @@ NPZ_TEST(inflate_synthetic_streams_identical_to_zlib) {
   std::printf("     %d synthetic streams identical\n", cases);
 }
 
+// Direct output (deflate_decoder.cc): once a step's output holds a 32 KiB window the decoder
+// writes straight into the caller's buffer. Step sizes around the point where that starts (32 KiB
+// window + 16 KiB), the caller's buffer reused between steps and filled with stale bytes before
+// each (so a match read from an earlier step's buffer instead of the window shows), and a canary
+// past each step's end (the decoder may pass its stop by a match, never the buffer's end).
+NPZ_TEST(inflate_direct_output_steps) {
+  Bytes data = sample(0, 600000, 11);  // float noise, then text-like matches, then runs
+  for (int kind : {1, 2}) {
+    const Bytes more = sample(kind, 300000, static_cast<uint32_t>(kind));
+    data.insert(data.end(), more.begin(), more.end());
+  }
+  const size_t steps[] = {48u << 10,       (48u << 10) - 1, (48u << 10) + 1, 65536 + 7,
+                          (32u << 10) + 1, 262144,          1u << 20,        4u << 20};
+  constexpr size_t kCanary = 4096;  // > a match and its overrun: an overrun lands here
+  int cases = 0;
+  for (int level : {1, 6, 9})
+    for (int strat : {Z_DEFAULT_STRATEGY, Z_FIXED}) {
+      const Bytes z = ztest::deflate_raw(data, level, strat);
+      for (const size_t step : steps) {
+        auto inf = npz::make_npz_inflater();
+        inf->in_final = true;
+        std::vector<uint8_t> buf(step + kCanary);
+        Bytes out;
+        size_t in = 0;
+        bool ended = false, overrun = false;
+        for (int guard = 0; !ended && guard < 100000; ++guard) {
+          std::memset(buf.data(), 0x5A, step);            // stale bytes
+          std::memset(buf.data() + step, 0xC3, kCanary);  // canary
+          const npz::Inflater::Step s = inf->step(z.data() + in, z.size() - in, buf.data(), step);
+          for (size_t i = step; i < step + kCanary; ++i) overrun = overrun || buf[i] != 0xC3;
+          in += s.consumed;
+          out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(s.produced));
+          ended = s.end;
+          if (!s.consumed && !s.produced && !s.end) break;
+        }
+        NPZ_EXPECT(ended);
+        NPZ_EXPECT(!overrun);
+        NPZ_EXPECT(out == data);
+        ++cases;
+        if (!ended || overrun || out != data) {
+          std::fprintf(stderr, "  level=%d strat=%d step=%zu\n", level, strat, step);
+          return;
+        }
+      }
+    }
+  std::printf("     %d streams x step sizes identical\n", cases);
+}
+
 NPZ_TEST(inflate_hand_made_blocks) {
   // Fixed block: 'a', then a 258-byte match at distance 1 via code 285 and via code 284 + 31,
   // then an end of block; followed by an empty stored block and a final fixed block using the
