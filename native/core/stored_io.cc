@@ -82,31 +82,6 @@ bool bus_guarded(F&& fn) {
   return true;
 }
 
-// Read-only private mapping of part of the file, not prefaulted: the source of the userfaultfd
-// copy (copy_stored_parallel), which only the kernel reads.
-class SourceMap {
- public:
-  SourceMap(int fd, uint64_t offset, size_t length) {
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t start = offset - offset % page;
-    len_ = static_cast<size_t>(offset - start) + length;
-    base_ = ::mmap(nullptr, len_, PROT_READ, MAP_PRIVATE, fd, static_cast<off_t>(start));
-    if (base_ == MAP_FAILED) base_ = nullptr;
-    else data_ = static_cast<const uint8_t*>(base_) + (offset - start);
-  }
-  ~SourceMap() {
-    if (base_) ::munmap(base_, len_);
-  }
-  SourceMap(const SourceMap&) = delete;
-  SourceMap& operator=(const SourceMap&) = delete;
-  const uint8_t* data() const { return data_; }
-
- private:
-  void* base_ = nullptr;
-  size_t len_ = 0;
-  const uint8_t* data_ = nullptr;
-};
-
 // Read-only private mapping of one scan range (a block of a member, kScanBlock = 32 MiB), read one
 // window at a time: each window's pages are mapped in with one call (MADV_POPULATE_READ) before
 // it is read and dropped (MADV_DONTNEED) once it has been, so the resident pages stay bounded by
@@ -118,10 +93,12 @@ class SourceMap {
 // scan itself (Archive::scan of every member, CRC + statistics) 61-68 ms against 64-75 ms.
 // Both advices are best effort (a kernel without MADV_POPULATE_READ faults the pages in on first
 // touch). A range that cannot be mapped (RLIMIT_AS, say) is read with pread.
+// The userfaultfd copy (copy_stored_parallel) maps its source the same way and advises nothing:
+// only the kernel reads it.
 class RangeMap {
  public:
   RangeMap(int fd, uint64_t offset, uint64_t length) {
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    const uint64_t page = FreshFill::page_size();
     const uint64_t start = offset - offset % page;
     const uint64_t len = offset - start + length;
     if (length == 0 || static_cast<uint64_t>(static_cast<size_t>(len)) != len) return;
@@ -163,11 +140,11 @@ class RangeMap {
 
  private:
   uintptr_t page_down(uint64_t pos) const {
-    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t page = FreshFill::page_size();
     return (reinterpret_cast<uintptr_t>(data_) + static_cast<uintptr_t>(pos)) & ~(page - 1);
   }
   uintptr_t page_up(uint64_t pos) const {
-    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t page = FreshFill::page_size();
     const uintptr_t end = reinterpret_cast<uintptr_t>(base_) + len_;
     const uintptr_t p =
         (reinterpret_cast<uintptr_t>(data_) + static_cast<uintptr_t>(pos) + page - 1) & ~(page - 1);
@@ -341,7 +318,7 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
   const size_t page = FreshFill::page_size();
   const size_t full = n / page * page;  // UFFDIO_COPY works in whole pages
   std::optional<FreshFill> fresh;
-  std::optional<SourceMap> from_file;
+  std::optional<RangeMap> from_file;
   const char* no_uffd = std::getenv("NPZGUARD_NO_USERFAULTFD");
   if (file && full > 0 && !(no_uffd && *no_uffd && std::strcmp(no_uffd, "0") != 0)) {
     fresh.emplace(dst, full);
