@@ -67,6 +67,7 @@ constexpr uint64_t kF127 = fold_k(127), kF191 = fold_k(191);      // D = 128
 constexpr uint64_t kF255 = fold_k(255), kF319 = fold_k(319);      // D = 256
 constexpr uint64_t kF511 = fold_k(511), kF575 = fold_k(575);      // D = 512
 constexpr uint64_t kF1023 = fold_k(1023), kF1087 = fold_k(1087);  // D = 1024
+constexpr uint64_t kF2047 = fold_k(2047), kF2111 = fold_k(2111);  // D = 2048
 
 struct Tables {
   uint32_t t[8][256];
@@ -207,6 +208,63 @@ NPZ_VPCLMUL uint32_t crc_vpclmul_avx2(uint32_t crc, const uint8_t* p, size_t n) 
   return finish128(x, p, n);
 }
 
+#define NPZ_VPCLMUL512 __attribute__((target("vpclmulqdq,pclmul,avx512f,avx2,sse4.1")))
+
+// x folded forward and xored into d: VPTERNLOGQ 0x96 is a three-way xor, so one instruction
+// joins both products and the data.
+NPZ_VPCLMUL512 inline __m512i fold512(__m512i x, __m512i k, __m512i d) {
+  return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+                                   _mm512_clmulepi64_epi128(x, k, 0x11), d, 0x96);
+}
+NPZ_VPCLMUL512 inline __m512i ld512(const uint8_t* p) { return _mm512_loadu_si512(p); }
+NPZ_VPCLMUL512 inline __m512i bcast_k512(uint64_t lo, uint64_t hi) {
+  const long long l = static_cast<long long>(lo), h = static_cast<long long>(hi);
+  return _mm512_set_epi64(h, l, h, l, h, l, h, l);
+}
+
+// Sixteen 128-bit lanes in four 512-bit registers, 256 bytes per iteration (AVX-512F +
+// VPCLMULQDQ: Ice Lake and later, Zen 4 and later). Shorter inputs take the 256-bit kernel.
+// Its prefetch runs further ahead (kPrefetchAhead512): measured on a 2-core EPYC VM (Zen 5,
+// AVX-512), 256 MiB, one core, best of 7, three alternations: 29.0-31.1 GB/s with no prefetch,
+// 27.2-27.7 at 1 KiB, 29.3-29.9 at 2 KiB, 33.1-34.6 at 4 KiB, 35.6-37.3 at 8 KiB, 35.1-36.3 at
+// 12-16 KiB, 34.5-35.5 at 32 KiB; a plain load loop reads the same buffer at 36-38 GB/s there.
+// The 256-bit kernel on that machine: 26.6-27.9 GB/s, 29.1-29.4 with the 8 KiB prefetch.
+constexpr size_t kPrefetchAhead512 = 8192;
+NPZ_VPCLMUL512 uint32_t crc_vpclmul_avx512(uint32_t crc, const uint8_t* p, size_t n) {
+  if (n < 512) return crc_vpclmul_avx2(crc, p, n);
+  const __m512i k2048 = bcast_k512(kF2111, kF2047);
+  const __m512i k512 = bcast_k512(kF575, kF511);
+  __m512i z0 =
+      _mm512_xor_si512(ld512(p), _mm512_zextsi128_si512(_mm_cvtsi32_si128(static_cast<int>(~crc))));
+  __m512i z1 = ld512(p + 64), z2 = ld512(p + 128), z3 = ld512(p + 192);
+  p += 256;
+  n -= 256;
+  while (n >= 256) {
+    if (n >= kPrefetchAhead512 + 256) {
+      prefetch_line(p + kPrefetchAhead512);
+      prefetch_line(p + kPrefetchAhead512 + 64);
+      prefetch_line(p + kPrefetchAhead512 + 128);
+      prefetch_line(p + kPrefetchAhead512 + 192);
+    }
+    z0 = fold512(z0, k2048, ld512(p));
+    z1 = fold512(z1, k2048, ld512(p + 64));
+    z2 = fold512(z2, k2048, ld512(p + 128));
+    z3 = fold512(z3, k2048, ld512(p + 192));
+    p += 256;
+    n -= 256;
+  }
+  __m512i z = fold512(z0, k512, z1);
+  z = fold512(z, k512, z2);
+  z = fold512(z, k512, z3);
+  const __m256i y =
+      _mm256_xor_si256(fold256(_mm512_maskz_extracti64x4_epi64(0xFF, z, 0), bcast_k(kF319, kF255)),
+                       _mm512_maskz_extracti64x4_epi64(0xFF, z, 1));
+  const __m128i k128 = _mm_set_epi64x(static_cast<long long>(kF127), static_cast<long long>(kF191));
+  const __m128i x =
+      _mm_xor_si128(fold128(_mm256_castsi256_si128(y), k128), _mm256_extracti128_si256(y, 1));
+  return finish128(x, p, n);
+}
+
 bool cpu_has_pclmul() {
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
@@ -222,6 +280,15 @@ bool cpu_has_vpclmul_avx2() {
   if ((lo & 0x6) != 0x6) return false;  // the OS saves XMM and YMM state
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return (b & bit_AVX2) && (c & (1u << 10));  // CPUID.7.0:ECX bit 10 = VPCLMULQDQ
+}
+bool cpu_has_vpclmul_avx512() {
+  if (!cpu_has_vpclmul_avx2()) return false;
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0xE6) != 0xE6) return false;  // and the opmask and all of the ZMM state
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (b & (1u << 16)) != 0;  // CPUID.7.0:EBX bit 16 = AVX512F
 }
 
 #endif  // NPZ_CRC_X86
@@ -291,13 +358,14 @@ NPZ_ARM_PMULL uint32_t crc_pmull(uint32_t crc, const uint8_t* p, size_t n) {
 #endif  // NPZ_CRC_ARM
 
 struct KernelList {
-  Crc32Kernel k[4];
+  Crc32Kernel k[5];
   size_t n = 0;
 };
 
 KernelList make_kernels() {
   KernelList l;
 #if defined(NPZ_CRC_X86)
+  l.k[l.n++] = {"vpclmul-avx512 (npzguard)", crc_vpclmul_avx512, cpu_has_vpclmul_avx512()};
   l.k[l.n++] = {"vpclmul-avx2 (npzguard)", crc_vpclmul_avx2, cpu_has_vpclmul_avx2()};
   l.k[l.n++] = {"pclmul (npzguard)", crc_pclmul, cpu_has_pclmul()};
 #elif defined(NPZ_CRC_ARM)

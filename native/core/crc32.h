@@ -1,6 +1,7 @@
 // CRC-32 (ISO-HDLC / ZIP / zlib: reflected polynomial 0xEDB88320, init and final xor ~0) with
-// runtime CPU dispatch, no library needed: carry-less-multiply folding (VPCLMULQDQ on 256-bit
-// lanes when the CPU has AVX2 + VPCLMULQDQ, PCLMULQDQ otherwise on x86-64; PMULL on arm64,
+// runtime CPU dispatch, no library needed: carry-less-multiply folding (VPCLMULQDQ on 512-bit
+// lanes when the CPU has AVX-512F + VPCLMULQDQ, on 256-bit lanes with AVX2 + VPCLMULQDQ,
+// PCLMULQDQ otherwise on x86-64; PMULL on arm64,
 // with the ARMv8 CRC32 instructions for short inputs) and a portable slicing-by-8 table.
 // The implementation is chosen once, on first use, from what the running CPU supports (the
 // default build needs no -march flags: each kernel is compiled with a target attribute).
