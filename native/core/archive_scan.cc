@@ -1,6 +1,6 @@
 // Streaming scan of one member (Archive::scan, archive.h): CRC-32 and value statistics in one
-// bounded-memory pass. STORED members go through stored_io (guarded mapping windows, split over
-// two threads above 64 MiB, partial results merged); DEFLATED ones through a MemberStream.
+// bounded-memory pass. STORED members go through stored_io (pread in 32 MiB blocks spread over the
+// threads, partial results merged); DEFLATED ones through a MemberStream.
 #include <algorithm>
 #include <exception>
 #include <optional>
@@ -108,8 +108,8 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       std::vector<detail::RangeResult> r(blocks);
       detail::run_parts(parts, [&](unsigned p) {
         for (size_t i = blocks * p / parts; i < blocks * (p + 1) / parts; ++i)
-          r[i] = detail::scan_stored_range(*src_, file_, z, cut[i], cut[i + 1], arr_begin, arr_end,
-                                           dt, row_len, want_crc, opts.cancel, m.key, parts);
+          r[i] = detail::scan_stored_range(*src_, z, cut[i], cut[i + 1], arr_begin, arr_end, dt,
+                                           row_len, want_crc, opts.cancel, m.key);
       });
       uint32_t crc = r[0].crc;
       for (size_t i = 1; i < blocks; ++i) {

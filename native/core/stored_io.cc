@@ -1,18 +1,15 @@
-// Stored-member I/O (stored_io.h): the SIGBUS guard, the mapping windows, the guarded scan of a
-// STORED range and the two-thread copy of a large STORED array (userfaultfd or pread).
+// Stored-member I/O (stored_io.h): the scan of a STORED range (pread) and the parallel copy of a
+// large STORED array (userfaultfd or pread).
 #include "stored_io.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <csetjmp>
-#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,72 +26,22 @@ namespace detail {
 namespace {
 
 constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
-constexpr size_t kStoredChunk = 1u << 20;  // pread target stays in L2 for the CRC + scan passes
+// Scans read the file with pread into a buffer of this size, which stays in L2 while the CRC and
+// the statistics read it. Why pread and not a mapping (as until 2026-12-06): reading a mapping
+// skips one copy, but the kernel must map every page and unmap it again, and what that costs
+// depends on how the page cache holds the file. Measured on the 2-core EPYC VM (Zen 5), whole
+// `check --profile study` of the 1 GB study file, 2 threads, best of 10, alternating:
+//   - page cache in 2 MiB folios (read back after a drop_caches): mapping 72-81 ms, pread 75-83;
+//   - the same bytes written with 64 KiB writes: mapping 103-111 ms, pread 75-80;
+//   - as numpy wrote it the first time on that machine (folio sizes not inspected): mapping
+//     133-145 ms, pread 97-118.
+// pread is never far behind and never falls off that cliff. It also cannot raise SIGBUS when the
+// file is truncated under the scan: a short read is ERR_NPZ_CORRUPT.
+constexpr size_t kScanRead = 256u << 10;
 
-// ---- Scans of STORED members read the page cache through short-lived mappings ----------------
-// Why mappings: a pread() scan copies every byte once more (kernel -> buffer) before the CRC and
-// the statistics read it; reading the mapping directly measured ~1.5x faster per thread here.
-// Why that is safe: a file truncated while we read it makes the access raise SIGBUS. Each scan
-// thread arms a thread-local recovery point around the code that touches the mapping (CRC-32 and
-// Scanner::feed, which own nothing that needs unwinding); the process-wide handler jumps back to
-// it and the scan fails with ERR_NPZ_CORRUPT. A SIGBUS on any other thread (e.g. JS touching a
-// zero-copy view of a truncated file) is passed on to the previous handler / default action.
-thread_local sigjmp_buf* t_bus_jump = nullptr;
-struct sigaction g_prev_bus;
-
-void on_sigbus(int sig, siginfo_t* info, void* uctx) {
-  if (t_bus_jump != nullptr) siglongjmp(*t_bus_jump, 1);
-  if ((g_prev_bus.sa_flags & SA_SIGINFO) != 0 && g_prev_bus.sa_sigaction != nullptr) {
-    g_prev_bus.sa_sigaction(sig, info, uctx);
-    return;
-  }
-  if ((g_prev_bus.sa_flags & SA_SIGINFO) == 0 && g_prev_bus.sa_handler != SIG_DFL &&
-      g_prev_bus.sa_handler != SIG_IGN) {
-    g_prev_bus.sa_handler(sig);
-    return;
-  }
-  std::signal(SIGBUS, SIG_DFL);  // the faulting access runs again and takes the default action
-}
-
-void install_sigbus_handler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa {};
-    sa.sa_sigaction = on_sigbus;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigaction(SIGBUS, &sa, &g_prev_bus);
-  });
-}
-
-// Runs fn(); returns false instead if it raised SIGBUS. fn must not create objects that need
-// destructors (the recovery jumps over its frames): here it only reads mapped bytes.
-template <class F>
-bool bus_guarded(F&& fn) {
-  sigjmp_buf jump;
-  if (sigsetjmp(jump, 1) != 0) {
-    t_bus_jump = nullptr;
-    return false;
-  }
-  t_bus_jump = &jump;
-  fn();
-  t_bus_jump = nullptr;
-  return true;
-}
-
-// Read-only private mapping of one scan range (a block of a member, kScanBlock = 32 MiB), read one
-// window at a time: each window's pages are mapped in with one call (MADV_POPULATE_READ) before
-// it is read and dropped (MADV_DONTNEED) once it has been, so the resident pages stay bounded by
-// the window. Why not a new mapping per window (as until 2026-12-06): munmap takes the address
-// space's lock for writing, so in a scan split over threads each unmap waited for the other
-// threads' populates and held up their page faults; madvise takes it for reading only. Measured
-// on the 2-core VM, 2 threads: a bare read of the 1 GB study file took 57-63 ms through 8 MiB
-// mmap/munmap windows and 46-48 ms through one mapping per thread advised window by window; the
-// scan itself (Archive::scan of every member, CRC + statistics) 61-68 ms against 64-75 ms.
-// Both advices are best effort (a kernel without MADV_POPULATE_READ faults the pages in on first
-// touch). A range that cannot be mapped (RLIMIT_AS, say) is read with pread.
-// The userfaultfd copy (copy_stored_parallel) maps its source the same way and advises nothing:
-// only the kernel reads it.
+// Read-only private mapping of a range of the file: the source the kernel reads for the
+// userfaultfd copy (copy_stored_parallel); this process never touches it. data() is null when
+// the range cannot be mapped (RLIMIT_AS, say); the copy then uses pread.
 class RangeMap {
  public:
   RangeMap(int fd, uint64_t offset, uint64_t length) {
@@ -109,7 +56,6 @@ class RangeMap {
       return;
     }
     data_ = static_cast<const uint8_t*>(base_) + (offset - start);
-    released_ = reinterpret_cast<uintptr_t>(base_);
   }
   ~RangeMap() {
     if (base_) ::munmap(base_, len_);
@@ -118,108 +64,33 @@ class RangeMap {
   RangeMap& operator=(const RangeMap&) = delete;
   const uint8_t* data() const { return data_; }
 
-  // Maps in the pages of data()[pos, pos + n).
-  void populate(uint64_t pos, size_t n) const {
-#ifdef MADV_POPULATE_READ
-    const uintptr_t a = page_down(pos), b = page_up(pos + n);
-    if (b > a) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_POPULATE_READ);
-#else
-    (void)pos;
-    (void)n;
-#endif
-  }
-  // Drops the pages that lie wholly before data()[pos] (the ones read so far) and were not
-  // dropped yet.
-  void release_before(uint64_t pos) {
-    const uintptr_t b = page_down(pos);
-    if (b > released_) {
-      ::madvise(reinterpret_cast<void*>(released_), b - released_, MADV_DONTNEED);
-      released_ = b;
-    }
-  }
-
  private:
-  uintptr_t page_down(uint64_t pos) const {
-    const uintptr_t page = FreshFill::page_size();
-    return (reinterpret_cast<uintptr_t>(data_) + static_cast<uintptr_t>(pos)) & ~(page - 1);
-  }
-  uintptr_t page_up(uint64_t pos) const {
-    const uintptr_t page = FreshFill::page_size();
-    const uintptr_t end = reinterpret_cast<uintptr_t>(base_) + len_;
-    const uintptr_t p =
-        (reinterpret_cast<uintptr_t>(data_) + static_cast<uintptr_t>(pos) + page - 1) & ~(page - 1);
-    return std::min(p, end);
-  }
   void* base_ = nullptr;
   size_t len_ = 0;
   const uint8_t* data_ = nullptr;
-  uintptr_t released_ = 0;  // pages below this address were dropped
 };
-
-constexpr size_t kScanWindow = 8u << 20;
-constexpr size_t kScanWindows = 16u << 20;  // all windows of one member's concurrent scans
-constexpr size_t kScanSlice = 256u << 10;
-
-// Mapping window of one of `parts` concurrent scans of a member (see scan_stored_range).
-size_t stored_scan_window(unsigned parts) {
-  const size_t w = kScanWindows / std::max(1u, parts);
-  return std::clamp<size_t>(w - w % (1u << 20), 1u << 20, kScanWindow);
-}
 
 }  // namespace
 
 // Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
-// lies inside [arr_begin, arr_end). File-backed sources are read through a guarded mapping of the
-// range (RangeMap), in-memory ones (fuzzers, tests) directly; a failed mapping falls back to pread.
-RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
-                              uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
-                              const DType* dt, uint64_t row_len, bool crc,
-                              const std::atomic<bool>* cancel, const std::string& key,
-                              unsigned parts) {
+// lies inside [arr_begin, arr_end), read kScanRead bytes at a time.
+RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t from, uint64_t to,
+                              uint64_t arr_begin, uint64_t arr_end, const DType* dt,
+                              uint64_t row_len, bool crc, const std::atomic<bool>* cancel,
+                              const std::string& key) {
   RangeResult r;
-  const size_t window = stored_scan_window(parts);
   std::optional<Scanner> sc;
   const uint64_t first_row =
       (dt && row_len) ? (std::max(from, arr_begin) - arr_begin) / dt->itemsize / row_len : 0;
   if (dt) sc.emplace(*dt, row_len, first_row);
-  std::vector<uint8_t> buf;
-  if (file) install_sigbus_handler();
-  std::optional<RangeMap> range;
-  if (file) {
-    range.emplace(file->fd(), e.data_offset + from, to - from);
-    if (!range->data()) range.reset();
-  }
-  uint64_t pos = from;
-  while (pos < to) {
+  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanRead, to - from)));
+  for (uint64_t pos = from; pos < to;) {
     check_cancel(cancel, key);
-    const size_t k =
-        static_cast<size_t>(std::min<uint64_t>(range ? window : kStoredChunk, to - pos));
-    const uint8_t* p = nullptr;
-    if (range) {
-      range->release_before(pos - from);
-      range->populate(pos - from, k);
-      p = range->data() + (pos - from);
-    } else {
-      buf.resize(k);
-      src.read(e.data_offset + pos, buf.data(), k);
-      p = buf.data();
-    }
-    const bool ok = bus_guarded([&] {
-      // With statistics, CRC and stats go per 256 KiB slice so the second pass reads from L2,
-      // not memory; a CRC-only pass takes the whole window in one call (fewer fold setups).
-      const size_t slice = sc ? kScanSlice : k;
-      for (size_t off = 0; off < k; off += slice) {
-        const size_t len = std::min(slice, k - off);
-        if (crc) r.crc = crc32_update(r.crc, p + off, len);
-        const uint64_t a = std::max(pos + off, arr_begin), b = std::min(pos + off + len, arr_end);
-        if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
-      }
-    });
-    if (!ok)
-      throw Error(Code::NpzCorrupt,
-                  "file truncated while scanning member '" + key + "' (at byte " +
-                      std::to_string(pos) + " of the member)",
-                  key);
+    const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
+    src.read(e.data_offset + pos, buf.data(), k);  // a short read (truncated file) throws
+    if (crc) r.crc = crc32_update(r.crc, buf.data(), k);
+    const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
+    if (sc && a < b) sc->feed(buf.data() + (a - pos), static_cast<size_t>(b - a));
     pos += k;
   }
   if (sc) r.stats = sc->finish();

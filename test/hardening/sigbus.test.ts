@@ -1,6 +1,8 @@
-// Stored-member scans read the file through short-lived mappings guarded against SIGBUS: a file
-// truncated in the middle of such a scan must end the scan with ERR_NPZ_CORRUPT, and the process
-// must survive. Runs in a child process so a regression kills the child, not the test runner.
+// A file truncated in the middle of a scan of a STORED member must end the scan with
+// ERR_NPZ_CORRUPT, and the process must survive. Scans read with pread (a short read is the
+// error); until 2026-12-06 they read mappings under a SIGBUS guard, and a scan that reads a mapping
+// unguarded dies of SIGBUS here. Runs in a child process so a regression kills the child, not the
+// test runner.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";

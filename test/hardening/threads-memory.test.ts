@@ -7,9 +7,10 @@
 // flight, --threads 1024 started a decoder per chunk and peaked at 396 MB on this file (1.3 GB on
 // the 600 MB study file); now ~110 MB. The JSON report must also be the same at every count.
 //
-// The same bound for STORED members (np.savez): a scan reads the page cache through a mapping of
-// the range and drops each window's pages once read (native/core/stored_io.cc, RangeMap). Mapped
-// file pages count in RSS: a scan that kept them would peak near the 503 MB (480 MiB) of the file.
+// The same bound for STORED members (np.savez): a scan reads each thread's range with pread into a
+// 256 KiB buffer (native/core/stored_io.cc). Until 2026-12-06 it read a mapping of the range and
+// dropped each window's pages once read; mapped file pages count in RSS, so a scan that kept them
+// (or mapped the whole file) would peak near the 503 MB (480 MiB) of the file.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
