@@ -3,10 +3,11 @@
 //    so zeroing first would touch all of it twice;
 //  - backs large buffers (>= 2 MiB) with an anonymous mapping aligned to 2 MiB. Pages become
 //    resident only when written, so reserve() of an untrusted declared size costs address space,
-//    not RAM. With -DNPZ_USE_HUGEPAGES the mapping is also advised MADV_HUGEPAGE: measured here
-//    (THP "madvise" mode) that gave 2.5 GB/s copies on a fresh machine but 0.7 GB/s once memory
-//    was fragmented (direct-compaction stalls), against a steady 1.3 GB/s without, so it is off
-//    by default;
+//    not RAM. With -DNPZ_USE_HUGEPAGES every such mapping is also advised MADV_HUGEPAGE: measured
+//    on an earlier VM (THP "madvise" mode) that gave 2.5 GB/s copies on a fresh machine but
+//    0.7 GB/s once memory was fragmented (direct-compaction stalls), against a steady 1.3 GB/s
+//    without, so it is off by default. Large STORED copies instead ask at run time, where
+//    /proc/buddyinfo shows the free 2 MiB blocks (advise_huge_pages, fresh_fill.h);
 //  - refuses (std::bad_alloc) a buffer larger than memory_ceiling(), whatever the overcommit
 //  policy.
 // Header-only; thread-safe as std::vector is (no shared state).

@@ -1,6 +1,12 @@
 #include "fresh_fill.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #if defined(__linux__) && __has_include(<linux/userfaultfd.h>)
 #include <fcntl.h>
@@ -74,6 +80,82 @@ bool FreshFill::fill(uint8_t* dst, const uint8_t* src, size_t n) const {
   (void)dst;
   (void)src;
   return n == 0;
+#endif
+}
+
+namespace {
+
+std::string read_small_file(const char* path) {
+  std::ifstream f(path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The PMD size transparent huge pages come in, or 0 when this process cannot ask for them.
+size_t thp_block() {
+  static const size_t block = [] {
+    const std::string mode = read_small_file("/sys/kernel/mm/transparent_hugepage/enabled");
+    if (mode.find("[always]") == std::string::npos && mode.find("[madvise]") == std::string::npos)
+      return size_t{0};
+    const unsigned long long b = std::strtoull(
+        read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").c_str(), nullptr, 10);
+    const size_t page = FreshFill::page_size();
+    if (b < page || b > (size_t{32} << 20) || (b & (b - 1)) != 0) return size_t{0};
+    return static_cast<size_t>(b);
+  }();
+  return block;
+}
+
+}  // namespace
+
+uint64_t buddyinfo_free_bytes(const std::string& text, size_t page, size_t block) {
+  unsigned min_order = 0;
+  while ((size_t{page} << min_order) < block && min_order < 30) ++min_order;
+  uint64_t total = 0;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    // "Node 0, zone   Normal   7858   2021 ...": free blocks of order 0, 1, ... after the zone
+    // name.
+    const size_t z = line.find("zone");
+    if (z == std::string::npos) continue;
+    std::istringstream fields(line.substr(z + 4));
+    std::string name;
+    if (!(fields >> name)) continue;
+    unsigned long long count = 0;
+    for (unsigned order = 0; order < 40 && (fields >> count); ++order) {
+      if (order < min_order) continue;
+      const uint64_t bytes = static_cast<uint64_t>(page) << order;
+      if (count > UINT64_MAX / bytes || total > UINT64_MAX - count * bytes) return UINT64_MAX;
+      total += count * bytes;
+    }
+  }
+  return total;
+}
+
+bool huge_pages_ready(size_t length) {
+  const char* off = std::getenv("NPZGUARD_NO_HUGEPAGES");
+  if (off && *off && std::strcmp(off, "0") != 0) return false;
+  const size_t block = thp_block();
+  if (block == 0 || length < block) return false;
+  const uint64_t free_huge =
+      buddyinfo_free_bytes(read_small_file("/proc/buddyinfo"), FreshFill::page_size(), block);
+  const uint64_t want = static_cast<uint64_t>(length) + length / 2 + (uint64_t{64} << 20);
+  return free_huge >= want;
+}
+
+bool advise_huge_pages(uint8_t* dst, size_t length) {
+#ifdef MADV_HUGEPAGE
+  if (!huge_pages_ready(length)) return false;
+  const uintptr_t page = FreshFill::page_size();
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(dst) + page - 1) & ~(page - 1);
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(dst) + length) & ~(page - 1);
+  return b > a && ::madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE) == 0;
+#else
+  (void)dst;
+  (void)length;
+  return false;
 #endif
 }
 

@@ -172,6 +172,8 @@ uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_beg
 // One copy of a large STORED array in `parts` pieces at once. Fresh pages are what a copy into new
 // memory costs on this kind of machine (the kernel zeroes each page before the copy overwrites it),
 // so:
+//  - where free 2 MiB blocks are plentiful (huge_pages_ready, fresh_fill.h), the buffer is advised
+//    MADV_HUGEPAGE and each thread fills its part with pread (one fault per 2 MiB);
 //  - where userfaultfd allows it, each thread fills its part of the new buffer straight from a
 //    read-only mapping of the file (UFFDIO_COPY: one pass per page, no zeroing; fresh_fill.h),
 //    then CRCs each piece while it is in cache. A piece the kernel refuses (a file truncated
@@ -182,7 +184,8 @@ uint32_t copy_stored_part(const Source& src, const ZipEntry& z, uint64_t arr_beg
 // The member's CRC-32 is assembled from the header bytes, the parts and any trailing bytes with
 // crc32_combine. n and arr_begin were checked against the member (and the member against the
 // file) when the archive was opened; src.read throws on a short read.
-// NPZGUARD_NO_USERFAULTFD=1 in the environment forces the pread path (tests cover both).
+// NPZGUARD_NO_HUGEPAGES=1 in the environment leaves huge pages out, NPZGUARD_NO_USERFAULTFD=1
+// userfaultfd (tests cover the three paths).
 uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
                               uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap,
                               unsigned parts) {
@@ -191,7 +194,10 @@ uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const Z
   std::optional<FreshFill> fresh;
   std::optional<RangeMap> from_file;
   const char* no_uffd = std::getenv("NPZGUARD_NO_USERFAULTFD");
-  if (file && full > 0 && !(no_uffd && *no_uffd && std::strcmp(no_uffd, "0") != 0)) {
+  // Huge pages where they can be had without compaction (then the pread path fills them: a
+  // UFFDIO_COPY fill would take 4 KiB pages); else userfaultfd where the kernel allows it.
+  const bool huge = advise_huge_pages(dst, n);
+  if (!huge && file && full > 0 && !(no_uffd && *no_uffd && std::strcmp(no_uffd, "0") != 0)) {
     fresh.emplace(dst, full);
     if (fresh->ok()) from_file.emplace(file->fd(), z.data_offset + arr_begin, full);
     if (!fresh->ok() || !from_file->data()) {

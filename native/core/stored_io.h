@@ -47,8 +47,9 @@ RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t fro
 // Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst in
 // `parts` pieces at once (run_parts), byte-swapping units of `swap` bytes when swap != 0, and
 // returns the CRC-32 of the whole member (header + array + trailing bytes). dst must be fresh
-// memory of n bytes that no other thread touches meanwhile. NPZGUARD_NO_USERFAULTFD=1 forces the
-// pread path.
+// memory of n bytes that no other thread touches meanwhile. New pages come as huge pages where
+// free 2 MiB blocks are plentiful, else through userfaultfd where the kernel allows it, else by
+// pread (NPZGUARD_NO_HUGEPAGES=1 / NPZGUARD_NO_USERFAULTFD=1 leave a strategy out).
 uint32_t copy_stored_parallel(const Source& src, const FileSource* file, const ZipEntry& z,
                               uint64_t arr_begin, uint8_t* dst, size_t n, uint32_t swap,
                               unsigned parts);

@@ -73,8 +73,9 @@ describe("file truncated while a scan or a copy runs", () => {
   }, 60_000);
 
   it.each([
-    ["userfaultfd fill (where the kernel allows it)", {}],
-    ["pread", { NPZGUARD_NO_USERFAULTFD: "1" }],
+    ["huge-page fill (where free 2 MiB blocks are plentiful)", { NPZGUARD_NO_HUGEPAGES: "0" }],
+    ["userfaultfd fill (where the kernel allows it)", { NPZGUARD_NO_HUGEPAGES: "1" }],
+    ["pread", { NPZGUARD_NO_HUGEPAGES: "1", NPZGUARD_NO_USERFAULTFD: "1" }],
   ])(
     "a forced copy of the STORED member, %s path: the whole array CRC-verified, or a coded error",
     async (_label, env) => {

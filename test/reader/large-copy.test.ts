@@ -66,20 +66,25 @@ beforeAll(() => {
   npyBe = tmp.write("be.npy", bePayload);
 }, 120_000);
 
-// Both fill strategies: UFFDIO_COPY into fresh pages (where the kernel allows userfaultfd; the
-// core falls back to pread by itself otherwise) and pread forced by NPZGUARD_NO_USERFAULTFD.
+// The three fill strategies: huge pages where free 2 MiB blocks are plentiful (the default; the
+// core takes userfaultfd by itself otherwise), UFFDIO_COPY into fresh pages (where the kernel
+// allows userfaultfd; pread otherwise), and pread forced by both switches. The native test
+// archive_parallel_stored_copy_every_strategy checks which pages each strategy ends up with.
+const FILL_ENV = ["NPZGUARD_NO_HUGEPAGES", "NPZGUARD_NO_USERFAULTFD"] as const;
 describe.each([
-  ["userfaultfd fill", undefined],
-  ["pread", "1"],
-])("large STORED copies (two-thread path, %s)", (_label, noUffd) => {
-  const saved = process.env.NPZGUARD_NO_USERFAULTFD;
+  ["huge pages", { NPZGUARD_NO_HUGEPAGES: "0", NPZGUARD_NO_USERFAULTFD: "0" }],
+  ["userfaultfd fill", { NPZGUARD_NO_HUGEPAGES: "1", NPZGUARD_NO_USERFAULTFD: "0" }],
+  ["pread", { NPZGUARD_NO_HUGEPAGES: "1", NPZGUARD_NO_USERFAULTFD: "1" }],
+])("large STORED copies (two-thread path, %s)", (_label, env) => {
+  const saved = Object.fromEntries(FILL_ENV.map((k) => [k, process.env[k]]));
   beforeAll(() => {
-    if (noUffd === undefined) delete process.env.NPZGUARD_NO_USERFAULTFD;
-    else process.env.NPZGUARD_NO_USERFAULTFD = noUffd;
+    for (const k of FILL_ENV) process.env[k] = env[k];
   });
   afterAll(() => {
-    if (saved === undefined) delete process.env.NPZGUARD_NO_USERFAULTFD;
-    else process.env.NPZGUARD_NO_USERFAULTFD = saved;
+    for (const k of FILL_ENV) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
   });
 
   it("little-endian: forced copy equals the stored values", () => {
