@@ -138,7 +138,7 @@ bool huge_pages_ready(size_t length) {
   const char* off = std::getenv("NPZGUARD_NO_HUGEPAGES");
   if (off && *off && std::strcmp(off, "0") != 0) return false;
   const size_t block = thp_block();
-  if (block == 0 || length < block) return false;
+  if (block == 0 || length < block || length > (size_t{1} << 50)) return false;
   const uint64_t free_huge =
       buddyinfo_free_bytes(read_small_file("/proc/buddyinfo"), FreshFill::page_size(), block);
   const uint64_t want = static_cast<uint64_t>(length) + length / 2 + (uint64_t{64} << 20);

@@ -1,5 +1,5 @@
 // Stored-member I/O (stored_io.h): the scan of a STORED range (pread) and the parallel copy of a
-// large STORED array (userfaultfd or pread).
+// large STORED array (into huge pages, through userfaultfd, or by pread).
 #include "stored_io.h"
 
 #include <sys/mman.h>

@@ -469,9 +469,15 @@ NPZ_TEST(archive_parallel_stored_copy_every_strategy) {
   // Whether the huge-page path must be taken: wherever huge_pages_ready says so, which CI (CI set)
   // requires, as its machines have transparent huge pages and free memory; elsewhere a machine
   // without them runs the other two strategies only for real and says so.
+  // Under qemu-user (the arm64 run: native/tests/run-arm64.sh sets NPZ_TEST_QEMU) madvise is a
+  // no-op and /proc/self/smaps is synthetic, so which pages each strategy got is not checked
+  // there; the x86-64 runs check it.
   const bool huge_ready = npz::huge_pages_ready(n * 8);
+  const bool pages_visible = std::getenv("NPZ_TEST_QEMU") == nullptr;
   const char* ci = std::getenv("CI");
-  if (ci && *ci) NPZ_EXPECT(huge_ready);
+  if (ci && *ci && pages_visible) NPZ_EXPECT(huge_ready);
+  if (!pages_visible)
+    std::printf("     under qemu-user: which pages each strategy got is not checked here\n");
   if (!huge_ready)
     std::printf(
         "     huge pages not ready here (THP mode or free 2 MiB blocks): that strategy "
@@ -487,7 +493,7 @@ NPZ_TEST(archive_parallel_stored_copy_every_strategy) {
         NPZ_EXPECT(!bytes.zero_copy && bytes.crc_verified && bytes.byte_length == n * 8);
         NPZ_EXPECT(std::memcmp(bytes.data, v.data(), n * 8) == 0);
         // 1 thread copies serially (no parallel path), so only 2 and 3 threads say which pages.
-        if (threads >= 2) {
+        if (threads >= 2 && pages_visible) {
           const long huge_kb = anon_huge_kb_at(bytes.data);
           const bool want_huge = huge_ready && st.no_huge[0] == '0';
           if (want_huge != (huge_kb > 0)) {
