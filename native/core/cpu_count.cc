@@ -19,37 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "small_file.h"
+
 namespace npz {
 namespace {
-
-constexpr size_t kMaxFile = 4u << 20;  // mountinfo of a host with thousands of mounts fits
-
-// Whole small file (procfs reports size 0, so read to EOF); false when it cannot be opened or
-// is larger than kMaxFile.
-bool read_small_file(const std::string& path, std::string* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return false;
-  std::string s;
-  char buf[8192];
-  bool ok = true;
-  for (;;) {
-    const ssize_t k = ::read(fd, buf, sizeof buf);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      ok = false;
-      break;
-    }
-    if (k == 0) break;
-    if (s.size() + static_cast<size_t>(k) > kMaxFile) {
-      ok = false;
-      break;
-    }
-    s.append(buf, static_cast<size_t>(k));
-  }
-  ::close(fd);
-  if (ok) *out = std::move(s);
-  return ok;
-}
 
 bool file_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 

@@ -5,8 +5,9 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
+
+#include "small_file.h"
 
 #if defined(__linux__) && __has_include(<linux/userfaultfd.h>)
 #include <fcntl.h>
@@ -85,21 +86,20 @@ bool FreshFill::fill(uint8_t* dst, const uint8_t* src, size_t n) const {
 
 namespace {
 
-std::string read_small_file(const char* path) {
-  std::ifstream f(path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+// The file's text, or "" when it cannot be read.
+std::string small_file_text(const char* path) {
+  std::string text;
+  return read_small_file(path, &text) ? text : std::string();
 }
 
 // The PMD size transparent huge pages come in, or 0 when this process cannot ask for them.
 size_t thp_block() {
   static const size_t block = [] {
-    const std::string mode = read_small_file("/sys/kernel/mm/transparent_hugepage/enabled");
+    const std::string mode = small_file_text("/sys/kernel/mm/transparent_hugepage/enabled");
     if (mode.find("[always]") == std::string::npos && mode.find("[madvise]") == std::string::npos)
       return size_t{0};
     const unsigned long long b = std::strtoull(
-        read_small_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").c_str(), nullptr, 10);
+        small_file_text("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").c_str(), nullptr, 10);
     const size_t page = FreshFill::page_size();
     if (b < page || b > (size_t{32} << 20) || (b & (b - 1)) != 0) return size_t{0};
     return static_cast<size_t>(b);
@@ -140,7 +140,7 @@ bool huge_pages_ready(size_t length) {
   const size_t block = thp_block();
   if (block == 0 || length < block || length > (size_t{1} << 50)) return false;
   const uint64_t free_huge =
-      buddyinfo_free_bytes(read_small_file("/proc/buddyinfo"), FreshFill::page_size(), block);
+      buddyinfo_free_bytes(small_file_text("/proc/buddyinfo"), FreshFill::page_size(), block);
   const uint64_t want = static_cast<uint64_t>(length) + length / 2 + (uint64_t{64} << 20);
   return free_huge >= want;
 }
