@@ -177,7 +177,13 @@ function locate(): { file: string; origin: AddonOrigin } {
     return { file: path.resolve(override), origin: "env" };
   }
   // node-gyp-build's order: build/Release, build/Debug (a source build), then
-  // prebuilds/<platform>-<arch>/ (the binary shipped in the npm tarball).
+  // prebuilds/<platform>-<arch>/ (the binary shipped in the npm tarball). Its first answer in a
+  // checkout is looked up here directly: loading node-gyp-build and letting it read package.json
+  // costs every CLI start ~1-2 ms. Its overrides (NPZGUARD_PREBUILD, PREBUILDS_ONLY) go to it.
+  const release = path.join(root, "build", "Release", "npzguard.node");
+  if (!process.env.NPZGUARD_PREBUILD && !process.env.PREBUILDS_ONLY && existsSync(release)) {
+    return { file: release, origin: "local" };
+  }
   const resolve = (require("node-gyp-build") as { resolve(dir: string): string }).resolve;
   const file = resolve(root);
   const rel = path.relative(root, file).split(path.sep);

@@ -1,15 +1,20 @@
-// Stored-member I/O (stored_io.h): the scan of a STORED range (pread) and the parallel copy of a
-// large STORED array (into huge pages, through userfaultfd, or by pread).
+// Stored-member I/O (stored_io.h): the scan of a STORED range (a guarded mapping or pread,
+// whichever measures cheaper) and the parallel copy of a large STORED array (into huge pages,
+// through userfaultfd, or by pread).
 #include "stored_io.h"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csetjmp>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,22 +31,136 @@ namespace detail {
 namespace {
 
 constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
-// Scans read the file with pread into a buffer of this size, which stays in L2 while the CRC and
-// the statistics read it. Why pread and not a mapping (as until 2026-12-06): reading a mapping
-// skips one copy, but the kernel must map every page and unmap it again, and what that costs
-// depends on how the page cache holds the file. Measured on the 2-core EPYC VM (Zen 5), whole
-// `check --profile study` of the 1 GB study file, 2 threads, best of 10, alternating:
-//   - page cache in 2 MiB folios (read back after a drop_caches): mapping 72-81 ms, pread 75-83;
-//   - the same bytes written with 64 KiB writes: mapping 103-111 ms, pread 75-80;
-//   - as numpy wrote it the first time on that machine (folio sizes not inspected): mapping
-//     133-145 ms, pread 97-118.
-// pread is never far behind and never falls off that cliff. It also cannot raise SIGBUS when the
-// file is truncated under the scan: a short read is ERR_NPZ_CORRUPT.
-constexpr size_t kScanRead = 256u << 10;
 
-// Read-only private mapping of a range of the file: the source the kernel reads for the
-// userfaultfd copy (copy_stored_parallel); this process never touches it. data() is null when
-// the range cannot be mapped (RLIMIT_AS, say); the copy then uses pread.
+// ---- How a scan reads a STORED block: a mapping or pread, whichever costs less here ----------
+// A scan reads the file's bytes once (CRC-32 + statistics), 32 MiB block by block
+// (kScanBlock), 256 KiB (kScanRead) at a time so the statistics pass finds them in L2. Two ways:
+//   - pread into a buffer: the kernel copies every byte once more, under no mapping;
+//   - a mapping of the block: no copy, but the kernel maps and unmaps every page, and what that
+//     costs depends on how the page cache holds the file: cheap for large folios (a file read
+//     back by readahead, or written in large writes on a kernel with large folios), dearer than
+//     the copy for 4 KiB pages.
+// Measured, whole `check --profile study` of the 1 GB study file, 2 threads, min of 10 x3,
+// alternating:
+//   - 2-core EPYC VM, Zen 4 (2026-12-07): page cache in large folios, mapping 76-85 ms against
+//     pread 96-112; the same bytes written with 4 KiB writes (order-0 folios), mapping 115-130
+//     against pread 105-113;
+//   - 2-core EPYC VM, Zen 5 (2026-12-06, mapping then with MADV_POPULATE_READ per window): 2 MiB
+//     folios 72-81 against 75-83, 64 KiB writes 103-111 against 75-80.
+// No user-space call tells the folio size, so the scan measures instead: the thread CPU time of
+// each block per byte, per way, shared by all scans of the process (ScanCost). A way not yet
+// measured is tried first (mapping, then pread); after that the cheaper one reads, and every
+// sixteenth block goes to the other so a change in the page cache is noticed. Ranges under
+// kTimedRange (small members, a member's last block) are read with pread (unless pinned) and not
+// timed: their costs are mostly set-up (a mapping's first faults, a scanner's start) and would
+// mislead. The way changes speed only: every block's CRC and statistics are the same bytes either
+// way, so results are bit-identical. NPZGUARD_SCAN_READ=map|pread pins the way (tests; a machine
+// where the guess is wrong).
+constexpr size_t kScanRead = 256u << 10;
+constexpr uint64_t kTimedRange = uint64_t{4} << 20;
+
+enum class ReadWay : unsigned { Map = 0, Pread = 1 };
+
+class ScanCost {
+ public:
+  // The way to read the next range: pinned by NPZGUARD_SCAN_READ, else pread for a range too
+  // short to time, else as described above.
+  ReadWay choose(bool timed) {
+    if (pinned_ != 0) return pinned_ == 1 ? ReadWay::Map : ReadWay::Pread;
+    if (!timed) return ReadWay::Pread;
+    const uint64_t m = ps_per_byte_[0].load(std::memory_order_relaxed);
+    const uint64_t p = ps_per_byte_[1].load(std::memory_order_relaxed);
+    if (m == 0) return ReadWay::Map;
+    if (p == 0) return ReadWay::Pread;
+    const ReadWay best = m <= p ? ReadWay::Map : ReadWay::Pread;
+    const bool explore = blocks_.fetch_add(1, std::memory_order_relaxed) % 16 == 15;
+    return explore ? (best == ReadWay::Map ? ReadWay::Pread : ReadWay::Map) : best;
+  }
+  // Records that reading `bytes` (>= kTimedRange) one way took cpu_ns of the thread's CPU time.
+  // Moving average of the last few blocks per way (a lost update between threads only drops one
+  // sample).
+  void record(ReadWay w, uint64_t bytes, uint64_t cpu_ns) {
+    if (bytes < kTimedRange || cpu_ns > (uint64_t{1} << 40)) return;
+    const uint64_t c = std::max<uint64_t>(1, cpu_ns * 1000 / bytes);
+    std::atomic<uint64_t>& slot = ps_per_byte_[static_cast<unsigned>(w)];
+    const uint64_t old = slot.load(std::memory_order_relaxed);
+    slot.store(old == 0 ? c : (old * 3 + c) / 4, std::memory_order_relaxed);
+  }
+  static ScanCost& instance() {
+    static ScanCost cost;
+    return cost;
+  }
+
+ private:
+  ScanCost() {
+    const char* v = std::getenv("NPZGUARD_SCAN_READ");
+    if (v != nullptr && std::strcmp(v, "map") == 0) pinned_ = 1;
+    if (v != nullptr && std::strcmp(v, "pread") == 0) pinned_ = 2;
+  }
+  unsigned pinned_ = 0;  // 0 = measure, 1 = map, 2 = pread
+  std::atomic<uint64_t> ps_per_byte_[2] = {};
+  std::atomic<uint64_t> blocks_{0};
+};
+
+uint64_t thread_cpu_ns() {
+  timespec t{};
+  if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) return 0;
+  return static_cast<uint64_t>(t.tv_sec) * 1000000000u + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// ---- The SIGBUS guard of mapped reads ---------------------------------------------------------
+// A file truncated while a scan reads its mapping makes the access raise SIGBUS. The scan thread
+// arms a thread-local recovery point around the code that reads the mapping (CRC-32 and
+// Scanner::feed, which own nothing that needs unwinding); the process-wide handler jumps back to
+// it and the scan fails with ERR_NPZ_CORRUPT. A SIGBUS on any other thread (JS touching a
+// zero-copy view of a truncated file, say) goes on to the previous handler / the default action.
+thread_local sigjmp_buf* t_bus_jump = nullptr;
+struct sigaction g_prev_bus;
+
+void on_sigbus(int sig, siginfo_t* info, void* uctx) {
+  if (t_bus_jump != nullptr) siglongjmp(*t_bus_jump, 1);
+  if ((g_prev_bus.sa_flags & SA_SIGINFO) != 0 && g_prev_bus.sa_sigaction != nullptr) {
+    g_prev_bus.sa_sigaction(sig, info, uctx);
+    return;
+  }
+  if ((g_prev_bus.sa_flags & SA_SIGINFO) == 0 && g_prev_bus.sa_handler != SIG_DFL &&
+      g_prev_bus.sa_handler != SIG_IGN) {
+    g_prev_bus.sa_handler(sig);
+    return;
+  }
+  std::signal(SIGBUS, SIG_DFL);  // the faulting access runs again and takes the default action
+}
+
+void install_sigbus_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGBUS, &sa, &g_prev_bus);
+  });
+}
+
+// Runs fn(); returns false instead if it raised SIGBUS. fn must not create objects that need
+// destructors (the recovery jumps over its frames): here it only reads mapped bytes.
+template <class F>
+bool bus_guarded(F&& fn) {
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    t_bus_jump = nullptr;
+    return false;
+  }
+  t_bus_jump = &jump;
+  fn();
+  t_bus_jump = nullptr;
+  return true;
+}
+
+// Read-only private mapping of a range of the file: the source of a mapped scan block (read under
+// the SIGBUS guard), and the source the kernel reads for the userfaultfd copy
+// (copy_stored_parallel). data() is null when the range cannot be mapped (RLIMIT_AS, say); the
+// scan and the copy then use pread.
 class RangeMap {
  public:
   RangeMap(int fd, uint64_t offset, uint64_t length) {
@@ -56,6 +175,7 @@ class RangeMap {
       return;
     }
     data_ = static_cast<const uint8_t*>(base_) + (offset - start);
+    released_ = reinterpret_cast<uintptr_t>(base_);
   }
   ~RangeMap() {
     if (base_) ::munmap(base_, len_);
@@ -64,35 +184,94 @@ class RangeMap {
   RangeMap& operator=(const RangeMap&) = delete;
   const uint8_t* data() const { return data_; }
 
+  // Drops the pages that lie wholly before data()[pos] (read already) and were not dropped yet,
+  // so a mapped scan keeps at most a window of the file's pages in this process's RSS.
+  void release_before(uint64_t pos) {
+    const uintptr_t page = FreshFill::page_size();
+    const uintptr_t b =
+        (reinterpret_cast<uintptr_t>(data_) + static_cast<uintptr_t>(pos)) & ~(page - 1);
+    if (b > released_) {
+      ::madvise(reinterpret_cast<void*>(released_), b - released_, MADV_DONTNEED);
+      released_ = b;
+    }
+  }
+
  private:
   void* base_ = nullptr;
   size_t len_ = 0;
   const uint8_t* data_ = nullptr;
+  uintptr_t released_ = 0;  // pages below this address were dropped
 };
+
+// How many bytes of a mapped block a scan reads before it drops them: 8 MiB, less when many
+// threads scan one member, so that their windows together stay within 16 MiB (>= 1 MiB each).
+size_t scan_window(unsigned parts) {
+  const size_t w = (size_t{16} << 20) / std::max(1u, parts);
+  return std::clamp<size_t>(w - w % (size_t{1} << 20), size_t{1} << 20, size_t{8} << 20);
+}
 
 }  // namespace
 
 // Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
-// lies inside [arr_begin, arr_end), read kScanRead bytes at a time.
-RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t from, uint64_t to,
-                              uint64_t arr_begin, uint64_t arr_end, const DType* dt,
-                              uint64_t row_len, bool crc, const std::atomic<bool>* cancel,
-                              const std::string& key) {
+// lies inside [arr_begin, arr_end), kScanRead bytes at a time, from a guarded mapping of the
+// range or with pread (ScanCost decides; in-memory sources are always read).
+RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
+                              uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
+                              const DType* dt, uint64_t row_len, bool crc,
+                              const std::atomic<bool>* cancel, const std::string& key,
+                              unsigned parts) {
   RangeResult r;
   std::optional<Scanner> sc;
   const uint64_t first_row =
       (dt && row_len) ? (std::max(from, arr_begin) - arr_begin) / dt->itemsize / row_len : 0;
   if (dt) sc.emplace(*dt, row_len, first_row);
-  std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanRead, to - from)));
-  for (uint64_t pos = from; pos < to;) {
-    check_cancel(cancel, key);
-    const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
-    src.read(e.data_offset + pos, buf.data(), k);  // a short read (truncated file) throws
-    if (crc) r.crc = crc32_update(r.crc, buf.data(), k);
+  auto consume = [&](const uint8_t* p, uint64_t pos, size_t k) {
+    if (crc) r.crc = crc32_update(r.crc, p, k);
     const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
-    if (sc && a < b) sc->feed(buf.data() + (a - pos), static_cast<size_t>(b - a));
-    pos += k;
+    if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
+  };
+  ScanCost& cost = ScanCost::instance();
+  const bool timed = file != nullptr && to - from >= kTimedRange;
+  const ReadWay way = file != nullptr ? cost.choose(timed) : ReadWay::Pread;
+  const uint64_t t0 = timed ? thread_cpu_ns() : 0;
+  std::optional<RangeMap> range;
+  if (way == ReadWay::Map) {
+    install_sigbus_handler();
+    range.emplace(file->fd(), e.data_offset + from, to - from);
+    if (!range->data()) range.reset();
   }
+  if (range) {
+    const size_t window = scan_window(parts);
+    const uint8_t* d = range->data();
+    for (uint64_t pos = from; pos < to;) {
+      check_cancel(cancel, key);
+      const uint64_t end = std::min<uint64_t>(to, pos + window);
+      const bool ok = bus_guarded([&] {
+        for (uint64_t at = pos; at < end; at += kScanRead) {
+          consume(d + (at - from), at,
+                  static_cast<size_t>(std::min<uint64_t>(kScanRead, end - at)));
+        }
+      });
+      if (!ok)
+        throw Error(Code::NpzCorrupt,
+                    "file truncated while scanning member '" + key + "' (in the " +
+                        std::to_string(end - pos) + " bytes from byte " + std::to_string(pos) +
+                        " of the member)",
+                    key);
+      pos = end;
+      range->release_before(pos - from);
+    }
+  } else {
+    std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanRead, to - from)));
+    for (uint64_t pos = from; pos < to;) {
+      check_cancel(cancel, key);
+      const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
+      src.read(e.data_offset + pos, buf.data(), k);  // a short read (truncated file) throws
+      consume(buf.data(), pos, k);
+      pos += k;
+    }
+  }
+  if (timed) cost.record(range ? ReadWay::Map : ReadWay::Pread, to - from, thread_cpu_ns() - t0);
   if (sc) r.stats = sc->finish();
   return r;
 }

@@ -1,6 +1,7 @@
 // Stored-member I/O: how the Archive reads the bytes of STORED (uncompressed) members fast and
-// safely. Scans read with pread into a small buffer that stays in cache for the CRC and the
-// statistics (a file truncated during the pass gives ERR_NPZ_CORRUPT); large copies run on several
+// safely. Scans read through a SIGBUS-guarded mapping or with pread into a small buffer that stays
+// in cache for the CRC and the statistics, whichever measures cheaper (a file truncated during
+// the pass gives ERR_NPZ_CORRUPT either way); large copies run on several
 // threads (OpenOptions::threads), filling the new buffer straight from the file with userfaultfd
 // where the kernel allows it (fresh_fill.h), else with pread. Internal to the core (archive*.cc).
 // Thread-safety: every function may run on several threads at once. Errors: npz::Error codes.
@@ -36,13 +37,19 @@ struct RangeResult {
 
 // Scans bytes [from, to) of a STORED member: CRC (when crc) and value stats (when dt) over the
 // part that lies inside [arr_begin, arr_end) (member offsets; boundaries inside the array are
-// element-aligned by the caller), reading 256 KiB at a time with pread. ERR_NPZ_CORRUPT if the
-// file is truncated meanwhile, ERR_NPZ_ABORTED on cancel. row_len > 0: the stats also tally rows
-// of row_len elements (scan.h); a range inside the array then starts at a row boundary.
-RangeResult scan_stored_range(const Source& src, const ZipEntry& e, uint64_t from, uint64_t to,
-                              uint64_t arr_begin, uint64_t arr_end, const DType* dt,
-                              uint64_t row_len, bool crc, const std::atomic<bool>* cancel,
-                              const std::string& key);
+// element-aligned by the caller), 256 KiB at a time. A file (file != nullptr, the same object as
+// src) is read through a SIGBUS-guarded mapping of the range or with pread, whichever has cost
+// this process less CPU time per byte so far (stored_io.cc; NPZGUARD_SCAN_READ=map|pread pins
+// it); in-memory sources (fuzzers, tests) are read directly. The way never changes the result.
+// `parts`: how many ranges of the member are scanned at once; their mapped windows together stay
+// within 16 MiB of RSS. ERR_NPZ_CORRUPT if the file is truncated meanwhile, ERR_NPZ_ABORTED on
+// cancel. row_len > 0: the stats also tally rows of row_len elements (scan.h); a range inside the
+// array then starts at a row boundary.
+RangeResult scan_stored_range(const Source& src, const FileSource* file, const ZipEntry& e,
+                              uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
+                              const DType* dt, uint64_t row_len, bool crc,
+                              const std::atomic<bool>* cancel, const std::string& key,
+                              unsigned parts);
 
 // Copies the n array bytes of a STORED member (array at member offset arr_begin) into dst in
 // `parts` pieces at once (run_parts), byte-swapping units of `swap` bytes when swap != 0, and

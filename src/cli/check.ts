@@ -19,6 +19,7 @@ import {
   printUsageError,
   sizeOption,
   stderrIsInteractive,
+  writeStdout,
   threadsOption,
 } from "./common.js";
 
@@ -195,7 +196,7 @@ export async function run(argv: string[]): Promise<number> {
         : format === "github"
           ? formatGithub(reports)
           : formatText(reports, { verbose: values.verbose ?? false });
-  process.stdout.write(text);
+  writeStdout(text);
   let unreadable = false;
   for (const r of reports) {
     if (r.readError) {

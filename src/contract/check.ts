@@ -3,7 +3,7 @@
 // all members of all files share one bound (`concurrency`, default `threads` but at most
 // MAX_DEFAULT_CONCURRENCY; `threads` defaults to the CPUs this process may use: affinity mask and
 // cgroup CPU quota, see native/core/cpu_count.h).
-import { promises as fsp } from "node:fs";
+import { readdir, stat, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { defaultThreads } from "../build-info.js";
 import { isNpzError } from "../errors.js";
@@ -11,7 +11,7 @@ import { MAX_THREADS, openNpz, type NpzFile } from "../npz.js";
 import type { OpenOptions } from "../types.js";
 import type { MemberInfo } from "../types.js";
 import { evaluate, type CodedError, type MemberFacts } from "./engine.js";
-import { errorReport, fileReport } from "./report.js";
+import { errorReport, fileReport, nowMs } from "./report.js";
 import type { CheckOptions, Profile, Report } from "./types.js";
 
 /** CheckOptions plus run-time hooks that do not belong in a serialisable options object. */
@@ -182,7 +182,7 @@ async function gatherFacts(file: NpzFile, filePath: string, options: CheckRunOpt
 /** Checks one .npz/.npy file against DATA-001. Contract violations are data; only misuse and aborts throw. */
 export async function checkFile(filePath: string, options: CheckRunOptions = {}): Promise<Report> {
   validateOptions(options);
-  const started = performance.now();
+  const started = nowMs();
   const limiter = options.limiter ?? new Limiter(defaultConcurrency(options));
   options.signal?.throwIfAborted();
 
@@ -204,17 +204,22 @@ export async function checkFile(filePath: string, options: CheckRunOptions = {})
   }
 }
 
+// node:fs's callback API, promisified here: `fs.promises` would load ~10 more built-in modules
+// (readline, watchers, ...) into every CLI start-up for two calls.
+const statP = (p: string) => new Promise<Stats>((resolve, reject) => stat(p, (e, st) => (e ? reject(e) : resolve(st))));
+const readdirP = (p: string) => new Promise<Dirent[]>((resolve, reject) => readdir(p, { withFileTypes: true }, (e, list) => (e ? reject(e) : resolve(list))));
+
 async function expand(p: string, recursive: boolean): Promise<string[]> {
   let st;
   try {
-    st = await fsp.stat(p);
+    st = await statP(p);
   } catch {
     return [p]; // reported as unreadable by checkFile
   }
   if (!st.isDirectory()) return [p];
   const out: string[] = [];
   const walk = async (dir: string) => {
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    const entries = await readdirP(dir);
     for (const e of entries) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) {

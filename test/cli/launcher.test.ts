@@ -101,3 +101,28 @@ describe("bin/npzguard", () => {
     expect(readFileSync(out, "utf8")).toBe(`${value ?? "<unset>"}|<unset>|1000`);
   });
 });
+
+describe("check's output (written to fd 1 directly)", () => {
+  // A numpy-written study file that passes (exit 0).
+  const file = () => join(REPO, "test", "fixtures", "study", "phase_c", "dose_1000", "patched_train.npz");
+
+  it("reaches a pipe whole", () => {
+    const r = spawnSync(BIN, ["check", file(), "--json"], { encoding: "utf8", env: envWith({}) });
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { files: { path: string }[] };
+    expect(doc.files.map((f) => f.path)).toEqual([file()]);
+  });
+
+  it("into a pipe whose reader has gone: no stack trace, and the exit code is still the verdict", () => {
+    const normal = spawnSync(BIN, ["check", file(), "--json"], { encoding: "utf8", env: envWith({}) });
+    // python3 hands npzguard the write end of a pipe whose read end it closed first: every write
+    // fails with EPIPE.
+    const py =
+      "import os, subprocess, sys\nr, w = os.pipe()\nos.close(r)\np = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)\nsys.stderr.write(p.stderr.decode())\nprint(p.returncode)";
+    const r = spawnSync("python3", ["-c", py, BIN, "check", file(), "--json"], { encoding: "utf8", env: envWith({}) });
+    expect(r.status, r.stderr).toBe(0);
+    expect(normal.status).toBe(0);
+    expect(Number(r.stdout.trim())).toBe(0);
+    expect(r.stderr).toBe("");
+  });
+});

@@ -1,5 +1,6 @@
 // CLI output capture for in-process tests of the subcommand entry points (src/cli/*.ts).
 import { vi } from "vitest";
+import { stdoutSink } from "../../src/cli/common.js";
 
 export interface CliResult {
   code: number;
@@ -19,10 +20,13 @@ export async function capture(fn: () => Promise<number>): Promise<CliResult> {
     stderr += String(chunk);
     return true;
   });
+  const direct = stdoutSink.direct;
+  stdoutSink.direct = false; // writeStdout writes fd 1 directly otherwise, past the spy
   try {
     const code = await fn();
     return { code, stdout, stderr };
   } finally {
+    stdoutSink.direct = direct;
     o.mockRestore();
     e.mockRestore();
   }
