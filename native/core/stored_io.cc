@@ -34,28 +34,29 @@ constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
 
 // ---- How a scan reads a STORED block: a mapping or pread, whichever costs less here ----------
 // A scan reads the file's bytes once (CRC-32 + statistics), 32 MiB block by block
-// (kScanBlock), 256 KiB (kScanRead) at a time so the statistics pass finds them in L2. Two ways:
+// (kScanBlock), each block in windows of 1-8 MiB (scan_window), 256 KiB (kScanRead) at a time so
+// the statistics pass finds them in L2. A window is read one of two ways:
 //   - pread into a buffer: the kernel copies every byte once more, under no mapping;
-//   - a mapping of the block: no copy, but the kernel maps and unmaps every page, and what that
-//     costs depends on how the page cache holds the file: cheap for large folios (a file read
-//     back by readahead, or written in large writes on a kernel with large folios), dearer than
-//     the copy for 4 KiB pages.
-// Measured, whole `check --profile study` of the 1 GB study file, 2 threads, min of 10 x3,
-// alternating:
+//   - from a mapping of the block: no copy, but the kernel maps and unmaps every page, and what
+//     that costs depends on how the page cache holds the file: cheap for large folios (a file
+//     read back by readahead, or written in large writes on a kernel with large folios), dearer
+//     than the copy for 4 KiB pages.
+// Measured with one way pinned, whole `check --profile study` of the 1 GB study file, 2 threads,
+// min of 10 x3, alternating:
 //   - 2-core EPYC VM, Zen 4 (2026-12-07): page cache in large folios, mapping 76-85 ms against
 //     pread 96-112; the same bytes written with 4 KiB writes (order-0 folios), mapping 115-130
 //     against pread 105-113;
 //   - 2-core EPYC VM, Zen 5 (2026-12-06, mapping then with MADV_POPULATE_READ per window): 2 MiB
 //     folios 72-81 against 75-83, 64 KiB writes 103-111 against 75-80.
 // No user-space call tells the folio size, so the scan measures instead: the thread CPU time of
-// each block per byte, per way, shared by all scans of the process (ScanCost). A way not yet
+// each window per byte, per way, shared by all scans of the process (ScanCost). A way not yet
 // measured is tried first (mapping, then pread); after that the cheaper one reads, and every
-// sixteenth block goes to the other so a change in the page cache is noticed. Ranges under
-// kTimedRange (small members, a member's last block) are read with pread (unless pinned) and not
-// timed: their costs are mostly set-up (a mapping's first faults, a scanner's start) and would
-// mislead. The way changes speed only: every block's CRC and statistics are the same bytes either
-// way, so results are bit-identical. NPZGUARD_SCAN_READ=map|pread pins the way (tests; a machine
-// where the guess is wrong).
+// 32nd window goes to the other so a change in the page cache is noticed. Ranges under
+// kTimedRange (small members, a member's short last block) are read with pread (unless pinned)
+// and not timed: their costs are mostly set-up (a mapping's first faults, a scanner's start) and
+// would mislead. The way changes speed only: every block's CRC and statistics come from the same
+// bytes in the same order either way, so results are bit-identical. NPZGUARD_SCAN_READ=map|pread
+// pins the way (tests; a machine where the guess is wrong).
 constexpr size_t kScanRead = 256u << 10;
 constexpr uint64_t kTimedRange = uint64_t{4} << 20;
 
@@ -63,7 +64,9 @@ enum class ReadWay : unsigned { Map = 0, Pread = 1 };
 
 class ScanCost {
  public:
-  // The way to read the next range: pinned by NPZGUARD_SCAN_READ, else pread for a range too
+  // Whether a range may be read through a mapping at all: pinned, or long enough to time.
+  bool may_map(bool timed) const { return pinned_ == 1 || (pinned_ == 0 && timed); }
+  // The way to read the next window: pinned by NPZGUARD_SCAN_READ, else pread for a range too
   // short to time, else as described above.
   ReadWay choose(bool timed) {
     if (pinned_ != 0) return pinned_ == 1 ? ReadWay::Map : ReadWay::Pread;
@@ -73,14 +76,13 @@ class ScanCost {
     if (m == 0) return ReadWay::Map;
     if (p == 0) return ReadWay::Pread;
     const ReadWay best = m <= p ? ReadWay::Map : ReadWay::Pread;
-    const bool explore = blocks_.fetch_add(1, std::memory_order_relaxed) % 16 == 15;
+    const bool explore = windows_.fetch_add(1, std::memory_order_relaxed) % 32 == 31;
     return explore ? (best == ReadWay::Map ? ReadWay::Pread : ReadWay::Map) : best;
   }
-  // Records that reading `bytes` (>= kTimedRange) one way took cpu_ns of the thread's CPU time.
-  // Moving average of the last few blocks per way (a lost update between threads only drops one
-  // sample).
+  // Records that reading a window of `bytes` one way took cpu_ns of the thread's CPU time. Moving
+  // average of the last few windows per way (a lost update between threads only drops one sample).
   void record(ReadWay w, uint64_t bytes, uint64_t cpu_ns) {
-    if (bytes < kTimedRange || cpu_ns > (uint64_t{1} << 40)) return;
+    if (bytes == 0 || cpu_ns > (uint64_t{1} << 40)) return;
     const uint64_t c = std::max<uint64_t>(1, cpu_ns * 1000 / bytes);
     std::atomic<uint64_t>& slot = ps_per_byte_[static_cast<unsigned>(w)];
     const uint64_t old = slot.load(std::memory_order_relaxed);
@@ -99,7 +101,7 @@ class ScanCost {
   }
   unsigned pinned_ = 0;  // 0 = measure, 1 = map, 2 = pread
   std::atomic<uint64_t> ps_per_byte_[2] = {};
-  std::atomic<uint64_t> blocks_{0};
+  std::atomic<uint64_t> windows_{0};
 };
 
 uint64_t thread_cpu_ns() {
@@ -231,21 +233,25 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
     if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
   };
   ScanCost& cost = ScanCost::instance();
+  // Ranges under kTimedRange are read with pread (unless pinned) and not timed; longer ones are
+  // mapped whole, then read window by window, each window the way ScanCost chooses (a window
+  // read with pread never touches the mapping, so its pages cost nothing).
   const bool timed = file != nullptr && to - from >= kTimedRange;
-  const ReadWay way = file != nullptr ? cost.choose(timed) : ReadWay::Pread;
-  const uint64_t t0 = timed ? thread_cpu_ns() : 0;
   std::optional<RangeMap> range;
-  if (way == ReadWay::Map) {
+  if (file != nullptr && cost.may_map(timed)) {
     install_sigbus_handler();
     range.emplace(file->fd(), e.data_offset + from, to - from);
     if (!range->data()) range.reset();
   }
-  if (range) {
-    const size_t window = scan_window(parts);
-    const uint8_t* d = range->data();
-    for (uint64_t pos = from; pos < to;) {
-      check_cancel(cancel, key);
-      const uint64_t end = std::min<uint64_t>(to, pos + window);
+  std::vector<uint8_t> buf;
+  const size_t window = scan_window(parts);
+  for (uint64_t pos = from; pos < to;) {
+    check_cancel(cancel, key);
+    const uint64_t end = std::min<uint64_t>(to, pos + window);
+    const ReadWay way = range ? cost.choose(timed) : ReadWay::Pread;
+    const uint64_t t0 = timed ? thread_cpu_ns() : 0;
+    if (way == ReadWay::Map) {
+      const uint8_t* d = range->data();
       const bool ok = bus_guarded([&] {
         for (uint64_t at = pos; at < end; at += kScanRead) {
           consume(d + (at - from), at,
@@ -258,20 +264,19 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
                         std::to_string(end - pos) + " bytes from byte " + std::to_string(pos) +
                         " of the member)",
                     key);
-      pos = end;
-      range->release_before(pos - from);
+    } else {
+      if (buf.empty()) buf.resize(static_cast<size_t>(std::min<uint64_t>(kScanRead, to - from)));
+      for (uint64_t at = pos; at < end;) {
+        const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at));
+        src.read(e.data_offset + at, buf.data(), k);  // a short read (truncated file) throws
+        consume(buf.data(), at, k);
+        at += k;
+      }
     }
-  } else {
-    std::vector<uint8_t> buf(static_cast<size_t>(std::min<uint64_t>(kScanRead, to - from)));
-    for (uint64_t pos = from; pos < to;) {
-      check_cancel(cancel, key);
-      const size_t k = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - pos));
-      src.read(e.data_offset + pos, buf.data(), k);  // a short read (truncated file) throws
-      consume(buf.data(), pos, k);
-      pos += k;
-    }
+    if (timed) cost.record(way, end - pos, thread_cpu_ns() - t0);
+    pos = end;
+    if (way == ReadWay::Map) range->release_before(pos - from);
   }
-  if (timed) cost.record(range ? ReadWay::Map : ReadWay::Pread, to - from, thread_cpu_ns() - t0);
   if (sc) r.stats = sc->finish();
   return r;
 }
