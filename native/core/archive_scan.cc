@@ -106,10 +106,11 @@ ScanResult Archive::scan(size_t index, const ScanOptions& opts) const {
       const unsigned parts =
           static_cast<unsigned>(std::min<size_t>(std::max(1u, opts_.threads), blocks));
       std::vector<detail::RangeResult> r(blocks);
+      detail::ScanCost cost;
       detail::run_parts(parts, [&](unsigned p) {
         for (size_t i = blocks * p / parts; i < blocks * (p + 1) / parts; ++i)
           r[i] = detail::scan_stored_range(*src_, file_, z, cut[i], cut[i + 1], arr_begin, arr_end,
-                                           dt, row_len, want_crc, opts.cancel, m.key, parts);
+                                           dt, row_len, want_crc, opts.cancel, m.key, parts, cost);
       });
       uint32_t crc = r[0].crc;
       for (size_t i = 1; i < blocks; ++i) {

@@ -49,7 +49,8 @@ constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
 //   - 2-core EPYC VM, Zen 5 (2026-12-06, mapping then with MADV_POPULATE_READ per window): 2 MiB
 //     folios 72-81 against 75-83, 64 KiB writes 103-111 against 75-80.
 // No user-space call tells the folio size, so the scan measures instead: the thread CPU time of
-// each window per byte, per way, shared by all scans of the process (ScanCost). A way not yet
+// each window per byte, per way, shared by the scans of one member (ScanCost: members differ in
+// what their statistics cost per byte). A way not yet
 // measured is tried first (mapping, then pread); after that the cheaper one reads, and every
 // 32nd window goes to the other so a change in the page cache is noticed. Ranges under
 // kTimedRange (small members, a member's short last block) are read with pread (unless pinned)
@@ -59,50 +60,6 @@ constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
 // pins the way (tests; a machine where the guess is wrong).
 constexpr size_t kScanRead = 256u << 10;
 constexpr uint64_t kTimedRange = uint64_t{4} << 20;
-
-enum class ReadWay : unsigned { Map = 0, Pread = 1 };
-
-class ScanCost {
- public:
-  // Whether a range may be read through a mapping at all: pinned, or long enough to time.
-  bool may_map(bool timed) const { return pinned_ == 1 || (pinned_ == 0 && timed); }
-  // The way to read the next window: pinned by NPZGUARD_SCAN_READ, else pread for a range too
-  // short to time, else as described above.
-  ReadWay choose(bool timed) {
-    if (pinned_ != 0) return pinned_ == 1 ? ReadWay::Map : ReadWay::Pread;
-    if (!timed) return ReadWay::Pread;
-    const uint64_t m = ps_per_byte_[0].load(std::memory_order_relaxed);
-    const uint64_t p = ps_per_byte_[1].load(std::memory_order_relaxed);
-    if (m == 0) return ReadWay::Map;
-    if (p == 0) return ReadWay::Pread;
-    const ReadWay best = m <= p ? ReadWay::Map : ReadWay::Pread;
-    const bool explore = windows_.fetch_add(1, std::memory_order_relaxed) % 32 == 31;
-    return explore ? (best == ReadWay::Map ? ReadWay::Pread : ReadWay::Map) : best;
-  }
-  // Records that reading a window of `bytes` one way took cpu_ns of the thread's CPU time. Moving
-  // average of the last few windows per way (a lost update between threads only drops one sample).
-  void record(ReadWay w, uint64_t bytes, uint64_t cpu_ns) {
-    if (bytes == 0 || cpu_ns > (uint64_t{1} << 40)) return;
-    const uint64_t c = std::max<uint64_t>(1, cpu_ns * 1000 / bytes);
-    std::atomic<uint64_t>& slot = ps_per_byte_[static_cast<unsigned>(w)];
-    const uint64_t old = slot.load(std::memory_order_relaxed);
-    slot.store(old == 0 ? c : (old * 3 + c) / 4, std::memory_order_relaxed);
-  }
-  static ScanCost& instance() {
-    static ScanCost cost;
-    return cost;
-  }
-
- private:
-  ScanCost() {
-    const char* v = std::getenv("NPZGUARD_SCAN_READ");
-    if (v != nullptr && std::strcmp(v, "map") == 0) pinned_ = 1;
-    if (v != nullptr && std::strcmp(v, "pread") == 0) pinned_ = 2;
-  }
-  unsigned pinned_ = 0;  // 0 = measure, 1 = map, 2 = pread
-  std::atomic<uint64_t> ps_per_byte_[2] = {};
-  std::atomic<uint64_t> windows_{0};
-};
 
 uint64_t thread_cpu_ns() {
   timespec t{};
@@ -214,6 +171,52 @@ size_t scan_window(unsigned parts) {
 
 }  // namespace
 
+// 0 = measure, 1 = map, 2 = pread (NPZGUARD_SCAN_READ, read once).
+unsigned pinned_way() {
+  static const unsigned pinned = [] {
+    const char* v = std::getenv("NPZGUARD_SCAN_READ");
+    if (v != nullptr && std::strcmp(v, "map") == 0) return 1u;
+    if (v != nullptr && std::strcmp(v, "pread") == 0) return 2u;
+    return 0u;
+  }();
+  return pinned;
+}
+
+bool ScanCost::may_map(bool timed) const {
+  const unsigned pinned = pinned_way();
+  return pinned == 1 || (pinned == 0 && timed);
+}
+
+ReadWay ScanCost::choose(bool timed) {
+  const unsigned pinned = pinned_way();
+  if (pinned != 0) return pinned == 1 ? ReadWay::Map : ReadWay::Pread;
+  if (!timed) return ReadWay::Pread;
+  const uint64_t m = estimate(ReadWay::Map);
+  const uint64_t p = estimate(ReadWay::Pread);
+  if (m == 0) return ReadWay::Map;
+  if (p == 0) return ReadWay::Pread;
+  const ReadWay best = m <= p ? ReadWay::Map : ReadWay::Pread;
+  const bool explore = windows_.fetch_add(1, std::memory_order_relaxed) % 32 == 31;
+  return explore ? (best == ReadWay::Map ? ReadWay::Pread : ReadWay::Map) : best;
+}
+
+void ScanCost::record(ReadWay w, uint64_t bytes, uint64_t cpu_ns) {
+  if (bytes == 0 || cpu_ns > (uint64_t{1} << 40)) return;
+  const uint64_t c = std::max<uint64_t>(1, cpu_ns * 1000 / bytes);
+  const unsigned i = static_cast<unsigned>(w);
+  const uint64_t k = next_[i].fetch_add(1, std::memory_order_relaxed);
+  recent_[i][k % kRecent].store(c, std::memory_order_relaxed);
+}
+
+uint64_t ScanCost::estimate(ReadWay w) const {
+  uint64_t best = 0;
+  for (const std::atomic<uint64_t>& slot : recent_[static_cast<unsigned>(w)]) {
+    const uint64_t v = slot.load(std::memory_order_relaxed);
+    if (v != 0 && (best == 0 || v < best)) best = v;
+  }
+  return best;
+}
+
 // Scans bytes [from, to) of a STORED member: CRC (optional) and value stats over the part that
 // lies inside [arr_begin, arr_end), kScanRead bytes at a time, from a guarded mapping of the
 // range or with pread (ScanCost decides; in-memory sources are always read).
@@ -221,7 +224,7 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
                               uint64_t from, uint64_t to, uint64_t arr_begin, uint64_t arr_end,
                               const DType* dt, uint64_t row_len, bool crc,
                               const std::atomic<bool>* cancel, const std::string& key,
-                              unsigned parts) {
+                              unsigned parts, ScanCost& cost) {
   RangeResult r;
   std::optional<Scanner> sc;
   const uint64_t first_row =
@@ -232,7 +235,6 @@ RangeResult scan_stored_range(const Source& src, const FileSource* file, const Z
     const uint64_t a = std::max(pos, arr_begin), b = std::min(pos + k, arr_end);
     if (sc && a < b) sc->feed(p + (a - pos), static_cast<size_t>(b - a));
   };
-  ScanCost& cost = ScanCost::instance();
   // Ranges under kTimedRange are read with pread (unless pinned) and not timed; longer ones are
   // mapped whole, then read window by window, each window the way ScanCost chooses (a window
   // read with pread never touches the mapping, so its pages cost nothing).

@@ -22,6 +22,7 @@
 #include "fresh_fill.h"
 #include "harness.h"
 #include "memory_ceiling.h"
+#include "stored_io.h"
 #include "zip_builder.h"
 
 using npz::Archive;
@@ -446,6 +447,42 @@ NPZ_TEST(buddyinfo_free_bytes_counts_blocks_of_at_least_the_size) {
   NPZ_EXPECT(npz::buddyinfo_free_bytes(text, 4096, 8 * mib) == 0);
   NPZ_EXPECT(npz::buddyinfo_free_bytes("", 4096, 2 * mib) == 0);
   NPZ_EXPECT(npz::buddyinfo_free_bytes("garbage\nzone\nNode 0, zone x y\n", 4096, 2 * mib) == 0);
+}
+
+NPZ_TEST(scan_cost_tries_both_ways_then_keeps_the_cheaper_and_explores) {
+  // The way a STORED scan reads its windows (stored_io.h). Only when NPZGUARD_SCAN_READ does not
+  // pin it (ctest and CI run without it; a pinned way is tested by the TS suites).
+  if (std::getenv("NPZGUARD_SCAN_READ") != nullptr) {
+    std::printf("  (NPZGUARD_SCAN_READ is set: the unpinned choice is not checked)\n");
+    return;
+  }
+  using npz::detail::ReadWay;
+  npz::detail::ScanCost cost;
+  const uint64_t w = 8000000;  // window bytes; cpu_ns = w * ps / 1000 exactly
+  NPZ_EXPECT(!cost.may_map(false) && cost.may_map(true));
+  NPZ_EXPECT(cost.choose(false) == ReadWay::Pread);  // too short to time
+  NPZ_EXPECT(cost.choose(true) == ReadWay::Map);     // neither measured: the mapping first
+  cost.record(ReadWay::Map, w, w * 100 / 1000);      // 100 ps per byte
+  NPZ_EXPECT(cost.estimate(ReadWay::Map) == 100);
+  NPZ_EXPECT(cost.choose(true) == ReadWay::Pread);  // then pread
+  cost.record(ReadWay::Pread, w, w * 150 / 1000);
+  // Both measured: the cheaper, and the other every 32nd window.
+  int maps = 0, preads = 0;
+  for (int i = 0; i < 64; ++i) (cost.choose(true) == ReadWay::Map ? maps : preads)++;
+  NPZ_EXPECT(maps == 62 && preads == 2);
+  // One slow window (the disk, say) does not turn the choice: the least of the last four counts.
+  cost.record(ReadWay::Map, w, w * 30000 / 1000);
+  NPZ_EXPECT(cost.estimate(ReadWay::Map) == 100);
+  // Four slower ones in a row do.
+  for (int i = 0; i < 4; ++i) cost.record(ReadWay::Map, w, w * 200 / 1000);
+  NPZ_EXPECT(cost.estimate(ReadWay::Map) == 200);
+  maps = preads = 0;
+  for (int i = 0; i < 64; ++i) (cost.choose(true) == ReadWay::Map ? maps : preads)++;
+  NPZ_EXPECT(maps == 2 && preads == 62);
+  // Nonsense samples are ignored.
+  cost.record(ReadWay::Pread, 0, 5);
+  cost.record(ReadWay::Pread, w, uint64_t{1} << 41);
+  NPZ_EXPECT(cost.estimate(ReadWay::Pread) == 150);
 }
 
 NPZ_TEST(archive_parallel_stored_copy_every_strategy) {
