@@ -49,10 +49,10 @@ constexpr size_t kCopyChunk = 256u << 10;  // per pread of a parallel copy
 //   - 2-core EPYC VM, Zen 5 (2026-12-06, mapping then with MADV_POPULATE_READ per window): 2 MiB
 //     folios 72-81 against 75-83, 64 KiB writes 103-111 against 75-80.
 // No user-space call tells the folio size, so the scan measures instead: the thread CPU time of
-// each window per byte, per way, shared by the scans of one member (ScanCost: members differ in
-// what their statistics cost per byte). A way not yet
-// measured is tried first (mapping, then pread); after that the cheaper one reads, and every
-// 32nd window goes to the other so a change in the page cache is noticed. Ranges under
+// each window per byte, per way, shared by the scans of one member (ScanCost, stored_io.h:
+// members differ in what their statistics cost per byte). A way not yet measured is tried first
+// (mapping, then pread); after that the one whose last four windows cost the least reads, and
+// every 32nd window goes to the other so a change in the page cache is noticed. Ranges under
 // kTimedRange (small members, a member's short last block) are read with pread (unless pinned)
 // and not timed: their costs are mostly set-up (a mapping's first faults, a scanner's start) and
 // would mislead. The way changes speed only: every block's CRC and statistics come from the same

@@ -1,10 +1,11 @@
 // Stored-member I/O: how the Archive reads the bytes of STORED (uncompressed) members fast and
-// safely. Scans read through a SIGBUS-guarded mapping or with pread into a small buffer that stays
-// in cache for the CRC and the statistics, whichever measures cheaper (a file truncated during
-// the pass gives ERR_NPZ_CORRUPT either way); large copies run on several
-// threads (OpenOptions::threads), filling the new buffer straight from the file with userfaultfd
-// where the kernel allows it (fresh_fill.h), else with pread. Internal to the core (archive*.cc).
-// Thread-safety: every function may run on several threads at once. Errors: npz::Error codes.
+// safely. Scans read each window through a SIGBUS-guarded mapping or with pread into a small
+// buffer that stays in cache for the CRC and the statistics, whichever measures cheaper
+// (ScanCost; a file truncated during the pass gives ERR_NPZ_CORRUPT either way). Large copies run
+// on several threads (OpenOptions::threads), filling the new buffer straight from the file with
+// userfaultfd where the kernel allows it (fresh_fill.h), else with pread. Internal to the core
+// (archive*.cc). Thread-safety: every function may run on several threads at once (a ScanCost is
+// shared by the parts of one member's scan). Errors: npz::Error codes.
 #pragma once
 #include <atomic>
 #include <cstddef>
