@@ -162,8 +162,9 @@ class RangeMap {
   uintptr_t released_ = 0;  // pages below this address were dropped
 };
 
-// How many bytes of a mapped block a scan reads before it drops them: 8 MiB, less when many
-// threads scan one member, so that their windows together stay within 16 MiB (>= 1 MiB each).
+// The window a scan reads, times and chooses a way for at once (a mapped window's pages are
+// dropped after it): 8 MiB, less when many threads scan one member, so that their windows
+// together stay within 16 MiB (>= 1 MiB each).
 size_t scan_window(unsigned parts) {
   const size_t w = (size_t{16} << 20) / std::max(1u, parts);
   return std::clamp<size_t>(w - w % (size_t{1} << 20), size_t{1} << 20, size_t{8} << 20);
